@@ -1,0 +1,389 @@
+// Package mitbih turns the MIT-BIH Arrhythmia Database into a beat dataset:
+// every annotated beat is mapped to its AAMI EC57 class, a window around its R
+// peak is cut from one lead, resampled to a fixed length and z-scored; then
+// the classes are balanced and the beats split into train, validation and
+// test sets, at random (as Huang et al.) or inter-patient (de Chazal et al.).
+package mitbih
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/dataset/dsp"
+	"github.com/splitnas/splitnas/dataset/wfdb"
+)
+
+// Classes are the five AAMI EC57 heartbeat classes, in label order.
+func Classes() []string { return []string{"N", "S", "V", "F", "Q"} }
+
+// AAMIClass maps a MIT annotation mnemonic to its AAMI class index:
+// N: N L R e j · S: A a J S · V: V E · F: F · Q: / f Q.
+// ok is false for non-beat annotations (rhythm changes, noise, comments).
+func AAMIClass(symbol string) (class int, ok bool) {
+	switch symbol {
+	case "N", "L", "R", "e", "j":
+		return 0, true
+	case "A", "a", "J", "S":
+		return 1, true
+	case "V", "E":
+		return 2, true
+	case "F":
+		return 3, true
+	case "/", "f", "Q":
+		return 4, true
+	}
+	return 0, false
+}
+
+// The de Chazal et al. (2004) inter-patient division of the 44 non-paced
+// records; the four paced records are left out, as AAMI recommends.
+var (
+	ds1 = []string{"101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
+		"124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230"}
+	ds2 = []string{"100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210",
+		"212", "213", "214", "219", "221", "222", "228", "231", "232", "233", "234"}
+	paced = []string{"102", "104", "107", "217"}
+)
+
+// DS1 returns de Chazal's training records; DS2 his test records; Paced the
+// records with a pacemaker.
+func DS1() []string   { return slices.Clone(ds1) }
+func DS2() []string   { return slices.Clone(ds2) }
+func Paced() []string { return slices.Clone(paced) }
+
+// Attribution is the licence and citation of the source data.
+const Attribution = "MIT-BIH Arrhythmia Database (Moody GB, Mark RG, IEEE EMB Mag 20(3):45-50, 2001), " +
+	"from PhysioNet (Goldberger AL et al., Circulation 101(23):e215-e220, 2000), " +
+	"doi:10.13026/C2F305, Open Data Commons Attribution License v1.0 (ODC-By 1.0)."
+
+// Options control Build. Each field's CLI flag is given in brackets.
+type Options struct {
+	Length   int      // [--length] samples per window after resampling (≥ 64)
+	Before   float64  // [--before] seconds of signal before the R peak
+	After    float64  // [--after] seconds of signal after the R peak
+	Lead     string   // [--lead] signal to use; records without it use their first signal
+	Balance  string   // [--balance] "per-class" (same count per class) or "none"
+	PerClass int      // [--per-class] samples kept per class when balancing; 0 = the smallest class
+	Split    string   // [--split] "random" (stratified 70/15/15) or "inter-patient" (DS1 → train/val, DS2 → test)
+	Seed     uint64   // [--seed] for balancing and splitting
+	Records  []string // [--records] records to use; empty = every record in src/RECORDS
+	Workers  int      // [--workers] records read at once; 0 = GOMAXPROCS
+}
+
+// DefaultOptions are the paper's settings: 2,048-sample windows of lead
+// MLII, balanced per class, split 70/15/15 at random.
+func DefaultOptions() Options {
+	return Options{Length: 2048, Before: 1.0, After: 1.0, Lead: "MLII", Balance: "per-class", Split: "random", Seed: 1}
+}
+
+func (o Options) validate() error {
+	switch {
+	case o.Length < 64:
+		return fmt.Errorf("mitbih: --length %d: must be at least 64", o.Length)
+	case !(o.Before >= 0) || !(o.After > 0) || o.Before+o.After > 10:
+		return fmt.Errorf("mitbih: --before %g / --after %g: want before ≥ 0, after > 0 and a window of at most 10 s", o.Before, o.After)
+	case o.Balance != "per-class" && o.Balance != "none":
+		return fmt.Errorf("mitbih: --balance %q: want per-class or none", o.Balance)
+	case o.Split != "random" && o.Split != "inter-patient":
+		return fmt.Errorf("mitbih: --split %q: want random or inter-patient", o.Split)
+	case o.PerClass < 0:
+		return fmt.Errorf("mitbih: --per-class %d: must not be negative", o.PerClass)
+	case o.PerClass > 0 && o.Balance != "per-class":
+		return fmt.Errorf("mitbih: --per-class needs --balance per-class")
+	}
+	return nil
+}
+
+func (o Options) settings() map[string]string {
+	return map[string]string{
+		"length": strconv.Itoa(o.Length), "before": fmt.Sprint(o.Before), "after": fmt.Sprint(o.After),
+		"lead": o.Lead, "balance": o.Balance, "per-class": strconv.Itoa(o.PerClass), "split": o.Split,
+		"seed": strconv.FormatUint(o.Seed, 10), "records": strings.Join(o.Records, ","),
+	}
+}
+
+// beat is one planned window: where to cut it and its class.
+type beat struct {
+	record int // index into the record list
+	peak   int // R-peak sample
+	class  uint8
+}
+
+// recordPlan is what the annotation pass learns of one record.
+type recordPlan struct {
+	name    string
+	lead    int    // index of the signal used
+	leadErr string // set when the record lacks the requested lead
+	beats   []beat
+	dropped [5]int // beats whose window does not fit, per class
+}
+
+// Build reads the records in src and returns the beat dataset.
+//
+// It works in two passes so memory stays proportional to the output: first
+// headers and annotations give every beat (cheap), the beats are balanced
+// and split; then each record's signal is read once and only the kept
+// windows are cut.
+func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	names := opt.Records
+	if len(names) == 0 {
+		var err error
+		if names, err = readRecordList(filepath.Join(src, "RECORDS")); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Split == "inter-patient" {
+		names = slices.DeleteFunc(slices.Clone(names), func(r string) bool { return slices.Contains(paced, r) })
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+
+	// Pass 1: headers and annotations.
+	plans := make([]recordPlan, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, name := range names {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			p, err := planRecord(src, name, i, opt)
+			plans[i] = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	var beats []beat
+	var dropped [5]int
+	var notes []string
+	for _, p := range plans {
+		beats = append(beats, p.beats...)
+		for c := range dropped {
+			dropped[c] += p.dropped[c]
+		}
+		if p.leadErr != "" {
+			notes = append(notes, p.leadErr)
+		}
+	}
+	notes = append(notes, fmt.Sprintf("beats dropped because their %.2f s window does not fit in the record (N S V F Q): %v",
+		opt.Before+opt.After, dropped))
+
+	keep, splits, err := chooseBeats(beats, names, opt)
+	if err != nil {
+		return nil, err
+	}
+
+	// Pass 2: cut the kept windows, record by record.
+	ds := dataset.New(Classes(), 1, opt.Length)
+	ds.Source = dataset.Source{Kind: "mitdb", Settings: opt.settings(), Attribution: Attribution, Notes: notes}
+	ds.X = make([]float32, len(keep)*opt.Length)
+	ds.Labels = make([]uint8, len(keep))
+	ds.Splits = splits
+	ds.Records = make([]string, len(keep))
+	byRecord := make([][]int, len(names)) // positions in keep, per record
+	for k, bi := range keep {
+		byRecord[beats[bi].record] = append(byRecord[beats[bi].record], k)
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for r, ks := range byRecord {
+		if len(ks) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			rec, err := wfdb.ReadRecord(src, names[r])
+			if err != nil {
+				return err
+			}
+			sig := rec.Samples[plans[r].lead]
+			s := rec.Signals[plans[r].lead]
+			win := windowSamples(opt, rec.Freq)
+			pre := int(math.Round(opt.Before * rec.Freq))
+			buf := make([]float64, win)
+			for _, k := range ks {
+				b := beats[keep[k]]
+				for j := range buf {
+					buf[j] = s.Physical(sig[b.peak-pre+j])
+				}
+				dsp.ZScore(ds.X[k*opt.Length:(k+1)*opt.Length], dsp.Resample(buf, opt.Length))
+				ds.Labels[k] = b.class
+				ds.Records[k] = names[r]
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return ds, ds.Validate()
+}
+
+// windowSamples is the length of the raw window at sampling rate fs.
+func windowSamples(opt Options, fs float64) int {
+	return int(math.Round(opt.Before*fs)) + int(math.Round(opt.After*fs))
+}
+
+// planRecord lists the beats of one record whose window fits in it.
+func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
+	p := recordPlan{name: name}
+	h, err := wfdb.ReadHeader(filepath.Join(src, name+".hea"))
+	if err != nil {
+		return p, err
+	}
+	p.lead = -1
+	for i, s := range h.Signals {
+		if s.Description == opt.Lead {
+			p.lead = i
+			break
+		}
+	}
+	if p.lead < 0 {
+		if len(h.Signals) == 0 {
+			return p, fmt.Errorf("mitbih: record %s has no signals", name)
+		}
+		p.lead = 0
+		p.leadErr = fmt.Sprintf("record %s has no %s lead; used %s", name, opt.Lead, h.Signals[0].Description)
+	}
+	anns, err := wfdb.ReadAnnotations(filepath.Join(src, name+".atr"))
+	if err != nil {
+		return p, err
+	}
+	pre := int(math.Round(opt.Before * h.Freq))
+	win := windowSamples(opt, h.Freq)
+	for _, a := range anns {
+		c, ok := AAMIClass(a.Code.String())
+		if !ok {
+			continue
+		}
+		start := int(a.Sample) - pre
+		if start < 0 || start+win > h.NumSamples {
+			p.dropped[c]++
+			continue
+		}
+		p.beats = append(p.beats, beat{record: idx, peak: int(a.Sample), class: uint8(c)})
+	}
+	return p, nil
+}
+
+// chooseBeats balances the planned beats and assigns their splits. It
+// returns the indices of the kept beats in record order and their splits.
+func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits []dataset.Split, err error) {
+	labels := make([]uint8, len(beats))
+	for i, b := range beats {
+		labels[i] = b.class
+	}
+	// A throw-away dataset of labels and records lets us reuse the
+	// package dataset split logic without cutting any window.
+	plan := &dataset.Dataset{Classes: Classes(), Labels: labels, Splits: make([]dataset.Split, len(beats)), Records: make([]string, len(beats))}
+	for i, b := range beats {
+		plan.Records[i] = names[b.record]
+	}
+	if len(beats) == 0 {
+		return nil, nil, fmt.Errorf("mitbih: no beats found in records %v", names)
+	}
+
+	switch opt.Split {
+	case "random":
+		keep = allIndices(len(beats))
+		if opt.Balance == "per-class" {
+			if keep, err = dataset.BalanceIndices(labels, Classes(), opt.PerClass, opt.Seed); err != nil {
+				return nil, nil, fmt.Errorf("mitbih: %w", err)
+			}
+		}
+		sub := plan.Subset(keep)
+		if err := dataset.SplitStratified(sub, dataset.PaperFractions(), opt.Seed); err != nil {
+			return nil, nil, err
+		}
+		return keep, sub.Splits, nil
+	default: // inter-patient: DS1 → train/val, DS2 → test (never balanced: the standard protocol scores all of DS2)
+		var train, test []int
+		for i, b := range beats {
+			switch {
+			case slices.Contains(ds1, names[b.record]):
+				train = append(train, i)
+			case slices.Contains(ds2, names[b.record]):
+				test = append(test, i)
+			}
+		}
+		if len(train) == 0 || len(test) == 0 {
+			return nil, nil, fmt.Errorf("mitbih: --split inter-patient needs records of both DS1 and DS2, got %v", names)
+		}
+		if opt.Balance == "per-class" {
+			sub := plan.Subset(train)
+			k, err := dataset.BalanceIndices(sub.Labels, Classes(), opt.PerClass, opt.Seed)
+			if err != nil {
+				return nil, nil, fmt.Errorf("mitbih: balancing DS1: %w", err)
+			}
+			for j := range k {
+				k[j] = train[k[j]]
+			}
+			train = k
+		}
+		sub := plan.Subset(train)
+		// Validation is 15/85 of DS1, keeping the random split's 70:15 ratio.
+		if err := dataset.SplitStratified(sub, dataset.Fractions{70.0 / 85, 15.0 / 85, 0}, opt.Seed); err != nil {
+			return nil, nil, err
+		}
+		splitOf := map[int]dataset.Split{}
+		for j, i := range train {
+			splitOf[i] = sub.Splits[j]
+		}
+		for _, i := range test {
+			splitOf[i] = dataset.Test
+		}
+		keep = append(train, test...)
+		slices.Sort(keep)
+		splits = make([]dataset.Split, len(keep))
+		for j, i := range keep {
+			splits[j] = splitOf[i]
+		}
+		return keep, splits, nil
+	}
+}
+
+func allIndices(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+// readRecordList reads a PhysioNet RECORDS file: one record name a line.
+func readRecordList(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mitbih: reading the record list: %w (is --src a MIT-BIH folder?)", err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			names = append(names, line)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("mitbih: %s lists no records", path)
+	}
+	return names, nil
+}

@@ -1,0 +1,222 @@
+package mitbih
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/dataset/wfdb"
+	"github.com/splitnas/splitnas/internal/testenv"
+)
+
+// aamiTotals are the published beat counts of the 48 records, grouped into
+// the AAMI classes (MIT-BIH Arrhythmia Database Directory, table of beats):
+// N = 75052 N + 8075 L + 7259 R + 16 e + 229 j; S = 2546 A + 150 a + 83 J + 2 S;
+// V = 7130 V + 106 E; F = 803 F; Q = 7028 / + 982 f + 33 Q.
+var aamiTotals = []int{90631, 2781, 7236, 803, 8043}
+
+func options(length int) Options {
+	o := DefaultOptions()
+	o.Length = length
+	o.Balance = "none"
+	return o
+}
+
+func TestAAMIClass(t *testing.T) {
+	for sym, want := range map[string]int{"N": 0, "L": 0, "R": 0, "e": 0, "j": 0, "A": 1, "a": 1, "J": 1, "S": 1,
+		"V": 2, "E": 2, "F": 3, "/": 4, "f": 4, "Q": 4} {
+		if c, ok := AAMIClass(sym); !ok || c != want {
+			t.Errorf("AAMIClass(%q) = %d, %v; want %d", sym, c, ok, want)
+		}
+	}
+	for _, sym := range []string{"+", "~", "|", "x", "!", "\"", "n", "B", "[", "]"} {
+		if _, ok := AAMIClass(sym); ok {
+			t.Errorf("non-beat %q mapped to a class", sym)
+		}
+	}
+}
+
+// TestAllRecordsUnbalanced checks the census: with --balance none every beat
+// is kept except those whose window does not fit in the record, and the
+// kept ones plus the dropped ones are the published AAMI totals.
+func TestAllRecordsUnbalanced(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	if testing.Short() {
+		t.Skip("reads all 48 records")
+	}
+	opt := options(64)
+	d, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.ClassCounts()
+	// Count independently, straight from the annotation files, which beats
+	// the window rule drops.
+	var dropped [5]int
+	for _, rec := range d.RecordIDs() {
+		h, err := wfdb.ReadHeader(filepath.Join(src, rec+".hea"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		anns, err := wfdb.ReadAnnotations(filepath.Join(src, rec+".atr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre, post := int(math.Round(opt.Before*h.Freq)), int(math.Round(opt.After*h.Freq))
+		for _, a := range anns {
+			if c, ok := AAMIClass(a.Code.String()); ok && (int(a.Sample) < pre || int(a.Sample)+post > h.NumSamples) {
+				dropped[c]++
+			}
+		}
+	}
+	for c := range got {
+		if got[c]+dropped[c] != aamiTotals[c] {
+			t.Errorf("class %s: %d kept + %d dropped, want the published total %d", Classes()[c], got[c], dropped[c], aamiTotals[c])
+		}
+	}
+	// Only beats within 1 s of either end can be dropped: at most ~3 a
+	// record at the database's heart rates.
+	if n := dropped[0] + dropped[1] + dropped[2] + dropped[3] + dropped[4]; n == 0 || n > 3*48 {
+		t.Errorf("%d beats dropped, want between 1 and %d", n, 3*48)
+	}
+	t.Logf("kept %v, dropped %v", got, dropped)
+	if len(d.RecordIDs()) != 48 {
+		t.Errorf("%d records, want 48", len(d.RecordIDs()))
+	}
+	if !slices.ContainsFunc(d.Source.Notes, func(n string) bool { return strings.Contains(n, "record 102 has no MLII lead; used V5") }) {
+		t.Errorf("notes %q do not say record 102 lacks MLII", d.Source.Notes)
+	}
+}
+
+// TestSingleRecordCounts pins the beat counts of a few records: the
+// published MIT-BIH directory counts less the beats within 1 s of the record's
+// start or end (their 2 s window does not fit), listed beside each.
+func TestSingleRecordCounts(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	for rec, want := range map[string][]int{
+		"100": {2239 - 3, 33, 1, 0, 0},            // 2239 N, 33 A, 1 V; N at samples 77, 649734, 649991 dropped
+		"208": {1586 - 2, 2, 992 - 1, 373 - 1, 2}, // 1586 N, 2 S, 992 V, 373 F, 2 Q; F at 46, V at 209, N at 649704, 649935 dropped
+		"217": {244, 0, 162, 0, 1542 + 260 - 2},   // 244 N, 162 V, 1542 /, 260 f; / at 205 and 649738 dropped
+		"232": {397 + 1, 1382, 0, 0, 0},           // 397 R, 1 j, 1382 A
+	} {
+		opt := options(64)
+		opt.Records = []string{rec}
+		d, err := Build(context.Background(), src, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.ClassCounts(); !slices.Equal(got, want) {
+			t.Errorf("record %s: counts %v, want %v", rec, got, want)
+		}
+	}
+}
+
+func TestBalancedRandomSplit(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	if testing.Short() {
+		t.Skip("reads all 48 records")
+	}
+	opt := DefaultOptions()
+	opt.Length = 128
+	d, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := d.ClassCounts()
+	for c := range counts {
+		if counts[c] != counts[0] {
+			t.Fatalf("balanced counts %v are not equal", counts)
+		}
+	}
+	if counts[0] < 780 || counts[0] > 803 {
+		t.Errorf("per-class count %d, want the F class size (803 less edge beats)", counts[0])
+	}
+	sc := d.SplitCounts()
+	n := d.Len()
+	if math.Abs(float64(sc[dataset.Train])/float64(n)-0.70) > 0.01 || math.Abs(float64(sc[dataset.Val])/float64(n)-0.15) > 0.01 {
+		t.Errorf("split counts %v of %d, want 70/15/15", sc, n)
+	}
+	for i := range d.Len() {
+		x := d.Sample(i)
+		var mean, sq float64
+		for _, v := range x {
+			mean += float64(v)
+		}
+		mean /= float64(len(x))
+		for _, v := range x {
+			sq += (float64(v) - mean) * (float64(v) - mean)
+		}
+		if math.Abs(mean) > 1e-4 || math.Abs(math.Sqrt(sq/float64(len(x)))-1) > 1e-3 {
+			t.Fatalf("sample %d: mean %g, std %g; want z-scored", i, mean, math.Sqrt(sq/float64(len(x))))
+		}
+	}
+	again, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.X, d.X) || !slices.Equal(again.Splits, d.Splits) {
+		t.Error("the same seed gave a different dataset")
+	}
+}
+
+func TestInterPatientSplit(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	if testing.Short() {
+		t.Skip("reads all 44 non-paced records")
+	}
+	opt := DefaultOptions()
+	opt.Length = 64
+	opt.Split = "inter-patient"
+	opt.Balance = "none"
+	d, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	splitsOf := map[string]map[dataset.Split]bool{}
+	for i, r := range d.Records {
+		if splitsOf[r] == nil {
+			splitsOf[r] = map[dataset.Split]bool{}
+		}
+		splitsOf[r][d.Splits[i]] = true
+	}
+	for r, s := range splitsOf {
+		if slices.Contains(Paced(), r) {
+			t.Errorf("paced record %s included", r)
+		}
+		if s[dataset.Test] && (s[dataset.Train] || s[dataset.Val]) {
+			t.Errorf("record %s is in test and in train/val", r)
+		}
+		if s[dataset.Test] != slices.Contains(DS2(), r) {
+			t.Errorf("record %s: in test = %v, in DS2 = %v", r, s[dataset.Test], slices.Contains(DS2(), r))
+		}
+	}
+	if len(splitsOf) != 44 {
+		t.Errorf("%d records, want 44", len(splitsOf))
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.Length = 10 }, "--length 10"},
+		{func(o *Options) { o.Balance = "x" }, `--balance "x"`},
+		{func(o *Options) { o.Split = "x" }, `--split "x"`},
+		{func(o *Options) { o.After = 0 }, "--after"},
+		{func(o *Options) { o.Balance = "none"; o.PerClass = 3 }, "--per-class"},
+	} {
+		o := DefaultOptions()
+		c.edit(&o)
+		if _, err := Build(context.Background(), t.TempDir(), o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want it to name %s", err, c.want)
+		}
+	}
+	if _, err := Build(context.Background(), t.TempDir(), DefaultOptions()); err == nil || !strings.Contains(err.Error(), "RECORDS") {
+		t.Errorf("empty folder: %v", err)
+	}
+}
