@@ -76,6 +76,7 @@ type Options struct {
 	PerClass int      // [--per-class] samples kept per class when balancing; 0 = the smallest class
 	Split    string   // [--split] "random" (stratified 70/15/15) or "inter-patient" (DS1 → train/val, DS2 → test)
 	Seed     uint64   // [--seed] for balancing and splitting
+	Classes  []string // [--classes] AAMI classes to keep, e.g. N,S,V,F; empty = all five
 	Records  []string // [--records] records to use; empty = every record in src/RECORDS
 	Workers  int      // [--workers] records read at once; 0 = GOMAXPROCS
 }
@@ -101,22 +102,50 @@ func (o Options) validate() error {
 	case o.PerClass > 0 && o.Balance != "per-class":
 		return fmt.Errorf("mitbih: --per-class needs --balance per-class")
 	}
+	for i, c := range o.Classes {
+		if !slices.Contains(Classes(), c) {
+			return fmt.Errorf("mitbih: --classes: %q is not an AAMI class (want some of %s)", c, strings.Join(Classes(), ","))
+		}
+		if slices.Contains(o.Classes[:i], c) {
+			return fmt.Errorf("mitbih: --classes: %s is named twice", c)
+		}
+	}
 	return nil
 }
 
+// classes returns the kept class names in AAMI order, and for each AAMI
+// class its label in the dataset (-1 when dropped).
+func (o Options) classes() (names []string, label [5]int) {
+	for i, c := range Classes() {
+		label[i] = -1
+		if len(o.Classes) == 0 || slices.Contains(o.Classes, c) {
+			label[i] = len(names)
+			names = append(names, c)
+		}
+	}
+	return names, label
+}
+
 func (o Options) settings() map[string]string {
-	return map[string]string{
+	s := map[string]string{
 		"length": strconv.Itoa(o.Length), "before": fmt.Sprint(o.Before), "after": fmt.Sprint(o.After),
 		"lead": o.Lead, "balance": o.Balance, "per-class": strconv.Itoa(o.PerClass), "split": o.Split,
-		"seed": strconv.FormatUint(o.Seed, 10), "records": strings.Join(o.Records, ","),
+		"seed": strconv.FormatUint(o.Seed, 10),
 	}
+	if len(o.Classes) > 0 {
+		s["classes"] = strings.Join(o.Classes, ",")
+	}
+	if len(o.Records) > 0 {
+		s["records"] = strings.Join(o.Records, ",")
+	}
+	return s
 }
 
 // beat is one planned window: where to cut it and its class.
 type beat struct {
-	record int // index into the record list
-	peak   int // R-peak sample
-	class  uint8
+	record int   // index into the record list
+	peak   int   // R-peak sample
+	class  uint8 // label in the dataset
 }
 
 // recordPlan is what the annotation pass learns of one record.
@@ -125,7 +154,7 @@ type recordPlan struct {
 	lead    int    // index of the signal used
 	leadErr string // set when the record lacks the requested lead
 	beats   []beat
-	dropped [5]int // beats whose window does not fit, per class
+	dropped [5]int // beats whose window does not fit, per AAMI class
 }
 
 // Build reads the records in src and returns the beat dataset.
@@ -192,7 +221,8 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	}
 
 	// Pass 2: cut the kept windows, record by record.
-	ds := dataset.New(Classes(), 1, opt.Length)
+	classes, _ := opt.classes()
+	ds := dataset.New(classes, 1, opt.Length)
 	ds.Source = dataset.Source{Kind: "mitdb", Settings: opt.settings(), Attribution: Attribution, Notes: notes}
 	ds.X = make([]float32, len(keep)*opt.Length)
 	ds.Labels = make([]uint8, len(keep))
@@ -271,9 +301,10 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 	}
 	pre := int(math.Round(opt.Before * h.Freq))
 	win := windowSamples(opt, h.Freq)
+	_, label := opt.classes()
 	for _, a := range anns {
 		c, ok := AAMIClass(a.Code.String())
-		if !ok {
+		if !ok || label[c] < 0 {
 			continue
 		}
 		start := int(a.Sample) - pre
@@ -281,10 +312,15 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 			p.dropped[c]++
 			continue
 		}
-		p.beats = append(p.beats, beat{record: idx, peak: int(a.Sample), class: uint8(c)})
+		p.beats = append(p.beats, beat{record: idx, peak: int(a.Sample), class: uint8(label[c])})
 	}
 	return p, nil
 }
+
+// minInterPatient is the fewest DS1 beats of a class that per-class
+// balancing accepts without --per-class: below it the whole training set
+// would shrink to a handful of beats per class (Q has 8 in DS1).
+const minInterPatient = 50
 
 // chooseBeats balances the planned beats and assigns their splits. It
 // returns the indices of the kept beats in record order and their splits.
@@ -295,7 +331,8 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 	}
 	// A throw-away dataset of labels and records lets us reuse the
 	// package dataset split logic without cutting any window.
-	plan := &dataset.Dataset{Classes: Classes(), Labels: labels, Splits: make([]dataset.Split, len(beats)), Records: make([]string, len(beats))}
+	classes, _ := opt.classes()
+	plan := &dataset.Dataset{Classes: classes, Labels: labels, Splits: make([]dataset.Split, len(beats)), Records: make([]string, len(beats))}
 	for i, b := range beats {
 		plan.Records[i] = names[b.record]
 	}
@@ -307,7 +344,7 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 	case "random":
 		keep = allIndices(len(beats))
 		if opt.Balance == "per-class" {
-			if keep, err = dataset.BalanceIndices(labels, Classes(), opt.PerClass, opt.Seed); err != nil {
+			if keep, err = dataset.BalanceIndices(labels, classes, opt.PerClass, opt.Seed); err != nil {
 				return nil, nil, fmt.Errorf("mitbih: %w", err)
 			}
 		}
@@ -331,7 +368,15 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 		}
 		if opt.Balance == "per-class" {
 			sub := plan.Subset(train)
-			k, err := dataset.BalanceIndices(sub.Labels, Classes(), opt.PerClass, opt.Seed)
+			counts := sub.ClassCounts()
+			for c, n := range counts {
+				if n < minInterPatient && opt.PerClass == 0 {
+					return nil, nil, fmt.Errorf("mitbih: --split inter-patient --balance per-class: class %s has only %d beats in DS1, "+
+						"so every class would keep %d; use --classes without it (N,S,V,F is the usual inter-patient set) or --balance none",
+						classes[c], n, n)
+				}
+			}
+			k, err := dataset.BalanceIndices(sub.Labels, classes, opt.PerClass, opt.Seed)
 			if err != nil {
 				return nil, nil, fmt.Errorf("mitbih: balancing DS1: %w", err)
 			}

@@ -197,6 +197,29 @@ func TestInterPatientSplit(t *testing.T) {
 	if len(splitsOf) != 44 {
 		t.Errorf("%d records, want 44", len(splitsOf))
 	}
+
+	// Balanced with all five classes would keep 8 beats of each (Q has 8
+	// in DS1): refused, with the way out.
+	opt.Balance = "per-class"
+	if _, err := Build(context.Background(), src, opt); err == nil || !strings.Contains(err.Error(), "class Q has only 8 beats in DS1") ||
+		!strings.Contains(err.Error(), "--classes") {
+		t.Errorf("inter-patient balanced with Q: %v", err)
+	}
+	opt.Classes = []string{"N", "S", "V", "F"}
+	d, err = Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := d.Info()
+	// DS1 has 414 F beats (one dropped at an edge of 208); DS2 is kept whole.
+	for _, c := range []string{"N", "S", "V", "F"} {
+		if n := in.PerSplit["train"][c] + in.PerSplit["val"][c]; n != 414 {
+			t.Errorf("class %s: %d DS1 beats, want 414", c, n)
+		}
+	}
+	if in.PerSplit["test"]["N"] != 44208 || in.PerSplit["test"]["F"] != 388 || len(in.Classes) != 4 {
+		t.Errorf("test split %v, classes %v: want DS2 whole (44208 N … 388 F) and 4 classes", in.PerSplit["test"], in.Classes)
+	}
 }
 
 func TestBadOptions(t *testing.T) {
@@ -209,6 +232,8 @@ func TestBadOptions(t *testing.T) {
 		{func(o *Options) { o.Split = "x" }, `--split "x"`},
 		{func(o *Options) { o.After = 0 }, "--after"},
 		{func(o *Options) { o.Balance = "none"; o.PerClass = 3 }, "--per-class"},
+		{func(o *Options) { o.Classes = []string{"N", "X"} }, `--classes: "X" is not an AAMI class`},
+		{func(o *Options) { o.Classes = []string{"N", "N"} }, "--classes: N is named twice"},
 	} {
 		o := DefaultOptions()
 		c.edit(&o)
