@@ -1,0 +1,145 @@
+package arch
+
+// Weights is the number of weights of the layer: Kernel·In.Ch·Out.Ch for a
+// Conv or ConvTranspose, In.Size()·Out.Size() for a Dense layer.
+func (l Layer) Weights() int {
+	if l.Kind == Dense {
+		return l.In.Size() * l.Out.Size()
+	}
+	return l.Kernel * l.In.Ch * l.Out.Ch
+}
+
+// Biases is the number of biases of the layer: one per output channel for a
+// Conv or ConvTranspose, one per output for a Dense layer.
+func (l Layer) Biases() int {
+	if l.Kind == Dense {
+		return l.Out.Size()
+	}
+	return l.Out.Ch
+}
+
+// Params is the number of trainable parameters, Weights() + Biases().
+func (l Layer) Params() int { return l.Weights() + l.Biases() }
+
+// MACs is the number of multiply-accumulates of one inference:
+// Out.Len·Out.Ch·Kernel·In.Ch for a Conv (padding zeros included),
+// In.Len·In.Ch·Out.Ch·Kernel for a ConvTranspose (cropped outputs
+// included), In.Size()·Out.Size() for a Dense layer.
+func (l Layer) MACs() int {
+	switch l.Kind {
+	case Conv:
+		return l.Out.Len * l.Out.Ch * l.Kernel * l.In.Ch
+	case ConvTranspose:
+		return l.In.Len * l.In.Ch * l.Out.Ch * l.Kernel
+	}
+	return l.In.Size() * l.Out.Size()
+}
+
+// Precision is the number format of a deployed network: WeightBits per
+// weight and ActBits per activation, both positive. Biases are always
+// stored in 32 bits: float32 for Float32, int32 (the accumulator type) for
+// Int8 and Int4. A buffer of v values at b bits takes ceil(v·b/8) bytes;
+// each layer's weights are one buffer, each tensor is one buffer.
+type Precision struct {
+	Name       string
+	WeightBits int
+	ActBits    int
+}
+
+// biasBits is the width of a stored bias at every precision.
+const biasBits = 32
+
+// Float32 is 32-bit float weights and activations.
+func Float32() Precision { return Precision{Name: "float32", WeightBits: 32, ActBits: 32} }
+
+// Int8 is 8-bit integer weights and activations.
+func Int8() Precision { return Precision{Name: "int8", WeightBits: 8, ActBits: 8} }
+
+// Int4 is 4-bit integer weights (two to a byte) and 8-bit integer
+// activations.
+func Int4() Precision { return Precision{Name: "int4", WeightBits: 4, ActBits: 8} }
+
+// byteSize is the size in bytes of v values of the given width.
+func byteSize(v, bits int) int { return (v*bits + 7) / 8 }
+
+// layerFlash is the bytes of a layer's weights and biases.
+func (p Precision) layerFlash(l Layer) int {
+	return byteSize(l.Weights(), p.WeightBits) + byteSize(l.Biases(), biasBits)
+}
+
+// LayerMetrics are the costs of one layer at one precision.
+type LayerMetrics struct {
+	Weights, Biases, Params int // counts
+	MACs                    int // multiply-accumulates per inference
+	Activations             int // values in the layer's output tensor
+	Flash                   int // bytes of the weights and biases
+	ActBytes                int // bytes of the output tensor
+}
+
+// Metrics returns the costs of each layer at precision p; element i
+// describes layer i+1 (n.Layers[i]).
+func (n Network) Metrics(p Precision) []LayerMetrics {
+	m := make([]LayerMetrics, len(n.Layers))
+	for i, l := range n.Layers {
+		m[i] = LayerMetrics{
+			Weights:     l.Weights(),
+			Biases:      l.Biases(),
+			Params:      l.Params(),
+			MACs:        l.MACs(),
+			Activations: l.Out.Size(),
+			Flash:       p.layerFlash(l),
+			ActBytes:    byteSize(l.Out.Size(), p.ActBits),
+		}
+	}
+	return m
+}
+
+// Params is the number of trainable parameters of the network.
+func (n Network) Params() int {
+	s := 0
+	for _, l := range n.Layers {
+		s += l.Params()
+	}
+	return s
+}
+
+// MACs is the number of multiply-accumulates of one inference.
+func (n Network) MACs() int {
+	s := 0
+	for _, l := range n.Layers {
+		s += l.MACs()
+	}
+	return s
+}
+
+// Flash is the bytes of the weights and biases of layers 1..P — the layers
+// that run on the edge when the network is split at P — at precision p.
+// Biases take 32 bits each at every precision (see Precision). Flash(0, p)
+// is 0; for Float32, Flash(len(n.Layers), p) is 4·Params(). P must be in
+// 0..len(n.Layers); Flash panics otherwise.
+//
+// The metrics assume a network that passes Validate, which guarantees they
+// do not overflow.
+func (n Network) Flash(P int, p Precision) int {
+	s := 0
+	for _, l := range n.Layers[:P] {
+		s += p.layerFlash(l)
+	}
+	return s
+}
+
+// RAM is the activation memory, in bytes at precision p, of running layers
+// 1..P on the edge: layer i reads tensor i−1 and writes tensor i, both
+// live, so RAM is the largest sum of two successive tensors among tensors
+// 0..P. RAM(0, p) is the input buffer alone (the edge only samples and
+// sends it). P must be in 0..len(n.Layers); RAM panics otherwise.
+func (n Network) RAM(P int, p Precision) int {
+	prev := byteSize(n.Input().Size(), p.ActBits)
+	ram := prev
+	for _, l := range n.Layers[:P] {
+		cur := byteSize(l.Out.Size(), p.ActBits)
+		ram = max(ram, prev+cur)
+		prev = cur
+	}
+	return ram
+}

@@ -1,0 +1,117 @@
+package arch
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// String returns the network's text form: its tensors, input first, as
+// LENxCH, then its number of classes, joined by "-", for example
+// "2048x1-128x1-8x4-64x2-2". The text form leaves out kernels, strides and
+// padding, which Parse recovers from a KernelRule. String returns "" for a
+// network without layers.
+func (n Network) String() string {
+	if len(n.Layers) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 8*(len(n.Layers)+1))
+	b = appendShape(b, n.Input())
+	for _, l := range n.Layers[:len(n.Layers)-1] {
+		b = append(b, '-')
+		b = appendShape(b, l.Out)
+	}
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(n.Classes()), 10)
+	return string(b)
+}
+
+func appendShape(b []byte, s Shape) []byte {
+	b = strconv.AppendInt(b, int64(s.Len), 10)
+	b = append(b, 'x')
+	return strconv.AppendInt(b, int64(s.Ch), 10)
+}
+
+// Parse reads a network in the text form String writes: "-"-separated
+// tensors LENxCH (the input first, then one per hidden layer) and a final
+// class count. Each hidden layer gets its kernel, stride and padding from
+// rule, as in Space.Decode; the last layer is Dense to Shape{classes, 1}.
+// So for a network n decoded under rule, Parse(n.String(), rule) equals n.
+//
+// Numbers are decimal digits only. Errors name the string, the token —
+// tensors counted from 1 in the string — and the reason, for example
+// `arch "2048x1-100x2-5": tensor 2 "100x2": length 100 does not divide 2048`.
+// A network that Parse returns passes Validate.
+func Parse(s string, rule KernelRule) (Network, error) {
+	if err := rule.check(); err != nil {
+		return Network{}, fmt.Errorf("arch %q: kernel rule: %w", s, err)
+	}
+	tokens := strings.Split(s, "-")
+	if len(tokens) < 2 {
+		return Network{}, fmt.Errorf("arch %q: needs at least an input and a class count, as in \"2048x1-5\"", s)
+	}
+	last := len(tokens) - 1
+	n := Network{Layers: make([]Layer, 0, last)}
+	var prev Shape
+	for i, tok := range tokens[:last] {
+		sh, err := parseShape(tok)
+		if err == nil && i > 0 {
+			var l Layer
+			if l, err = rule.hidden(prev, sh); err == nil {
+				n.Layers = append(n.Layers, l)
+			}
+		}
+		if err != nil {
+			return Network{}, fmt.Errorf("arch %q: tensor %d %q: %w", s, i+1, tok, err)
+		}
+		prev = sh
+	}
+	classes, err := parsePositive(tokens[last])
+	if err != nil {
+		return Network{}, fmt.Errorf("arch %q: class count %q: %w", s, tokens[last], err)
+	}
+	n.Layers = append(n.Layers, Layer{Kind: Dense, In: prev, Out: Shape{Len: classes, Ch: 1}})
+	if err := n.check(); err != nil {
+		return Network{}, fmt.Errorf("arch %q: %w", s, err)
+	}
+	return n, nil
+}
+
+// parseShape reads "LENxCH".
+func parseShape(tok string) (Shape, error) {
+	l, c, ok := strings.Cut(tok, "x")
+	if !ok {
+		return Shape{}, errors.New("want LENxCH, as in \"128x2\"")
+	}
+	length, err := parsePositive(l)
+	if err != nil {
+		return Shape{}, fmt.Errorf("length %w", err)
+	}
+	ch, err := parsePositive(c)
+	if err != nil {
+		return Shape{}, fmt.Errorf("channels %w", err)
+	}
+	return Shape{Len: length, Ch: ch}, nil
+}
+
+// parsePositive reads a positive decimal integer made of digits only. Its
+// errors read as a predicate of the value ("… is not a number").
+func parsePositive(s string) (int, error) {
+	if s == "" {
+		return 0, errors.New("is missing")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s is out of range", s)
+	}
+	if v == 0 {
+		return 0, fmt.Errorf("%s must be positive", s)
+	}
+	return v, nil
+}

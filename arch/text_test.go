@@ -1,0 +1,149 @@
+package arch
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	rule := DefaultKernelRule()
+	tests := []struct {
+		s    string
+		want []Layer
+	}{
+		{"2048x1-5", []Layer{dense(Shape{2048, 1}, 5)}},
+		{"2048x1-2048x1-2", []Layer{
+			conv(Shape{2048, 1}, Shape{2048, 1}, 3, 1, 1, 1),
+			dense(Shape{2048, 1}, 2),
+		}},
+		{"2048x1-128x2-8x4-64x2-5", []Layer{
+			conv(Shape{2048, 1}, Shape{128, 2}, 16, 16, 0, 0),
+			conv(Shape{128, 2}, Shape{8, 4}, 16, 16, 0, 0),
+			convT(Shape{8, 4}, Shape{64, 2}, 8, 8, 0, 0),
+			dense(Shape{64, 2}, 5),
+		}},
+		// Parse needs only successive lengths to divide; not a power of 2.
+		{"27x2-9x1-27x1-3", []Layer{
+			conv(Shape{27, 2}, Shape{9, 1}, 3, 3, 0, 0),
+			convT(Shape{9, 1}, Shape{27, 1}, 3, 3, 0, 0),
+			dense(Shape{27, 1}, 3),
+		}},
+		// Leading zeros are read as decimal; String drops them.
+		{"0064x01-007", []Layer{dense(Shape{64, 1}, 7)}},
+	}
+	for _, tt := range tests {
+		n, err := Parse(tt.s, rule)
+		if err != nil {
+			t.Errorf("Parse(%q) = %v", tt.s, err)
+			continue
+		}
+		if !slices.Equal(n.Layers, tt.want) {
+			t.Errorf("Parse(%q):\n got %+v\nwant %+v", tt.s, n.Layers, tt.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		s    string
+		rule KernelRule
+		want string // the whole message
+	}{
+		{"2048x1-100x2-5", KernelRule{}, `arch "2048x1-100x2-5": tensor 2 "100x2": length 100 does not divide 2048`},
+		{"64x1-100x2-5", KernelRule{}, `arch "64x1-100x2-5": tensor 2 "100x2": length 100 is not a multiple of 64`},
+		{"", KernelRule{}, `arch "": needs at least an input and a class count, as in "2048x1-5"`},
+		{"2048x1", KernelRule{}, `arch "2048x1": needs at least an input and a class count, as in "2048x1-5"`},
+		{"2048-5", KernelRule{}, `arch "2048-5": tensor 1 "2048": want LENxCH, as in "128x2"`},
+		{"2048x1-abcx2-5", KernelRule{}, `arch "2048x1-abcx2-5": tensor 2 "abcx2": length "abc" is not a number`},
+		{"2048x1-128x-5", KernelRule{}, `arch "2048x1-128x-5": tensor 2 "128x": channels is missing`},
+		{"2048x1-128x+2-5", KernelRule{}, `arch "2048x1-128x+2-5": tensor 2 "128x+2": channels "+2" is not a number`},
+		{"2048x1-128x2x3-5", KernelRule{}, `arch "2048x1-128x2x3-5": tensor 2 "128x2x3": channels "2x3" is not a number`},
+		{"2048x0-5", KernelRule{}, `arch "2048x0-5": tensor 1 "2048x0": channels 0 must be positive`},
+		{"0x1-5", KernelRule{}, `arch "0x1-5": tensor 1 "0x1": length 0 must be positive`},
+		{"2048x1--5", KernelRule{}, `arch "2048x1--5": tensor 2 "": want LENxCH, as in "128x2"`},
+		{"2048x1-0", KernelRule{}, `arch "2048x1-0": class count "0": 0 must be positive`},
+		{"2048x1-", KernelRule{}, `arch "2048x1-": class count "": is missing`},
+		{"2048x1-five", KernelRule{}, `arch "2048x1-five": class count "five": "five" is not a number`},
+		{"2048x1-5x1", KernelRule{}, `arch "2048x1-5x1": class count "5x1": "5x1" is not a number`},
+		{"99999999999999999999x1-5", KernelRule{}, `arch "99999999999999999999x1-5": tensor 1 "99999999999999999999x1": length 99999999999999999999 is out of range`},
+		{"2048x1-5", KernelRule{Same: 2, Overlap: 1}, `arch "2048x1-5": kernel rule: Same 2 must be odd and positive (default 3)`},
+		// Each count fits, but the dense layer's weights do not.
+		{"4611686018427387904x1-5", KernelRule{}, `arch "4611686018427387904x1-5": input: shape 4611686018427387904x1 is too large`},
+		{"1073741824x1-1073741824", KernelRule{}, `arch "1073741824x1-1073741824": layer 1 (dense): too many weights`},
+		{"1x1-1099511627776x1-5", KernelRule{}, `arch "1x1-1099511627776x1-5": layer 1 (conv1d_transpose): too many MACs`},
+	}
+	for _, tt := range tests {
+		rule := tt.rule
+		if rule == (KernelRule{}) {
+			rule = DefaultKernelRule()
+		}
+		n, err := Parse(tt.s, rule)
+		if err == nil {
+			t.Errorf("Parse(%q) = %v, want error %s", tt.s, n, tt.want)
+			continue
+		}
+		if err.Error() != tt.want {
+			t.Errorf("Parse(%q) error\n got %s\nwant %s", tt.s, err, tt.want)
+		}
+	}
+}
+
+func TestStringEmpty(t *testing.T) {
+	if s := (Network{}).String(); s != "" {
+		t.Errorf("Network{}.String() = %q, want \"\"", s)
+	}
+}
+
+// FuzzParse checks that Parse never panics, and that whatever it accepts
+// is a valid network whose text form parses back to it.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"2048x1-5", "2048x1-128x1-8x4-64x2-2", "2048x1-100x2-5", "27x2-9x1-27x1-3",
+		"2048x1-1024x2-1024x3-4x4-5", "1x1-1099511627776x1-5", "1073741824x1-1073741824", "", "-", "x-", "0064x01-007",
+	} {
+		f.Add(s, uint8(3), uint8(1))
+		f.Add(s, uint8(5), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, s string, same, overlap uint8) {
+		rule := KernelRule{Same: int(same), Overlap: int(overlap)}
+		n, err := Parse(s, rule)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "arch ") {
+				t.Fatalf("Parse(%q) error %q lacks the arch prefix", s, err)
+			}
+			return
+		}
+		if err := n.Validate(); err != nil {
+			t.Fatalf("Parse(%q) gave an invalid network: %v", s, err)
+		}
+		m, err := Parse(n.String(), rule)
+		if err != nil {
+			t.Fatalf("Parse(%q) = %v", n.String(), err)
+		}
+		if !slices.Equal(m.Layers, n.Layers) {
+			t.Fatalf("%q → %q does not round-trip", s, n.String())
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	rule := DefaultKernelRule()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("2048x1-1024x4-256x3-256x3-64x2-16x2-64x1-8x4-4x1-5", rule); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkString(b *testing.B) {
+	n, err := Parse("2048x1-1024x4-256x3-256x3-64x2-16x2-64x1-8x4-4x1-5", DefaultKernelRule())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = n.String()
+	}
+}
