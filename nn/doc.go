@@ -1,0 +1,26 @@
+// Package nn trains and runs the tiny 1-D CNNs that splitnas searches.
+//
+// A network (an arch.Network of Conv, ConvTranspose and Dense layers, ReLU
+// after every hidden layer) becomes a Model with NewModel: its weights are
+// drawn He-uniform (Glorot-uniform for the last layer) from a seed and its
+// biases are zero. Native returns the Engine that trains it: softmax
+// cross-entropy, Adam (β₁ 0.9, β₂ 0.999, ε 1e-7), mini-batches over a fresh
+// random order every epoch, optional inverted dropout after the hidden
+// layers, and the weights of the best validation epoch kept. Evaluate
+// scores a model on a dataset; Save and Load store it in a versioned,
+// checksummed file.
+//
+// The engine is written for speed on small networks: plain Go loops over
+// one sample at a time, blocked so that independent sums overlap and free
+// of data-dependent branches; gonum's BLAS for the Dense layer, where it is
+// 3× faster; every buffer allocated before the first batch; the dataset
+// read in place, never copied. A training run uses one goroutine and shares
+// no state, so runs on different goroutines scale with the cores.
+//
+// Training is deterministic: the same network, data, configuration and
+// seed give bit-identical weights (on a given architecture: ones where the
+// compiler fuses multiply-adds, such as arm64, round differently).
+//
+// The layer kernels are generic over Float, so the tests check the float32
+// engine's own code against finite differences in float64.
+package nn

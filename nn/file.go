@@ -1,0 +1,206 @@
+package nn
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/internal/atomicfile"
+)
+
+// The model file format (extension .snnm), version 1. Integers and floats
+// are little-endian.
+//
+//	offset  size  field
+//	0       8     magic "SPLITNNM"
+//	8       4     format version (1)
+//	12      4     header length H
+//	16      H     header: UTF-8 JSON (see fileHeader): the architecture
+//	              string, every layer (kind, shapes, kernel, stride,
+//	              padding, ReLU), the class names and the parameter count P
+//	16+H    4·P   parameters, float32, in the order of Model.Params
+//	end−4   4     CRC-32C (Castagnoli) of every byte before it
+//
+// A reader checks the magic, version, checksum, header and sizes, and that
+// the layers form a valid network, before it builds a model.
+const (
+	modelMagic   = "SPLITNNM"
+	modelVersion = 1
+	modelFixed   = 16
+)
+
+type fileHeader struct {
+	Arch    string      `json:"arch"`
+	Layers  []fileLayer `json:"layers"`
+	Classes []string    `json:"classes,omitempty"`
+	Params  int         `json:"params"`
+}
+
+type fileLayer struct {
+	Kind     string `json:"kind"` // arch.Kind.String()
+	In       [2]int `json:"in"`   // [length, channels]
+	Out      [2]int `json:"out"`
+	Kernel   int    `json:"kernel,omitempty"`
+	Stride   int    `json:"stride,omitempty"`
+	PadLeft  int    `json:"pad_left,omitempty"`
+	PadRight int    `json:"pad_right,omitempty"`
+	ReLU     bool   `json:"relu"`
+}
+
+// FormatError reports a malformed model file.
+type FormatError struct {
+	File string
+	Msg  string
+}
+
+func (e *FormatError) Error() string { return "nn: " + e.File + ": " + e.Msg }
+
+// ErrChecksum is wrapped by the error for a model file whose checksum does
+// not match its content.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// Save writes m to w in the model file format.
+func Save(w io.Writer, m *Model) error {
+	if m.Classes != nil && len(m.Classes) != m.plan.classes() {
+		return fmt.Errorf("nn: model has %d class names for %d outputs", len(m.Classes), m.plan.classes())
+	}
+	h := fileHeader{Arch: m.net.String(), Classes: m.Classes, Params: len(m.params)}
+	for _, l := range m.net.Layers {
+		h.Layers = append(h.Layers, fileLayer{
+			Kind: l.Kind.String(), In: [2]int{l.In.Len, l.In.Ch}, Out: [2]int{l.Out.Len, l.Out.Ch},
+			Kernel: l.Kernel, Stride: l.Stride, PadLeft: l.PadLeft, PadRight: l.PadRight, ReLU: l.ReLU,
+		})
+	}
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("nn: encoding model header: %w", err)
+	}
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	bw := bufio.NewWriter(io.MultiWriter(w, crc))
+	bw.WriteString(modelMagic)
+	bw.Write(binary.LittleEndian.AppendUint32(nil, modelVersion))
+	bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(hdr))))
+	bw.Write(hdr)
+	var b4 [4]byte
+	for _, v := range m.params {
+		binary.LittleEndian.PutUint32(b4[:], math.Float32bits(v))
+		bw.Write(b4[:])
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("nn: writing model: %w", err)
+	}
+	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+		return fmt.Errorf("nn: writing model checksum: %w", err)
+	}
+	return nil
+}
+
+// SaveFile writes m to path atomically: readers see the old file or the
+// complete new one, never a part.
+func SaveFile(path string, m *Model) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return Save(w, m) }); err != nil {
+		return fmt.Errorf("nn: saving model %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads a model file from r; name identifies it in error messages.
+func Load(r io.Reader, name string) (*Model, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("nn: reading model %s: %w", name, err)
+	}
+	return decode(b, name)
+}
+
+// LoadFile reads the model file at path.
+func LoadFile(path string) (*Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nn: loading model: %w", err)
+	}
+	return decode(b, path)
+}
+
+func decode(b []byte, name string) (*Model, error) {
+	bad := func(format string, args ...any) error {
+		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(b) < len(modelMagic) || string(b[:len(modelMagic)]) != modelMagic {
+		return nil, bad("not a splitnas model file (no %q magic)", modelMagic)
+	}
+	if len(b) < modelFixed+4 {
+		return nil, bad("truncated: %d bytes", len(b))
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != modelVersion {
+		return nil, bad("model format version %d, this splitnas reads version %d", v, modelVersion)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if got := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)); got != sum {
+		return nil, &FormatError{File: name, Msg: fmt.Sprintf("%v: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
+	}
+	hlen := uint64(binary.LittleEndian.Uint32(b[12:]))
+	if modelFixed+hlen > uint64(len(body)) {
+		return nil, bad("header length %d runs past the end of the file", hlen)
+	}
+	var h fileHeader
+	dec := json.NewDecoder(bytes.NewReader(body[modelFixed : modelFixed+hlen]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, bad("header: %v", err)
+	}
+	if dec.More() {
+		return nil, bad("header: data after the JSON object")
+	}
+	net := arch.Network{Layers: make([]arch.Layer, len(h.Layers))}
+	for i, fl := range h.Layers {
+		kind, ok := parseKind(fl.Kind)
+		if !ok {
+			return nil, bad("header: layer %d has unknown kind %q", i+1, fl.Kind)
+		}
+		net.Layers[i] = arch.Layer{
+			Kind: kind, In: arch.Shape{Len: fl.In[0], Ch: fl.In[1]}, Out: arch.Shape{Len: fl.Out[0], Ch: fl.Out[1]},
+			Kernel: fl.Kernel, Stride: fl.Stride, PadLeft: fl.PadLeft, PadRight: fl.PadRight, ReLU: fl.ReLU,
+		}
+	}
+	p, err := newPlan(net)
+	if err != nil {
+		return nil, bad("header: %s", strings.TrimPrefix(err.Error(), "nn: "))
+	}
+	if got := net.String(); h.Arch != got {
+		return nil, bad("header: architecture %q does not match its layers (%s)", h.Arch, got)
+	}
+	if h.Classes != nil && len(h.Classes) != p.classes() {
+		return nil, bad("header: %d class names for %d outputs", len(h.Classes), p.classes())
+	}
+	if h.Params != p.nParams {
+		return nil, bad("header: %d parameters, the layers have %d", h.Params, p.nParams)
+	}
+	data := body[modelFixed+hlen:]
+	if uint64(len(data)) != 4*uint64(p.nParams) {
+		return nil, bad("%d bytes of parameters, want %d (%d float32)", len(data), 4*p.nParams, p.nParams)
+	}
+	m := &Model{Classes: h.Classes, net: net, plan: p, params: make([]float32, p.nParams)}
+	for i := range m.params {
+		m.params[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return m, nil
+}
+
+func parseKind(s string) (arch.Kind, bool) {
+	for _, k := range []arch.Kind{arch.Conv, arch.ConvTranspose, arch.Dense} {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,112 @@
+package nn
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/dataset"
+)
+
+// Metrics scores a model on a dataset.
+type Metrics struct {
+	Accuracy  float64 `json:"accuracy"`  // fraction of samples whose most likely class is the true one
+	Loss      float64 `json:"loss"`      // mean softmax cross-entropy
+	MacroF1   float64 `json:"macro_f1"`  // unweighted mean of the per-class F1 scores (see Evaluate)
+	Confusion [][]int `json:"confusion"` // Confusion[true][predicted] counts samples
+	Samples   int     `json:"samples"`
+}
+
+// Evaluate runs m on every sample of d. MacroF1 averages F1 = 2·TP/(2·TP +
+// FP + FN) over the classes that occur among the true or the predicted
+// labels (as scikit-learn does); an empty dataset gives zero metrics. It is
+// an error if d's sample shape or class count does not fit the model, or if
+// both name their classes and the names differ.
+func Evaluate(m *Model, d *dataset.Dataset) (Metrics, error) {
+	if err := checkData(m.plan, d, "evaluation"); err != nil {
+		return Metrics{}, err
+	}
+	if m.Classes != nil && d.Classes != nil && !slices.Equal(m.Classes, d.Classes) {
+		return Metrics{}, fmt.Errorf("nn: evaluation data has classes %v, model has %v", d.Classes, m.Classes)
+	}
+	k := m.plan.classes()
+	met := Metrics{Confusion: make([][]int, k), Samples: d.Len()}
+	for i := range met.Confusion {
+		met.Confusion[i] = make([]int, k)
+	}
+	ws := newWorkspace[float32](m.plan, false, false)
+	loss, correct := score(m.plan, m.params, ws, d, met.Confusion)
+	if n := d.Len(); n > 0 {
+		met.Loss = loss / float64(n)
+		met.Accuracy = float64(correct) / float64(n)
+	}
+	met.MacroF1 = macroF1(met.Confusion)
+	return met, nil
+}
+
+// score runs every sample of d through the network and returns the summed
+// loss and the number classified correctly; if confusion is not nil it
+// counts the predictions in it.
+func score(p *plan, params []float32, ws *workspace[float32], d *dataset.Dataset, confusion [][]int) (loss float64, correct int) {
+	for i := range d.Len() {
+		z := ws.forward(p, params, d.Sample(i), false)
+		label, pred := int(d.Labels[i]), argmax(z)
+		loss += float64(crossEntropy(z, label))
+		if pred == label {
+			correct++
+		}
+		if confusion != nil {
+			confusion[label][pred]++
+		}
+	}
+	return loss, correct
+}
+
+func macroF1(confusion [][]int) float64 {
+	var sum float64
+	var n int
+	for c := range confusion {
+		tp, fp, fn := confusion[c][c], 0, 0
+		for j := range confusion {
+			if j != c {
+				fn += confusion[c][j]
+				fp += confusion[j][c]
+			}
+		}
+		if tp+fp+fn == 0 {
+			continue // class neither present nor predicted
+		}
+		sum += 2 * float64(tp) / float64(2*tp+fp+fn)
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// checkData reports whether d's samples fit the network's input and its
+// labels the network's outputs; role names d in the error.
+func checkData(p *plan, d *dataset.Dataset, role string) error {
+	if d == nil {
+		return fmt.Errorf("nn: no %s data", role)
+	}
+	g := &p.layers[0]
+	in, got := arch.Shape{Len: g.inLen, Ch: g.inCh}, arch.Shape{Len: d.Length, Ch: d.Channels}
+	if got != in {
+		return fmt.Errorf("nn: %s data has samples of %v (length×channels), network input is %v", role, got, in)
+	}
+	k := p.classes()
+	if len(d.Classes) != k {
+		return fmt.Errorf("nn: %s data has %d classes %v, network has %d outputs", role, len(d.Classes), d.Classes, k)
+	}
+	if len(d.X) != len(d.Labels)*in.Size() {
+		return fmt.Errorf("nn: %s data has %d values for %d samples of %d", role, len(d.X), len(d.Labels), in.Size())
+	}
+	for i, l := range d.Labels {
+		if int(l) >= k {
+			return fmt.Errorf("nn: %s sample %d has label %d, network has %d classes", role, i, l, k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/splitnas/splitnas/arch"
+)
+
+// Model is a network with its float32 parameters. Models come from
+// NewModel, Load or an Engine (the zero Model is not usable). Its methods may
+// be called from several goroutines at once as long as none changes the
+// parameters.
+type Model struct {
+	// Classes names the outputs in order; Train sets it from the training
+	// data. It may be nil.
+	Classes []string
+
+	net    arch.Network
+	plan   *plan
+	params []float32
+}
+
+// NewModel checks net and returns a model with weights drawn from seed and
+// zero biases: He-uniform, U(±√(6/fanIn)), for the hidden layers and
+// Glorot-uniform, U(±√(6/(fanIn+fanOut))), for the last. fanIn counts the
+// products summed into one output: kernel·inCh for a Conv,
+// ⌈kernel/stride⌉·inCh for a ConvTranspose, the input size for a Dense.
+func NewModel(net arch.Network, seed uint64) (*Model, error) {
+	p, err := newPlan(net)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{
+		net:    arch.Network{Layers: append([]arch.Layer(nil), net.Layers...)},
+		plan:   p,
+		params: make([]float32, p.nParams),
+	}
+	initParams(p, m.params, rand.New(rand.NewPCG(seed, streamInit)))
+	return m, nil
+}
+
+// Network returns the model's architecture.
+func (m *Model) Network() arch.Network {
+	return arch.Network{Layers: append([]arch.Layer(nil), m.net.Layers...)}
+}
+
+// Params returns the flat parameter vector (a view, not a copy): for each
+// layer in turn its weights, then its biases. See Weights for the layout.
+func (m *Model) Params() []float32 { return m.params }
+
+// Weights returns views of layer i's weights and biases (i counts from 0).
+// Conv and ConvTranspose weights are w[out channel][in channel][tap],
+// Dense weights w[output][flattened input], row-major; a Conv or
+// ConvTranspose has one bias per output channel, a Dense one per output.
+// It returns nil slices if i is out of range.
+func (m *Model) Weights(i int) (w, b []float32) {
+	if i < 0 || i >= len(m.plan.layers) {
+		return nil, nil
+	}
+	g := &m.plan.layers[i]
+	return m.params[g.wOff : g.wOff+g.nw : g.wOff+g.nw], m.params[g.bOff : g.bOff+g.nb : g.bOff+g.nb]
+}
+
+// Logits computes the class scores of one sample x (Input().Size() values,
+// channel-major) into out (Classes() values). It allocates a small
+// workspace per call; Evaluate reuses one across a dataset. It panics if a
+// length is wrong, like an out-of-range index would.
+func (m *Model) Logits(x, out []float32) {
+	if len(x) != m.plan.inSize() || len(out) != m.plan.classes() {
+		panic(fmt.Sprintf("nn: Logits: got %d inputs and %d outputs, model takes %d and gives %d",
+			len(x), len(out), m.plan.inSize(), m.plan.classes()))
+	}
+	ws := newWorkspace[float32](m.plan, false, false)
+	copy(out, ws.forward(m.plan, m.params, x, false))
+}
+
+// Predict returns the most likely class of sample x (see Logits).
+func (m *Model) Predict(x []float32) int {
+	out := make([]float32, m.plan.classes())
+	m.Logits(x, out)
+	return argmax(out)
+}
+
+// String returns the architecture in the text form used across splitnas,
+// LENxCH-...-K: e.g. "2048x1-128x2-8x4-64x2-5".
+func (m *Model) String() string { return m.net.String() }
