@@ -55,9 +55,9 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--arch", "1024x1-64x2-5"}, "1024x1"},       // input does not match the data
-		{[]string{"train", "--arch", "2048x1-128x2-3"}, "classes"},     // 3 classes, data has 5
-		{[]string{"train", "--arch", "2048x1-100x2-5"}, "--arch"},      // 100 does not divide 2048
+		{[]string{"train", "--arch", "1024x1-64x2-5"}, "1024x1"},   // input does not match the data
+		{[]string{"train", "--arch", "2048x1-128x2-3"}, "classes"}, // 3 classes, data has 5
+		{[]string{"train", "--arch", "2048x1-100x2-5"}, "--arch"},  // 100 does not divide 2048
 		{[]string{"train", "--arch", "2048x1-128x2-5", "--lr", "-1"}, "learning rate"},
 		{[]string{"train", "--arch", "2048x1-128x2-5", "--same-kernel", "2"}, "--same-kernel"},
 		{[]string{"train"}, `"arch" not set`},

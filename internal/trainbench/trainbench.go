@@ -135,4 +135,3 @@ func sum(xs []float64) float64 {
 	}
 	return t
 }
-
