@@ -1,19 +1,27 @@
 package arch
 
 // Weights is the number of weights of the layer: Kernel·In.Ch·Out.Ch for a
-// Conv or ConvTranspose, In.Size()·Out.Size() for a Dense layer.
+// Conv or ConvTranspose, In.Size()·Out.Size() for a Dense layer, 0 for a
+// MaxPool.
 func (l Layer) Weights() int {
-	if l.Kind == Dense {
+	switch l.Kind {
+	case Dense:
 		return l.In.Size() * l.Out.Size()
+	case MaxPool:
+		return 0
 	}
 	return l.Kernel * l.In.Ch * l.Out.Ch
 }
 
 // Biases is the number of biases of the layer: one per output channel for a
-// Conv or ConvTranspose, one per output for a Dense layer.
+// Conv or ConvTranspose, one per output for a Dense layer, none for a
+// MaxPool.
 func (l Layer) Biases() int {
-	if l.Kind == Dense {
+	switch l.Kind {
+	case Dense:
 		return l.Out.Size()
+	case MaxPool:
+		return 0
 	}
 	return l.Out.Ch
 }
@@ -24,13 +32,17 @@ func (l Layer) Params() int { return l.Weights() + l.Biases() }
 // MACs is the number of multiply-accumulates of one inference:
 // Out.Len·Out.Ch·Kernel·In.Ch for a Conv (padding zeros included),
 // In.Len·In.Ch·Out.Ch·Kernel for a ConvTranspose (cropped outputs
-// included), In.Size()·Out.Size() for a Dense layer.
+// included), In.Size()·Out.Size() for a Dense layer, 0 for a MaxPool: its
+// Out.Size()·(Kernel−1) comparisons are not multiply-accumulates (a
+// latency model prices them through its input and output size terms).
 func (l Layer) MACs() int {
 	switch l.Kind {
 	case Conv:
 		return l.Out.Len * l.Out.Ch * l.Kernel * l.In.Ch
 	case ConvTranspose:
 		return l.In.Len * l.In.Ch * l.Out.Ch * l.Kernel
+	case MaxPool:
+		return 0
 	}
 	return l.In.Size() * l.Out.Size()
 }

@@ -15,9 +15,10 @@ const (
 	Conv          Kind = iota // 1-D convolution, stride ≥ 1 (shrinks or keeps the length)
 	ConvTranspose             // 1-D transposed convolution, stride > 1 (grows the length)
 	Dense                     // fully connected, on the flattened input
+	MaxPool                   // 1-D max pooling per channel, no padding (reference networks only)
 )
 
-// String returns "conv1d", "conv1d_transpose" or "dense".
+// String returns "conv1d", "conv1d_transpose", "dense" or "maxpool1d".
 func (k Kind) String() string {
 	switch k {
 	case Conv:
@@ -26,6 +27,8 @@ func (k Kind) String() string {
 		return "conv1d_transpose"
 	case Dense:
 		return "dense"
+	case MaxPool:
+		return "maxpool1d"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -39,11 +42,18 @@ func (s Shape) Size() int { return s.Len * s.Ch }
 // String returns "LENxCH", the form used in architecture strings.
 func (s Shape) String() string { return fmt.Sprintf("%dx%d", s.Len, s.Ch) }
 
-// Layer is one layer of a decoded network. For Conv and ConvTranspose,
-// Kernel, Stride and PadLeft/PadRight (zeros added to the input of a Conv,
-// or cropped from the output of a ConvTranspose) give the exact output
-// length. Hidden layers are followed by ReLU; the final Dense layer gives
-// the class scores (logits).
+// Layer is one layer of a network. For Conv and ConvTranspose, Kernel,
+// Stride and PadLeft/PadRight (zeros added to the input of a Conv, or
+// cropped from the output of a ConvTranspose) give the exact output length.
+// A MaxPool takes the maximum of each channel over windows of Kernel
+// values, Stride apart, without padding; it keeps the channel count and has
+// no ReLU. A Dense layer sees its input flattened and outputs Shape{N, 1}.
+// Conv, ConvTranspose and hidden Dense layers are followed by ReLU; the
+// final Dense layer gives the class scores (logits).
+//
+// Networks decoded from a genome (Space.Decode, Parse) use only Conv and
+// ConvTranspose hidden layers; MaxPool and hidden Dense layers appear in
+// reference networks such as VGG11.
 type Layer struct {
 	Kind              Kind
 	In, Out           Shape
@@ -52,7 +62,7 @@ type Layer struct {
 	ReLU              bool
 }
 
-// Network is a decoded architecture: tensor 0 is the input, tensor i
+// Network is an architecture: tensor 0 is the input, tensor i
 // (1 ≤ i ≤ len(Layers)) the output of layer i.
 type Network struct {
 	Layers []Layer

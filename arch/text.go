@@ -12,6 +12,14 @@ import (
 // "2048x1-128x1-8x4-64x2-2". The text form leaves out kernels, strides and
 // padding, which Parse recovers from a KernelRule. String returns "" for a
 // network without layers.
+//
+// Only networks of the genome form — Conv and ConvTranspose hidden layers
+// with the kernels of a KernelRule, then one Dense layer, as Space.Decode
+// and Parse build them — are read back by Parse. For other networks, such
+// as VGG11 with its MaxPool and hidden Dense layers, String still lists the
+// tensors, but the text form is ambiguous (it does not record layer kinds)
+// and is not parseable: Parse rejects it or, worse, rebuilds every hidden
+// layer as a convolution and returns a different network.
 func (n Network) String() string {
 	if len(n.Layers) == 0 {
 		return ""

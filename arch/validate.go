@@ -42,16 +42,21 @@ func productCapped(xs ...int) (int, bool) {
 }
 
 // Validate reports the first problem with a network built by hand (networks
-// from Decode and Parse always pass). It checks that
+// from Decode, Parse and VGG11 always pass). It checks that
 //
 //   - there is at least one layer, and every tensor has a positive length
 //     and channel count;
-//   - each layer's input is the previous layer's output (shapes chain);
-//   - every layer but the last is a Conv or ConvTranspose with ReLU,
-//     Kernel ≥ 1, Stride ≥ 1, PadLeft, PadRight ≥ 0, and the output length
-//     the formula of its kind gives (see Layer);
-//   - the last layer is Dense, without ReLU, with Out.Ch = 1 and no kernel,
-//     stride or padding set;
+//   - each layer's input is the previous layer's output (shapes chain; any
+//     kind may follow any other);
+//   - every layer but the last is a Conv, ConvTranspose, MaxPool or Dense;
+//   - a Conv or ConvTranspose has ReLU, Kernel ≥ 1, Stride ≥ 1,
+//     PadLeft, PadRight ≥ 0, and the output length the formula of its kind
+//     gives (see Layer);
+//   - a MaxPool has no ReLU, Kernel ≥ 1, Stride ≥ 1, no padding,
+//     Kernel ≤ In.Len, Out.Ch = In.Ch and Out.Len = (In.Len−Kernel)/Stride+1;
+//   - a Dense layer has Out.Ch = 1 and no kernel, stride or padding set;
+//     hidden Dense layers have a ReLU;
+//   - the last layer is Dense, without ReLU;
 //   - no tensor size, weight, bias or MAC count, nor the network's totals,
 //     exceeds 2⁵⁵ (on 64-bit platforms), so that the metrics cannot
 //     overflow.
@@ -134,12 +139,35 @@ func (l Layer) check(last bool) error {
 		if _, ok := productCapped(l.In.Len, l.In.Ch, l.Out.Ch, l.Kernel); !ok {
 			return errors.New("too many MACs")
 		}
-	case Dense:
-		if !last {
-			return errors.New("only the last layer may be dense")
+	case MaxPool:
+		if last {
+			return errors.New("the last layer must be dense")
 		}
 		if l.ReLU {
+			return errors.New("a maxpool1d layer must not have a ReLU")
+		}
+		if l.Kernel < 1 || l.Stride < 1 {
+			return fmt.Errorf("kernel %d and stride %d must be positive", l.Kernel, l.Stride)
+		}
+		if l.PadLeft != 0 || l.PadRight != 0 {
+			return fmt.Errorf("padding %d/%d must be 0 (a maxpool1d layer has no padding)", l.PadLeft, l.PadRight)
+		}
+		if l.Out.Ch != l.In.Ch {
+			return fmt.Errorf("output channels %d, want the input's %d", l.Out.Ch, l.In.Ch)
+		}
+		if l.Kernel > l.In.Len {
+			return fmt.Errorf("kernel %d is longer than the input (%d)", l.Kernel, l.In.Len)
+		}
+		if want := (l.In.Len-l.Kernel)/l.Stride + 1; l.Out.Len != want {
+			return fmt.Errorf("output length %d, want (%d−%d)/%d+1 = %d",
+				l.Out.Len, l.In.Len, l.Kernel, l.Stride, want)
+		}
+	case Dense:
+		if last && l.ReLU {
 			return errors.New("the last layer must not have a ReLU (it emits logits)")
+		}
+		if !last && !l.ReLU {
+			return errors.New("a hidden layer must have a ReLU")
 		}
 		if l.Out.Ch != 1 {
 			return fmt.Errorf("output %v must have 1 channel", l.Out)

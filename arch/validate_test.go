@@ -37,9 +37,12 @@ func TestNetworkValidate(t *testing.T) {
 		{"negative pad", func(n *Network) { n.Layers[1].PadLeft = -1 }, "arch: layer 2 (conv1d): padding -1/0 must not be negative"},
 		{"hidden without ReLU", func(n *Network) { n.Layers[1].ReLU = false }, "arch: layer 2 (conv1d): a hidden layer must have a ReLU"},
 		{"last not dense", func(n *Network) { n.Layers = n.Layers[:3] }, "arch: layer 3 (conv1d_transpose): the last layer must be dense"},
-		{"hidden dense", func(n *Network) {
-			n.Layers = []Layer{{Kind: Dense, In: Shape{2048, 1}, Out: Shape{4, 1}, ReLU: true}, dense(Shape{4, 1}, 5)}
-		}, "arch: layer 1 (dense): only the last layer may be dense"},
+		{"hidden dense without ReLU", func(n *Network) {
+			n.Layers = []Layer{{Kind: Dense, In: Shape{2048, 1}, Out: Shape{4, 1}}, dense(Shape{4, 1}, 5)}
+		}, "arch: layer 1 (dense): a hidden layer must have a ReLU"},
+		{"hidden dense channels", func(n *Network) {
+			n.Layers = []Layer{{Kind: Dense, In: Shape{2048, 1}, Out: Shape{4, 2}, ReLU: true}, dense(Shape{4, 2}, 5)}
+		}, "arch: layer 1 (dense): output 4x2 must have 1 channel"},
 		{"dense ReLU", func(n *Network) { n.Layers[3].ReLU = true }, "arch: layer 4 (dense): the last layer must not have a ReLU (it emits logits)"},
 		{"dense channels", func(n *Network) { n.Layers[3].Out = Shape{5, 2} }, "arch: layer 4 (dense): output 5x2 must have 1 channel"},
 		{"dense kernel", func(n *Network) { n.Layers[3].Kernel = 1 }, "arch: layer 4 (dense): a dense layer must have no kernel, stride or padding"},

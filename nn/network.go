@@ -31,7 +31,9 @@ func (p *plan) classes() int { return p.layers[len(p.layers)-1].outSize() }
 // newPlan checks that net is well formed — every shape positive and within
 // limits, each layer's input the previous layer's output, and each output
 // length the one its kernel, stride and padding give — and lays out its
-// parameters.
+// parameters. The engine trains Conv, ConvTranspose and Dense layers in
+// any order (hidden Dense layers included); it rejects MaxPool layers,
+// which only reference networks such as arch.VGG11 use.
 func newPlan(net arch.Network) (*plan, error) {
 	if len(net.Layers) == 0 {
 		return nil, fmt.Errorf("nn: network has no layers")
@@ -82,6 +84,8 @@ func newPlan(net arch.Network) (*plan, error) {
 			// Dense layers see a flat vector: treat the output as outSize×1.
 			g.outLen, g.outCh = g.outSize(), 1
 			g.nw, g.nb = g.outLen*g.inSize(), g.outLen
+		case arch.MaxPool:
+			return nil, layerError(i, l, "maxpool1d layers are not supported by the training engine")
 		default:
 			return nil, layerError(i, l, "unknown layer kind")
 		}
