@@ -3,6 +3,7 @@ module github.com/splitnas/splitnas
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/spf13/cobra v1.10.2
 	github.com/x448/float16 v0.8.4
 	golang.org/x/sync v0.24.0

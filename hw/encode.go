@@ -1,0 +1,155 @@
+package hw
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// WriteTOML writes p as a profile file that Parse reads back to an equal
+// Profile: the fog as a factor or as a device table, latency tables sorted
+// by kind, and floats in the shortest form that round-trips exactly.
+// comment, which may span several lines, is written first as `# ` lines.
+// WriteTOML writes nothing and returns Parse's error if p is not a valid
+// profile.
+func (p Profile) WriteTOML(w io.Writer, comment string) error {
+	var b bytes.Buffer
+	if comment != "" {
+		for line := range strings.SplitSeq(strings.TrimRight(comment, "\n"), "\n") {
+			line = commentText(strings.TrimRight(line, "\r"))
+			if line == "" {
+				b.WriteString("#\n")
+			} else {
+				b.WriteString("# " + line + "\n")
+			}
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "name = %s\n", tomlString(p.Name))
+	fmt.Fprintf(&b, "description = %s\n", tomlString(p.Description))
+	writeDevice(&b, "edge", p.Edge)
+	b.WriteString("\n[radio]\n")
+	fmt.Fprintf(&b, "name = %s\n", tomlString(p.Radio.Name))
+	fmt.Fprintf(&b, "energy_per_byte_uj = %s\n", tomlFloat(p.Radio.EnergyPerByteUJ))
+	fmt.Fprintf(&b, "energy_per_packet_uj = %s\n", tomlFloat(p.Radio.EnergyPerPacketUJ))
+	fmt.Fprintf(&b, "payload_bytes_per_packet = %d\n", p.Radio.PayloadBytesPerPacket)
+	switch {
+	case p.Fog.Device != nil && p.Fog.Factor != 0:
+		return fmt.Errorf("hw: profile %q: fog has both a factor and a device", p.Name)
+	case p.Fog.Device != nil:
+		writeDevice(&b, "fog", *p.Fog.Device)
+	default:
+		fmt.Fprintf(&b, "\n[fog]\nfactor = %s\n", tomlFloat(p.Fog.Factor))
+	}
+	if _, err := Parse(bytes.NewReader(b.Bytes()), p.Name); err != nil {
+		return fmt.Errorf("hw: writing an invalid profile: %w", err)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func writeDevice(b *bytes.Buffer, table string, d Device) {
+	fmt.Fprintf(b, "\n[%s]\n", table)
+	fmt.Fprintf(b, "name = %s\n", tomlString(d.Name))
+	fmt.Fprintf(b, "clock_hz = %s\n", tomlFloat(d.ClockHz))
+	fmt.Fprintf(b, "active_power_mw = %s\n", tomlFloat(d.ActivePowerMW))
+	fmt.Fprintf(b, "flash_bytes = %d\n", d.FlashBytes)
+	fmt.Fprintf(b, "ram_bytes = %d\n", d.RAMBytes)
+	fmt.Fprintf(b, "bytes_per_weight = %s\n", tomlFloat(d.BytesPerWeight))
+	fmt.Fprintf(b, "bytes_per_activation = %s\n", tomlFloat(d.BytesPerActivation))
+	kinds := make([]string, 0, len(d.Latency))
+	for k := range d.Latency {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	if len(kinds) == 0 {
+		fmt.Fprintf(b, "latency = {}\n")
+	}
+	for _, k := range kinds {
+		fmt.Fprintf(b, "\n[%s.latency.%s]\n", table, tomlKey(k))
+		for i, c := range d.Latency[k].Coefficients() {
+			fmt.Fprintf(b, "%s = %s\n", FeatureNames[i], tomlFloat(c))
+		}
+	}
+}
+
+// tomlFloat formats v so that TOML reads it back as the same float64, and
+// as a float (with a '.' or an exponent).
+func tomlFloat(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "nan"
+	case math.IsInf(v, 1):
+		return "inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	}
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if mant, exp, ok := strings.Cut(s, "e"); ok {
+		// 8e+07 → 8e7: the same number, read more easily.
+		e, err := strconv.Atoi(exp)
+		if err == nil {
+			s = mant + "e" + strconv.Itoa(e)
+		}
+		return s
+	}
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range strings.ToValidUTF8(s, string(utf8.RuneError)) {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// tomlKey writes a table key: bare if it may be, quoted otherwise.
+func tomlKey(k string) string {
+	if k == "" {
+		return tomlString(k)
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return tomlString(k)
+		}
+	}
+	return k
+}
+
+// commentText replaces the characters TOML forbids in comments (controls
+// other than tab, invalid UTF-8) with U+FFFD.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\t' && (r < 0x20 || r == 0x7f) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+}

@@ -1,0 +1,287 @@
+// Package hw models the hardware a split network runs on: the edge
+// microcontroller (clock, power, Flash, RAM, number formats, and a latency
+// surrogate per layer kind), the radio that carries the tensor at the split,
+// and the fog node that runs the rest. A Profile holds all three; profiles
+// are TOML files (see profiles/stm32l476.toml for a documented example) and
+// a few are built in.
+//
+// Units: energies in millijoules (mJ), power in milliwatts (mW), so that
+// seconds × mW = mJ; radio energies in the file are in microjoules (µJ).
+package hw
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/splitnas/splitnas/arch"
+)
+
+// Profile is a device pair and the link between them.
+type Profile struct {
+	Name        string `toml:"name"`
+	Description string `toml:"description"`
+	Edge        Device `toml:"edge"`
+	Radio       Radio  `toml:"radio"`
+	Fog         Fog    `toml:"fog"`
+}
+
+// Device is a processor that runs layers: the edge MCU, or a fog node with
+// its own model.
+type Device struct {
+	Name          string  `toml:"name"`
+	ClockHz       float64 `toml:"clock_hz"`
+	ActivePowerMW float64 `toml:"active_power_mw"` // while computing
+	FlashBytes    int64   `toml:"flash_bytes"`
+	RAMBytes      int64   `toml:"ram_bytes"`
+	// Bytes per stored weight and per activation value: 4 for float32, 1
+	// for int8, 0.5 for int4 (a multiple of 1/8).
+	BytesPerWeight     float64 `toml:"bytes_per_weight"`
+	BytesPerActivation float64 `toml:"bytes_per_activation"`
+	// Latency maps a layer kind ("conv1d", "conv1d_transpose", "dense",
+	// optionally "maxpool1d") to its latency surrogate.
+	Latency map[string]LatencyModel `toml:"latency"`
+}
+
+// Radio is the link from edge to fog. Sending n bytes costs
+// n·EnergyPerByteUJ + ⌈n / PayloadBytesPerPacket⌉·EnergyPerPacketUJ.
+type Radio struct {
+	Name                  string  `toml:"name"`
+	EnergyPerByteUJ       float64 `toml:"energy_per_byte_uj"`
+	EnergyPerPacketUJ     float64 `toml:"energy_per_packet_uj"`
+	PayloadBytesPerPacket int     `toml:"payload_bytes_per_packet"`
+}
+
+// Fog is the node that runs the layers after the split. Either Factor > 0:
+// the fog runs a layer Factor times more energy-efficiently than the edge
+// would (the paper's model); or Device is set: the fog has its own latency
+// model and power.
+type Fog struct {
+	Factor float64
+	Device *Device
+}
+
+// Precision is the number format the edge stores weights and activations
+// in, for arch's Flash and RAM.
+func (d Device) Precision() arch.Precision {
+	w, a := int(math.Round(8*d.BytesPerWeight)), int(math.Round(8*d.BytesPerActivation))
+	name := fmt.Sprintf("w%d/a%d", w, a)
+	switch {
+	case w == 32 && a == 32:
+		name = "float32"
+	case w == 8 && a == 8:
+		name = "int8"
+	case w == 4 && a == 8:
+		name = "int4"
+	}
+	return arch.Precision{Name: name, WeightBits: w, ActBits: a}
+}
+
+// LayerSeconds is the predicted latency of layer l on d.
+func (d Device) LayerSeconds(l arch.Layer) (float64, error) {
+	m, ok := d.Latency[l.Kind.String()]
+	if !ok {
+		return 0, fmt.Errorf("hw: device %q has no latency model for %s layers", d.Name, l.Kind)
+	}
+	return m.Cycles(l) / d.ClockHz, nil
+}
+
+// LayerEnergyMJ is the energy of running layer l on d: latency × power.
+func (d Device) LayerEnergyMJ(l arch.Layer) (float64, error) {
+	s, err := d.LayerSeconds(l)
+	return s * d.ActivePowerMW, err
+}
+
+// Packets is the number of packets that carry n bytes (0 for n = 0).
+func (r Radio) Packets(n int) int {
+	return (n + r.PayloadBytesPerPacket - 1) / r.PayloadBytesPerPacket
+}
+
+// EnergyMJ is the edge's energy to send n bytes.
+func (r Radio) EnergyMJ(n int) float64 {
+	return (float64(n)*r.EnergyPerByteUJ + float64(r.Packets(n))*r.EnergyPerPacketUJ) / 1000
+}
+
+// Load reads a profile: a built-in name (see Builtins) or a TOML file path.
+func Load(nameOrPath string) (Profile, error) {
+	if b, ok := builtinFile(nameOrPath); ok {
+		return Parse(bytes.NewReader(b), nameOrPath)
+	}
+	f, err := os.Open(nameOrPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(nameOrPath, `/\.`) {
+			return Profile{}, fmt.Errorf("hw: no built-in profile %q (built-in: %s) and no such file", nameOrPath, strings.Join(Builtins(), ", "))
+		}
+		return Profile{}, fmt.Errorf("hw: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, nameOrPath)
+}
+
+// Parse reads a TOML profile; name (a file name) prefixes its errors. Every
+// field is required except descriptions, and the fog's: exactly one of
+// fog.factor or a fog device (fog.name, fog.clock_hz, …). Unknown fields
+// and unknown layer kinds are errors, as are non-positive clocks, powers,
+// sizes and packet payloads, and negative radio energies. Errors name the
+// field, e.g. `profile my.toml: edge.active_power_mw: must be positive, got -3`.
+func Parse(r io.Reader, name string) (Profile, error) {
+	p, err := parse(r)
+	if err != nil {
+		return Profile{}, fmt.Errorf("profile %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// fileProfile is the TOML layout; the fog table is either a factor or a
+// device, so it is decoded loosely and checked by hand.
+type fileProfile struct {
+	Name        string  `toml:"name"`
+	Description string  `toml:"description"`
+	Edge        Device  `toml:"edge"`
+	Radio       Radio   `toml:"radio"`
+	Fog         fileFog `toml:"fog"`
+}
+
+type fileFog struct {
+	Factor float64 `toml:"factor"`
+	Device
+}
+
+func parse(r io.Reader) (Profile, error) {
+	var fp fileProfile
+	md, err := toml.NewDecoder(r).Decode(&fp)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return Profile{}, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
+		}
+		return Profile{}, err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Profile{}, fmt.Errorf("%s: unknown field", und[0])
+	}
+	if !md.IsDefined("name") {
+		return Profile{}, errors.New("name: missing field")
+	}
+	if err := checkDevice(md, "edge", fp.Edge); err != nil {
+		return Profile{}, err
+	}
+	if err := checkRadio(md, fp.Radio); err != nil {
+		return Profile{}, err
+	}
+	p := Profile{Name: fp.Name, Description: fp.Description, Edge: fp.Edge, Radio: fp.Radio}
+	hasFactor := md.IsDefined("fog", "factor")
+	hasDevice := false
+	for _, k := range md.Keys() {
+		if len(k) >= 2 && k[0] == "fog" && k[1] != "factor" {
+			hasDevice = true
+		}
+	}
+	switch {
+	case !md.IsDefined("fog"):
+		return Profile{}, errors.New("fog: missing table (set fog.factor, or describe the fog device)")
+	case hasFactor && hasDevice:
+		return Profile{}, errors.New("fog: give either factor or a device model, not both")
+	case hasFactor:
+		if err := positive("fog.factor", fp.Fog.Factor); err != nil {
+			return Profile{}, err
+		}
+		p.Fog.Factor = fp.Fog.Factor
+	default:
+		if err := checkDevice(md, "fog", fp.Fog.Device); err != nil {
+			return Profile{}, err
+		}
+		d := fp.Fog.Device
+		p.Fog.Device = &d
+	}
+	return p, nil
+}
+
+func checkDevice(md toml.MetaData, table string, d Device) error {
+	for _, f := range []string{"name", "clock_hz", "active_power_mw", "flash_bytes", "ram_bytes",
+		"bytes_per_weight", "bytes_per_activation", "latency"} {
+		if !md.IsDefined(table, f) {
+			return fmt.Errorf("%s.%s: missing field", table, f)
+		}
+	}
+	checks := []struct {
+		field string
+		v     float64
+	}{
+		{"clock_hz", d.ClockHz}, {"active_power_mw", d.ActivePowerMW},
+		{"flash_bytes", float64(d.FlashBytes)}, {"ram_bytes", float64(d.RAMBytes)},
+		{"bytes_per_weight", d.BytesPerWeight}, {"bytes_per_activation", d.BytesPerActivation},
+	}
+	for _, c := range checks {
+		if err := positive(table+"."+c.field, c.v); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"bytes_per_weight", "bytes_per_activation"} {
+		v := d.BytesPerWeight
+		if f == "bytes_per_activation" {
+			v = d.BytesPerActivation
+		}
+		if bits := 8 * v; bits != math.Trunc(bits) || bits > 64 {
+			return fmt.Errorf("%s.%s: must be a whole number of bits (a multiple of 0.125) up to 8 bytes, got %v", table, f, v)
+		}
+	}
+	kinds := make([]string, 0, len(d.Latency))
+	for k := range d.Latency {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		if !knownKind(k) {
+			return fmt.Errorf("%s.latency.%s: unknown layer kind %q (known: %s)", table, k, k, strings.Join(Kinds(), ", "))
+		}
+		for _, f := range FeatureNames {
+			if !md.IsDefined(table, "latency", k, f) {
+				return fmt.Errorf("%s.latency.%s.%s: missing field", table, k, f)
+			}
+		}
+		if err := d.Latency[k].check(); err != nil {
+			return fmt.Errorf("%s.latency.%s.%w", table, k, err)
+		}
+	}
+	for _, k := range requiredKinds() {
+		if _, ok := d.Latency[k]; !ok {
+			return fmt.Errorf("%s.latency.%s: missing table (every device models %s)", table, k, strings.Join(requiredKinds(), ", "))
+		}
+	}
+	return nil
+}
+
+func checkRadio(md toml.MetaData, r Radio) error {
+	for _, f := range []string{"name", "energy_per_byte_uj", "energy_per_packet_uj", "payload_bytes_per_packet"} {
+		if !md.IsDefined("radio", f) {
+			return fmt.Errorf("radio.%s: missing field", f)
+		}
+	}
+	for _, c := range []struct {
+		field string
+		v     float64
+	}{{"energy_per_byte_uj", r.EnergyPerByteUJ}, {"energy_per_packet_uj", r.EnergyPerPacketUJ}} {
+		if math.IsNaN(c.v) || math.IsInf(c.v, 0) || c.v < 0 {
+			return fmt.Errorf("radio.%s: must be a finite number ≥ 0, got %v", c.field, c.v)
+		}
+	}
+	if r.EnergyPerByteUJ == 0 && r.EnergyPerPacketUJ == 0 {
+		return errors.New("radio: energy_per_byte_uj and energy_per_packet_uj are both 0 (a free radio makes every split look best at the input)")
+	}
+	return positive("radio.payload_bytes_per_packet", float64(r.PayloadBytesPerPacket))
+}
+
+func positive(field string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		return fmt.Errorf("%s: must be positive, got %v", field, v)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package hw
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/splitnas/splitnas/arch"
+)
+
+func TestBuiltinsLoad(t *testing.T) {
+	names := Builtins()
+	for _, want := range []string{"esp32", "rpi4", "stm32l476", "stm32l476-rpi4"} {
+		found := false
+		for _, n := range names {
+			found = found || n == want
+		}
+		if !found {
+			t.Errorf("built-in %q missing from %v", want, names)
+		}
+	}
+	for _, n := range names {
+		p, err := Load(n)
+		if err != nil {
+			t.Errorf("Load(%q): %v", n, err)
+			continue
+		}
+		if p.Name != n {
+			t.Errorf("profile file %s.toml names itself %q", n, p.Name)
+		}
+	}
+}
+
+func TestSTM32L476(t *testing.T) {
+	p, err := Load(DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := p.Edge
+	if e.ClockHz != 80e6 || e.FlashBytes != 1<<20 || e.RAMBytes != 128<<10 {
+		t.Errorf("edge = %v Hz, %d B Flash, %d B RAM; want 80 MHz, 1 MiB, 128 KiB", e.ClockHz, e.FlashBytes, e.RAMBytes)
+	}
+	if pr := e.Precision(); pr != arch.Float32() {
+		t.Errorf("precision = %+v, want float32", pr)
+	}
+	if p.Fog.Factor <= 0 || p.Fog.Device != nil {
+		t.Errorf("fog = %+v, want a factor", p.Fog)
+	}
+	// The paper: sending the raw 2048-value float32 input costs ≈ 1.37 mJ.
+	if got := p.Radio.EnergyMJ(2048 * 4); math.Abs(got-1.37) > 0.005 {
+		t.Errorf("radio energy of 8192 bytes = %.4f mJ, want 1.37", got)
+	}
+	// A layer's energy is its latency times the active power.
+	l := arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 2048, Ch: 1}, Out: arch.Shape{Len: 128, Ch: 2}, Kernel: 16, Stride: 16, ReLU: true}
+	m := e.Latency["conv1d"]
+	wantCycles := m.PerMAC*4096 + m.PerInput*2048 + m.PerOutput*256 + m.Fixed
+	sec, err := e.LayerSeconds(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(sec-wantCycles/80e6) > 1e-15 {
+		t.Errorf("latency = %v s, want %v", sec, wantCycles/80e6)
+	}
+	mj, _ := e.LayerEnergyMJ(l)
+	if math.Abs(mj-sec*26.4) > 1e-15 {
+		t.Errorf("energy = %v mJ, want %v", mj, sec*26.4)
+	}
+}
+
+func TestRadioPackets(t *testing.T) {
+	r := Radio{EnergyPerByteUJ: 1, EnergyPerPacketUJ: 10, PayloadBytesPerPacket: 244}
+	for _, c := range []struct{ n, packets int }{{0, 0}, {1, 1}, {244, 1}, {245, 2}, {8192, 34}} {
+		if got := r.Packets(c.n); got != c.packets {
+			t.Errorf("Packets(%d) = %d, want %d", c.n, got, c.packets)
+		}
+		if got, want := r.EnergyMJ(c.n), (float64(c.n)+10*float64(c.packets))/1000; math.Abs(got-want) > 1e-15 {
+			t.Errorf("EnergyMJ(%d) = %v, want %v", c.n, got, want)
+		}
+	}
+}
+
+func TestLatencyClampsAtZero(t *testing.T) {
+	m := LatencyModel{PerMAC: 1, Fixed: -1e9}
+	l := arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 8, Ch: 1}, Out: arch.Shape{Len: 2, Ch: 1}}
+	if got := m.Cycles(l); got != 0 {
+		t.Errorf("Cycles = %v, want 0", got)
+	}
+}
+
+// base is the default profile's text, which the error cases edit.
+func base(t *testing.T) string {
+	b, ok := BuiltinTOML(DefaultProfile)
+	if !ok {
+		t.Fatal("no default built-in")
+	}
+	return string(b)
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"missing field", "active_power_mw = 26.4\n", "", "edge.active_power_mw: missing field"},
+		{"negative power", "active_power_mw = 26.4", "active_power_mw = -3", "edge.active_power_mw: must be positive, got -3"},
+		{"unknown kind", "[edge.latency.dense]", "[edge.latency.pool]\nper_mac = 1.0\nper_input = 0.0\nper_output = 0.0\nfixed = 0.0\n\n[edge.latency.dense]",
+			`edge.latency.pool: unknown layer kind "pool" (known: conv1d, conv1d_transpose, dense, maxpool1d)`},
+		{"missing kind", "[edge.latency.dense]\nper_mac = 7.0          # contiguous weights: one fewer index computation\nper_input = 0.0\nper_output = 15.0\nfixed = 200.0\n", "",
+			"edge.latency.dense: missing table"},
+		{"missing coefficient", "per_mac = 7.0          # contiguous weights: one fewer index computation\n", "", "edge.latency.dense.per_mac: missing field"},
+		{"unknown field", "clock_hz = 80e6", "clock_hz = 80e6\nclock_mhz = 80", "edge.clock_mhz: unknown field"},
+		{"zero RAM", "ram_bytes = 131072", "ram_bytes = 0", "edge.ram_bytes: must be positive, got 0"},
+		{"odd bytes", "bytes_per_weight = 4", "bytes_per_weight = 0.3", "edge.bytes_per_weight: must be a whole number of bits"},
+		{"negative radio", "energy_per_byte_uj = 0.1272", "energy_per_byte_uj = -1", "radio.energy_per_byte_uj: must be a finite number ≥ 0, got -1"},
+		{"zero payload", "payload_bytes_per_packet = 244", "payload_bytes_per_packet = 0", "radio.payload_bytes_per_packet: must be positive, got 0"},
+		{"missing radio field", "energy_per_packet_uj = 9.65\n", "", "radio.energy_per_packet_uj: missing field"},
+		{"factor and device", "factor = 10", "factor = 10\nname = \"phone\"", "fog: give either factor or a device model, not both"},
+		{"zero factor", "factor = 10", "factor = 0", "fog.factor: must be positive, got 0"},
+		{"fog device incomplete", "factor = 10", "name = \"phone\"\nclock_hz = 2e9", "fog.active_power_mw: missing field"},
+		{"syntax", "factor = 10", "factor = = 10", "line "},
+		{"wrong type", "ram_bytes = 131072", "ram_bytes = \"128K\"", "ram_bytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			text := base(t)
+			if !strings.Contains(text, c.old) {
+				t.Fatalf("test setup: %q not in the profile", c.old)
+			}
+			text = strings.Replace(text, c.old, c.new, 1)
+			_, err := Parse(strings.NewReader(text), "my.toml")
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "profile my.toml: ") {
+				t.Errorf("error %q, want it to start with \"profile my.toml: \" and contain %q", err, c.want)
+			}
+		})
+	}
+	t.Run("missing fog", func(t *testing.T) {
+		text, _, _ := strings.Cut(base(t), "[fog]")
+		_, err := Parse(strings.NewReader(text), "my.toml")
+		if err == nil || !strings.Contains(err.Error(), "fog: missing table") {
+			t.Errorf("error = %v", err)
+		}
+	})
+}
+
+func TestFogDevice(t *testing.T) {
+	p, err := Load("stm32l476-rpi4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fog.Device == nil || p.Fog.Factor != 0 || p.Fog.Device.ClockHz != 1.5e9 {
+		t.Fatalf("fog = %+v", p.Fog)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	_, err := Load("stm32")
+	if err == nil || !strings.Contains(err.Error(), `no built-in profile "stm32"`) || !strings.Contains(err.Error(), "stm32l476") {
+		t.Errorf("Load(stm32) error = %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "none.toml")
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Load(missing file) error = %v", err)
+	}
+	// A file path works, and its errors name the file.
+	f := filepath.Join(t.TempDir(), "bad.toml")
+	if err := os.WriteFile(f, []byte(strings.Replace(base(t), "clock_hz = 80e6", "clock_hz = -80e6", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(f); err == nil || !strings.Contains(err.Error(), "profile "+f+": edge.clock_hz: must be positive") {
+		t.Errorf("Load(bad) error = %v", err)
+	}
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []arch.Kind{arch.Conv, arch.ConvTranspose, arch.Dense, arch.MaxPool} {
+		got, err := ParseKind(k.String())
+		if err != nil || got != k {
+			t.Errorf("ParseKind(%q) = %v, %v", k.String(), got, err)
+		}
+	}
+	if _, err := ParseKind("lstm"); err == nil || !strings.Contains(err.Error(), `unknown layer kind "lstm"`) {
+		t.Errorf("ParseKind(lstm) error = %v", err)
+	}
+}
