@@ -26,13 +26,8 @@ func TestMain(m *testing.M) {
 // run executes the command in-process and returns its standard output.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newRootCmd()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	out, _, err := runBoth(t, args...)
+	return out, err
 }
 
 // runProcess executes the command as a separate process.

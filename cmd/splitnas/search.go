@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/internal/atomicfile"
+	"github.com/splitnas/splitnas/report"
+	"github.com/splitnas/splitnas/search"
+)
+
+// Files a search writes to its output directory, beside search.CheckpointFile
+// and search.ModelFile.
+const (
+	resultFile = "result.json"
+	reportFile = "report.html"
+	flagsFile  = "flags.json" // the flags of the original run, for --resume
+)
+
+func newSearchCmd() *cobra.Command {
+	var (
+		hf                          hwFlags
+		data, out, resume, strategy string
+		energyLimit                 string
+		overlap, same               int
+		progress                    bool
+	)
+	cfg := search.DefaultConfig(0)
+	// A budget that finishes in a few minutes on 2 cores on the embedded
+	// sample; the paper's is --population 20 --generations 10 --epochs 20.
+	cfg.Population, cfg.Generations, cfg.Train.Epochs = 16, 8, 15
+	cmd := &cobra.Command{
+		Use:   "search",
+		Short: "Search the most accurate network and its split point within the device's budgets",
+		Long: `search runs the joint architecture and split-point search (a genetic algorithm) on a dataset —
+the embedded MIT-BIH sample without --data — for a device profile and budgets, and writes to
+--out: result.json (the best model and every candidate), best.model, report.html, and a
+checkpoint after every generation. Ctrl-C stops after saving the checkpoint; --resume DIR
+continues with the original flags and ends with the same result as an uninterrupted run.
+
+--strategy sequential searches with every network entirely on the edge and splits the winner
+afterwards; --strategy random draws every candidate at random. Both use the same budget.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if resume != "" {
+				if cmd.Flags().Changed("out") && out != resume {
+					return fmt.Errorf("--out %s and --resume %s: give only --resume", out, resume)
+				}
+				out = resume
+				if err := restoreFlags(cmd.Flags(), filepath.Join(resume, flagsFile)); err != nil {
+					return fmt.Errorf("--resume %s: %w", resume, err)
+				}
+			} else if _, err := os.Stat(filepath.Join(out, search.CheckpointFile)); err == nil {
+				return fmt.Errorf("--out %s already holds a search (%s): continue it with --resume %s, or choose another --out",
+					out, search.CheckpointFile, out)
+			}
+			st, err := search.ParseStrategy(strategy)
+			if err != nil {
+				return fmt.Errorf("--strategy: %w", err)
+			}
+			prof, sc, lim, err := hf.resolve(cmd)
+			if err != nil {
+				return err
+			}
+			if energyLimit != "" {
+				if cfg.EnergyLimitMJ, err = parseEnergyMJ("energy-limit", energyLimit); err != nil {
+					return err
+				}
+			}
+			d, err := loadDataset(data)
+			if err != nil {
+				return err
+			}
+			cfg.Strategy, cfg.Profile, cfg.Scenario, cfg.Limits = st, prof, sc, lim
+			cfg.Space.InputLength, cfg.Space.InputChannels, cfg.Space.Classes = d.Length, d.Channels, len(d.Classes)
+			cfg.Space.Kernel.Overlap, cfg.Space.Kernel.Same = overlap, same
+			cfg.Dir, cfg.Resume, cfg.DataName = out, resume != "", dataName(data)
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			if resume == "" {
+				if err := saveFlags(cmd.Flags(), filepath.Join(out, flagsFile)); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+			}
+			return runSearch(cmd, cfg, d, progress && isTerminal(cmd.ErrOrStderr()))
+		},
+	}
+	hf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
+	f.StringVar(&out, "out", "out/search", "output directory")
+	f.StringVar(&resume, "resume", "", "continue the search whose output directory is DIR, with its flags")
+	f.StringVar(&strategy, "strategy", string(search.Joint), "joint, sequential or random")
+	f.StringVar(&energyLimit, "energy-limit", "", "energy budget per inference for the scenario, e.g. 0.05mJ or 50uJ (default: none)")
+	f.IntVar(&cfg.Population, "population", cfg.Population, "candidates per generation")
+	f.IntVar(&cfg.Generations, "generations", cfg.Generations, "generations")
+	f.IntVar(&cfg.Elite, "elite", cfg.Elite, "best members kept unchanged each generation")
+	f.IntVar(&cfg.Tournament, "tournament", cfg.Tournament, "tournament size")
+	f.Float64Var(&cfg.CrossoverRate, "crossover", cfg.CrossoverRate, "crossover probability")
+	f.Float64Var(&cfg.MutationRate, "mutation", 0, "per-gene mutation probability (default 1/slots)")
+	f.IntVar(&cfg.Space.Slots, "slots", cfg.Space.Slots, "hidden layer slots per genome")
+	f.IntVar(&cfg.Train.Epochs, "epochs", cfg.Train.Epochs, "training epochs per candidate")
+	f.IntVar(&cfg.Train.Batch, "batch", cfg.Train.Batch, "mini-batch size")
+	f.Float64Var(&cfg.Train.LR, "lr", cfg.Train.LR, "Adam learning rate")
+	f.Float64Var(&cfg.Train.Dropout, "dropout", cfg.Train.Dropout, "dropout rate after each hidden layer")
+	f.IntVar(&overlap, "overlap", cfg.Space.Kernel.Overlap, "kernel of a strided layer, in strides")
+	f.IntVar(&same, "same-kernel", cfg.Space.Kernel.Same, "kernel of a length-keeping convolution (odd)")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the whole search")
+	f.IntVar(&cfg.Workers, "workers", 0, "candidates trained in parallel (default: all cores); the result does not depend on it")
+	f.BoolVar(&progress, "progress", true, "show a progress bar on a terminal")
+	return cmd
+}
+
+func runSearch(cmd *cobra.Command, cfg search.Config, d *dataset.Dataset, showBar bool) error {
+	total := cfg.Population * cfg.Generations
+	bar := progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetVisibility(showBar),
+		progressbar.OptionSetDescription("search"), progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(),
+	)
+	cfg.OnTrained = func(search.Candidate) { bar.Add(1) }
+	cfg.OnGeneration = func(g search.Generation) {
+		bar.Set((g.Index + 1) * cfg.Population) // repeats and elites count as done
+		if showBar {
+			bar.Clear()
+		}
+		slog.Info(fmt.Sprintf("generation %d/%d", g.Index+1, cfg.Generations),
+			"best_fitness", round4(g.BestFitness), "median_fitness", round4(g.MedianFitness),
+			"valid", fmt.Sprintf("%.0f%%", 100*g.ValidShare), "trained", g.Trained, "abandoned", g.Abandoned,
+			"seconds", round4(g.Seconds), "best", g.BestArch)
+	}
+	r, err := search.Run(cmd.Context(), cfg, d)
+	bar.Finish()
+	if r == nil {
+		return err
+	}
+	// Whatever happened, a result is written, so no training is lost.
+	if werr := writeResult(cfg.Dir, r); werr != nil {
+		return errors.Join(err, werr)
+	}
+	if err != nil {
+		return fmt.Errorf("%w (candidates in %s)", err, filepath.Join(cfg.Dir, resultFile))
+	}
+	printBest(cmd.OutOrStdout(), cfg.Dir, r)
+	return nil
+}
+
+func writeResult(dir string, r *search.Result) error {
+	err := atomicfile.Write(filepath.Join(dir, resultFile), func(w io.Writer) error { return writeJSON(w, r) })
+	if err != nil {
+		return err
+	}
+	return report.WriteFile(filepath.Join(dir, reportFile), r)
+}
+
+func printBest(w io.Writer, dir string, r *search.Result) {
+	b := r.Best
+	fmt.Fprintf(w, "best:    %s split at P = %d of %d (sends %s, %d B)\n", b.Arch, b.Partition, len(b.Layers),
+		b.Partitions[b.Partition].Tensor, b.Partitions[b.Partition].SendBytes)
+	fmt.Fprintf(w, "         validation A %.4f, B %.4f; test %.4f (macro-F1 %.4f)\n", b.ValAccuracy, b.ValBAccuracy, b.TestAccuracy, b.TestMacroF1)
+	fmt.Fprintf(w, "         %d params, %d MACs; Flash %d B, RAM %d B; E_edge %.4f mJ, E_total %.4f mJ\n",
+		b.Params, b.MACs, b.FlashBytes, b.RAMBytes, b.EEdge, b.ETotal)
+	trained := 0
+	for _, c := range r.Candidates {
+		if c.BestEpoch > 0 {
+			trained++
+		}
+	}
+	fmt.Fprintf(w, "search:  %s, %d generations, %d architectures trained in %.0f s\n", r.Settings.Strategy, len(r.History), trained, r.Seconds)
+	fmt.Fprintf(w, "results: %s, model %s\n", filepath.Join(dir, resultFile), filepath.Join(dir, b.Model))
+	fmt.Fprintf(w, "report:  %s\n", filepath.Join(dir, reportFile))
+}
+
+func round4(x float64) float64 { return float64(int64(x*1e4+0.5)) / 1e4 }
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// notSaved are flags that do not change a search's result, so --resume
+// neither restores nor checks them.
+var notSaved = []string{"resume", "out", "workers", "progress", "verbose"}
+
+// saveFlags records the flags the user set, for --resume.
+func saveFlags(fs *pflag.FlagSet, path string) error {
+	set := map[string]string{}
+	fs.Visit(func(f *pflag.Flag) {
+		if !slices.Contains(notSaved, f.Name) {
+			set[f.Name] = f.Value.String()
+		}
+	})
+	return atomicfile.Write(path, func(w io.Writer) error { return writeJSON(w, set) })
+}
+
+// restoreFlags sets the flags recorded by saveFlags that the user did not
+// set now; flags set now keep their value (the search then refuses the
+// checkpoint if they change its result).
+func restoreFlags(fs *pflag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var set map[string]string
+	if err := json.Unmarshal(b, &set); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for name, v := range set {
+		if fs.Changed(name) {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("%s: flag --%s: %w", path, name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/splitnas/splitnas/nn"
+)
+
+// searchJSON mirrors the documented fields of result.json.
+type searchJSON struct {
+	Best *struct {
+		Arch         string  `json:"arch"`
+		Partition    *int    `json:"partition"`
+		ValAccuracy  float64 `json:"val_accuracy"`
+		TestAccuracy float64 `json:"test_accuracy"`
+		Params       int     `json:"params"`
+		MACs         int     `json:"macs"`
+		FlashBytes   int     `json:"flash_bytes"`
+		RAMBytes     int     `json:"ram_bytes"`
+		EEdge        float64 `json:"e_edge_mj"`
+		ETotal       float64 `json:"e_total_mj"`
+		Model        string  `json:"model"`
+	} `json:"best"`
+	History    []map[string]any `json:"history"`
+	Candidates []map[string]any `json:"candidates"`
+}
+
+func readResult(t *testing.T, dir string) searchJSON {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r searchJSON
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var tinySearch = []string{"search", "--population", "4", "--generations", "2", "--epochs", "1", "--slots", "4"}
+
+func TestSearchCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	out, err := run(t, append(tinySearch, "--out", dir, "--energy-limit", "0.1mJ")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"best:", "report:  " + filepath.Join(dir, "report.html")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	r := readResult(t, dir)
+	if r.Best == nil || r.Best.Arch == "" || r.Best.Partition == nil || r.Best.Params == 0 || r.Best.EEdge <= 0 || r.Best.EEdge > 0.1 {
+		t.Fatalf("best = %+v", r.Best)
+	}
+	if len(r.History) != 2 || len(r.Candidates) == 0 {
+		t.Errorf("%d generations, %d candidates", len(r.History), len(r.Candidates))
+	}
+	m, err := nn.LoadFile(filepath.Join(dir, r.Best.Model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.String() != r.Best.Arch {
+		t.Errorf("model file holds %s, best is %s", m.String(), r.Best.Arch)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "report.html")); err != nil || fi.Size() == 0 {
+		t.Errorf("report.html: %v", err)
+	}
+
+	// The directory holds a search: a new one there is refused…
+	if _, err := run(t, append(tinySearch, "--out", dir)...); err == nil || !strings.Contains(err.Error(), "--resume "+dir) {
+		t.Errorf("second search into %s: %v", dir, err)
+	}
+	// …resuming it with its own flags ends with the same best…
+	before := readResult(t, dir).Best
+	if _, err := run(t, "search", "--resume", dir, "--workers", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if after := readResult(t, dir).Best; !reflect.DeepEqual(before, after) {
+		t.Errorf("resumed best %+v, was %+v", after, before)
+	}
+	// …and with a flag that changes the result, it is refused.
+	if _, err := run(t, "search", "--resume", dir, "--population", "6"); err == nil || !strings.Contains(err.Error(), "population 4, now 6") {
+		t.Errorf("resume with another population: %v", err)
+	}
+}
+
+func TestSearchBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ram-limit", "4KiB"}, "impossible budget: the RAM limit (4096 B) is below the input buffer (8192 B"},
+		{[]string{"--energy-limit", "1uJ"}, "impossible budget: the energy limit"},
+		{[]string{"--energy-limit", "cheap"}, `--energy-limit "cheap": not an energy`},
+		{[]string{"--strategy", "greedy"}, `--strategy: unknown strategy "greedy"`},
+		{[]string{"--population", "1"}, "population 1"},
+		{[]string{"--data", "/nonexistent.snds"}, "/nonexistent.snds"},
+		{[]string{"--resume", "/nonexistent-dir"}, "--resume /nonexistent-dir"},
+	} {
+		args := append([]string{}, tinySearch...)
+		if c.args[0] != "--resume" {
+			args = append(args, "--out", filepath.Join(t.TempDir(), "s"))
+		}
+		_, stderr, code := runProcess(t, append(args, c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "panic") {
+			t.Errorf("search %v: exit %d, stderr %q; want non-zero and %q", c.args, code, stderr, c.want)
+		}
+	}
+}

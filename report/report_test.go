@@ -1,0 +1,349 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/search"
+)
+
+func cand(id int, status search.Status, acc, energy float64) search.Candidate {
+	return search.Candidate{ID: id, Arch: fmt.Sprintf("a%d", id), Status: status, ValAccuracy: acc, Energy: energy}
+}
+
+func ids(cs []search.Candidate) []int {
+	out := make([]int, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+func TestParetoFront(t *testing.T) {
+	cands := []search.Candidate{
+		cand(0, search.Valid, 0.80, 1.0),
+		cand(1, search.Valid, 0.70, 2.0),      // dominated by 0
+		cand(2, search.OverEnergy, 0.90, 5.0), // on the front: over-energy still counts
+		cand(3, search.Valid, 0.80, 1.0),      // equal to 0: both stay
+		cand(4, search.Valid, 0.80, 3.0),      // same accuracy, more energy: dominated
+		cand(5, search.Abandoned, 0, 0),       // never trained
+		cand(6, search.Valid, 0.50, 0.5),      // cheapest
+		cand(7, search.Valid, 0.40, 0.5),      // same energy, less accurate: dominated by 6
+		cand(8, search.Valid, 0.90, 5.0),      // equal to 2
+		cand(9, search.Valid, math.NaN(), 0.1),
+		cand(10, search.Valid, 0.85, 4.0),
+		cand(11, search.Valid, 0.85, 6.0), // dominated by 2 and 10
+	}
+	want := []int{6, 0, 3, 10, 2, 8}
+	if got := ids(ParetoFront(cands)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("front %v, want %v", got, want)
+	}
+	// The order of the input does not matter.
+	rev := make([]search.Candidate, len(cands))
+	for i, c := range cands {
+		rev[len(cands)-1-i] = c
+	}
+	if got := ids(ParetoFront(rev)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("front of the reversed input %v, want %v", got, want)
+	}
+	if got := ParetoFront(nil); len(got) != 0 {
+		t.Fatalf("front of nothing: %v", got)
+	}
+	if got := ParetoFront([]search.Candidate{cand(0, search.Abandoned, 0, 0)}); len(got) != 0 {
+		t.Fatalf("front of an abandoned candidate: %v", got)
+	}
+}
+
+// synthetic returns a result with n candidates (every 7th abandoned,
+// every 5th over the energy limit, energies over three decades), gens
+// generations and a best model split as partition.Evaluate splits it, with
+// a Flash limit that makes the last split point invalid.
+func synthetic(t testing.TB, n, gens int) *search.Result {
+	t.Helper()
+	const archText = "2048x1-128x2-8x4-64x2-5"
+	net, err := arch.Parse(archText, arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := hw.Load("stm32l476")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := partition.Limits{FlashBytes: 1000}
+	tab, err := partition.Evaluate(net, prof, partition.Edge, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, ok := tab.BestPoint()
+	if !ok {
+		t.Fatal("no valid split point")
+	}
+	classes := []string{"N", "<script>alert(1)</script>", "V", "F", "Q"}
+	r := &search.Result{
+		Settings: search.Settings{
+			Strategy: "joint", Data: "mitdb & <friends>", Classes: classes, Profile: prof.Name,
+			Scenario: "edge", FogFactor: 10, FlashLimit: lim.FlashBytes, RAMLimit: 131072,
+			EnergyLimitMJ: 0.5, Population: 10, Generations: gens, Epochs: 3, Batch: 64, LR: 1e-3,
+			Elite: 2, Tournament: 3, CrossoverRate: 0.9, MutationRate: 0.1, Seed: 7,
+			Space: "input 2048x1, 4 slots",
+		},
+		Seconds: 3723.4,
+	}
+	for i := range n {
+		c := search.Candidate{
+			ID: i, Generation: i * max(gens, 1) / max(n, 1), Arch: fmt.Sprintf("2048x1-%dx%d-5", 16*(i%9+1), i%4+1),
+			Status: search.Valid, Params: 1000 + 37*i, MACs: 50000 + 101*i, Partition: i % 5,
+			Energy: 0.01 * math.Pow(10, 3*float64((i*37)%n)/float64(n)), // 0.01 … 10 mJ
+		}
+		c.ValAccuracy = 0.5 + 0.45*math.Sin(float64(i)*0.7)*math.Sin(float64(i)*0.7)
+		c.ValBAccuracy = c.ValAccuracy - 0.01
+		switch {
+		case i%7 == 3:
+			c.Status, c.Why, c.ValAccuracy, c.ValBAccuracy, c.Energy = search.Abandoned, "RAM 200000 B > limit 131072 B", 0, 0, 0
+		case i%5 == 4:
+			c.Status, c.Why = search.OverEnergy, "energy over the limit"
+		}
+		r.Candidates = append(r.Candidates, c)
+	}
+	for g := range gens {
+		r.History = append(r.History, search.Generation{
+			Index: g, Trained: max(10-g, 1), Abandoned: g % 3, BestFitness: 0.95 - 0.25/float64(g+1), MedianFitness: 0.6,
+			BestValAccuracy: 0.95 - 0.25/float64(g+1), MeanValAccuracy: 0.9 - 0.35/float64(g+1), ValidShare: 0.8,
+			BestArch: archText, Seconds: 12.5,
+		})
+	}
+	r.Best = &search.Best{
+		Arch: archText, Partition: pt.P, ValAccuracy: 0.93, ValBAccuracy: 0.92, TestAccuracy: 0.91, TestMacroF1: 0.88,
+		Params: net.Params(), MACs: net.MACs(), FlashBytes: pt.FlashBytes, RAMBytes: pt.RAMBytes,
+		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points, Model: "best.model",
+		TestConfusion: [][]int{
+			{90, 2, 3, 4, 1}, {5, 80, 5, 5, 5}, {1, 1, 95, 2, 1}, {0, 10, 0, 88, 2}, {0, 0, 0, 0, 100},
+		},
+	}
+	return r
+}
+
+func render(t testing.TB, r *search.Result) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Write(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+var svgElement = regexp.MustCompile(`(?s)<svg[ >].*?</svg>`)
+
+// checkPage checks that page is well-formed enough for a browser and an
+// XML parser, has wantSVG <svg> elements that are each well-formed XML,
+// and links to nothing.
+func checkPage(t *testing.T, page string, wantSVG int) {
+	t.Helper()
+	if !strings.HasPrefix(page, "<!DOCTYPE html>") || !strings.Contains(page, "</html>") {
+		t.Error("not a complete HTML page")
+	}
+	// The whole page, as HTML: elements must nest.
+	d := xml.NewDecoder(strings.NewReader(page))
+	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
+	var stack []string
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("page does not parse: %v", err)
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, e.Name.Local)
+		case xml.EndElement:
+			if len(stack) == 0 || stack[len(stack)-1] != e.Name.Local {
+				t.Fatalf("</%s> closes %v", e.Name.Local, stack)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(stack) != 0 {
+		t.Fatalf("unclosed elements %v", stack)
+	}
+	// Each SVG, strictly.
+	svgs := svgElement.FindAllString(page, -1)
+	if n := strings.Count(page, "<svg"); len(svgs) != wantSVG || n != wantSVG {
+		t.Errorf("%d <svg> elements (%d complete), want %d", n, len(svgs), wantSVG)
+	}
+	for i, s := range svgs {
+		d := xml.NewDecoder(strings.NewReader(s))
+		for {
+			_, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("svg %d is not well-formed XML: %v", i, err)
+			}
+		}
+	}
+	if strings.Contains(page, "<?xml") {
+		t.Error("page contains an XML prolog")
+	}
+	if strings.Contains(strings.ToLower(page), "<script") {
+		t.Error("page contains a <script> element")
+	}
+	rest := strings.NewReplacer(`xmlns="http://www.w3.org/2000/svg"`, "",
+		`xmlns:xlink="http://www.w3.org/1999/xlink"`, "").Replace(page)
+	if i := strings.Index(rest, "://"); i >= 0 {
+		t.Errorf("page links out: %q", rest[max(0, i-40):min(len(rest), i+40)])
+	}
+}
+
+func TestWrite(t *testing.T) {
+	r := synthetic(t, 30, 4)
+	page := render(t, r)
+	checkPage(t, page, 4)
+	for _, want := range []string{
+		"&lt;script&gt;alert(1)&lt;/script&gt;", // the class name, escaped
+		"mitdb &amp; &lt;friends&gt;",
+		"2048x1-128x2-8x4-64x2-5",
+		"P = 2", // the chosen split point
+		"best.model",
+		"Pareto front",
+		"4 abandoned candidates have no accuracy", // i%7 == 3 for i < 30: 3, 10, 17, 24
+		"← edge", "fog →",
+		"no: Flash 3508 B &gt; limit 1000 B", // the invalid split point, in partition's words
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// The log scale: energies span three decades.
+	if !strings.Contains(page, ">0.01<") && !strings.Contains(page, ">0.1<") {
+		t.Error("no log-scale tick labels on the energy axis")
+	}
+	// The top table lists 20 rows.
+	if n := strings.Count(page, `<td class="mono">2048x1-`); n < 20 {
+		t.Errorf("%d architecture cells, want at least 20 in the top table", n)
+	}
+}
+
+func TestWriteWithoutBestOrHistory(t *testing.T) {
+	r := synthetic(t, 12, 0)
+	r.Best = nil
+	page := render(t, r)
+	checkPage(t, page, 1) // only accuracy against energy
+	for _, want := range []string{"No valid model", "No generations recorded", "No best model to draw"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+
+	page = render(t, &search.Result{})
+	checkPage(t, page, 0)
+	if !strings.Contains(page, "No trained candidates") {
+		t.Error("empty result: no message about candidates")
+	}
+
+	// Only abandoned candidates.
+	r = &search.Result{Candidates: []search.Candidate{cand(0, search.Abandoned, 0, 0)}}
+	checkPage(t, render(t, r), 0)
+
+	if err := Write(io.Discard, nil); err == nil {
+		t.Error("nil result accepted")
+	}
+}
+
+// A result read back from result.json has no layer shapes except the
+// strings; the page is the same.
+func TestWriteAfterJSON(t *testing.T) {
+	r := synthetic(t, 20, 3)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back search.Result
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := render(t, &back), render(t, r); got != want {
+		t.Error("the page differs after a JSON round trip")
+	}
+}
+
+func TestWriteScenarios(t *testing.T) {
+	r := synthetic(t, 25, 1)
+	r.Settings.Scenario, r.Settings.FogDevice, r.Settings.EnergyLimitMJ = "total", "Raspberry Pi 4 B", 0
+	r.Best.Partition = 0
+	checkPage(t, render(t, r), 4)
+	// Energies within two decades: linear axis.
+	for i := range r.Candidates {
+		r.Candidates[i].Energy = 1 + float64(i%5)
+	}
+	r.Best.Partition = len(r.Best.Layers)
+	checkPage(t, render(t, r), 4)
+}
+
+func TestWriteFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.html")
+	r := synthetic(t, 10, 2)
+	if err := WriteFile(path, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != render(t, r) {
+		t.Error("file differs from Write's output")
+	}
+	if err := WriteFile(filepath.Join(t.TempDir(), "missing", "report.html"), r); err == nil {
+		t.Error("writing into a missing folder succeeded")
+	}
+}
+
+func TestPageSize(t *testing.T) {
+	page := render(t, synthetic(t, 200, 20))
+	checkPage(t, page, 4)
+	t.Logf("page for 200 candidates, 20 generations: %d bytes", len(page))
+	if len(page) > 1<<20 {
+		t.Errorf("page is %d bytes, want under 1 MiB", len(page))
+	}
+}
+
+func BenchmarkWrite200(b *testing.B) {
+	r := synthetic(b, 200, 20)
+	var n int
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := Write(&buf, r); err != nil {
+			b.Fatal(err)
+		}
+		n = buf.Len()
+	}
+	b.ReportMetric(float64(n), "bytes/page")
+}
+
+func TestFormat(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 37685125: "37,685,125", -1234: "-1,234"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := byteSize(131072); got != "131,072 B (128.0 KiB)" {
+		t.Errorf("byteSize = %q", got)
+	}
+	if got := seconds(3723.4); got != "1h2m3s" {
+		t.Errorf("seconds = %q", got)
+	}
+}

@@ -1,0 +1,158 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
+)
+
+// ErrNoValid is returned (wrapped, with the partial result) when a search
+// ends without any candidate within every budget.
+var ErrNoValid = errors.New("no candidate met every budget")
+
+// ModelFile is the name of the best model's file in the output directory.
+const ModelFile = "best.model"
+
+// settings records the configuration; a checkpoint must match it to be
+// resumed.
+func (s *searcher) settings() Settings {
+	c := s.cfg
+	st := Settings{
+		Strategy: string(c.Strategy), Data: c.DataName, Classes: s.train.Classes,
+		Profile: c.Profile.Name, Scenario: c.Scenario.String(), FogFactor: c.Profile.Fog.Factor,
+		FlashLimit: s.limits.FlashBytes, RAMLimit: s.limits.RAMBytes, EnergyLimitMJ: c.EnergyLimitMJ,
+		Population: c.Population, Generations: c.Generations, Epochs: c.Train.Epochs, Batch: c.Train.Batch,
+		LR: c.Train.LR, Dropout: c.Train.Dropout, Elite: c.Elite, Tournament: c.Tournament,
+		CrossoverRate: c.CrossoverRate, MutationRate: c.MutationRate, Seed: c.Seed,
+		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
+			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
+			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
+	}
+	if d := c.Profile.Fog.Device; d != nil {
+		st.FogDevice = d.Name
+	}
+	return st
+}
+
+// result assembles the result so far.
+func (s *searcher) result() *Result {
+	return &Result{
+		Settings: s.settings(), History: s.hist, Candidates: s.cands,
+		Seconds: s.prior + time.Since(s.start).Seconds(),
+	}
+}
+
+// pick returns the ID of the valid trained candidate with the best
+// validation-B accuracy (then validation A, then lower energy, then the
+// earlier one), or −1.
+func (s *searcher) pick() int {
+	best := -1
+	for i, c := range s.cands {
+		if c.Status != Valid || c.BestEpoch == 0 {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := s.cands[best]
+		switch {
+		case c.ValBAccuracy != b.ValBAccuracy:
+			if c.ValBAccuracy > b.ValBAccuracy {
+				best = i
+			}
+		case c.ValAccuracy != b.ValAccuracy:
+			if c.ValAccuracy > b.ValAccuracy {
+				best = i
+			}
+		case c.Energy < b.Energy:
+			best = i
+		}
+	}
+	return best
+}
+
+// finish extracts the best model, scores it once on the test split, and
+// saves it.
+func (s *searcher) finish(ctx context.Context) (*Result, error) {
+	r := s.result()
+	id := s.pick()
+	if id < 0 {
+		return r, fmt.Errorf("search: %w: %s", ErrNoValid, s.noValidReason())
+	}
+	c := s.cands[id]
+	net, err := s.cfg.Space.Decode(c.Genome)
+	if err != nil {
+		return r, err
+	}
+	model := s.models[id]
+	if model == nil {
+		// Trained before a resume: training is deterministic, so this
+		// gives the same weights.
+		cfg := s.cfg.Train
+		cfg.Seed = candidateSeed(s.cfg.Seed, c.Arch)
+		res, err := s.cfg.Engine.Train(ctx, net, s.train, s.valA, cfg)
+		if err != nil {
+			return r, fmt.Errorf("search: retraining the best candidate %s: %w", c.Arch, err)
+		}
+		model = res.Model
+	}
+	tab, err := partition.Evaluate(net, s.cfg.Profile, s.cfg.Scenario, s.limits)
+	if err != nil {
+		return r, err
+	}
+	pt := tab.Points[c.Partition]
+	if s.cfg.Strategy == Sequential {
+		// Searched without a split; now split the winner optimally.
+		pt, _ = tab.BestPoint()
+	}
+	test, err := nn.Evaluate(model, s.test)
+	if err != nil {
+		return r, err
+	}
+	r.Best = &Best{
+		Arch: c.Arch, Partition: pt.P, ValAccuracy: c.ValAccuracy, ValBAccuracy: c.ValBAccuracy,
+		TestAccuracy: test.Accuracy, TestMacroF1: test.MacroF1, TestConfusion: test.Confusion,
+		Params: c.Params, MACs: c.MACs, FlashBytes: pt.FlashBytes, RAMBytes: pt.RAMBytes,
+		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points,
+	}
+	if s.cfg.Dir != "" {
+		if err := nn.SaveFile(filepath.Join(s.cfg.Dir, ModelFile), model); err != nil {
+			return r, err
+		}
+		r.Best.Model = ModelFile
+	}
+	return r, nil
+}
+
+// noValidReason says why no candidate was valid.
+func (s *searcher) noValidReason() string {
+	var trained, over, abandoned int
+	lowest, lowArch := math.Inf(1), ""
+	for _, c := range s.cands {
+		switch c.Status {
+		case Abandoned:
+			abandoned++
+		case OverEnergy:
+			over++
+			if c.Energy < lowest {
+				lowest, lowArch = c.Energy, c.Arch
+			}
+		}
+		if c.BestEpoch > 0 {
+			trained++
+		}
+	}
+	msg := fmt.Sprintf("%d candidates trained, %d over the energy limit of %g mJ, %d abandoned for Flash/RAM",
+		trained, over, s.cfg.EnergyLimitMJ, abandoned)
+	if lowArch != "" {
+		msg += fmt.Sprintf("; the lowest %s energy found was %.4g mJ (%s) — raise --energy-limit or search longer", s.cfg.Scenario, lowest, lowArch)
+	}
+	return msg
+}

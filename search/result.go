@@ -1,0 +1,126 @@
+package search
+
+import (
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/partition"
+)
+
+// Status says what became of a candidate.
+type Status string
+
+const (
+	// Valid candidates fit Flash, RAM and the energy limit.
+	Valid Status = "valid"
+	// OverEnergy candidates fit Flash and RAM but exceed the energy limit;
+	// they stay in the population with a penalised fitness.
+	OverEnergy Status = "over_energy"
+	// Abandoned candidates fit Flash or RAM at no split point; they are
+	// dropped without training.
+	Abandoned Status = "abandoned"
+)
+
+// Candidate is one evaluated architecture. Distinct genomes that decode to
+// the same architecture share one Candidate, trained once.
+type Candidate struct {
+	ID         int         `json:"id"`         // order of first evaluation, from 0
+	Generation int         `json:"generation"` // generation it first appeared in, from 0
+	Arch       string      `json:"arch"`
+	Genome     arch.Genome `json:"genome"` // the first genome that decoded to it
+	Status     Status      `json:"status"`
+	Why        string      `json:"why,omitempty"` // for abandoned and over-energy candidates
+	Params     int         `json:"params"`
+	MACs       int         `json:"macs"`
+	// The best split point for the scenario (for the sequential strategy
+	// during the search: the whole network on the edge) and its costs.
+	Partition  int     `json:"partition"`
+	FlashBytes int     `json:"flash_bytes"`
+	RAMBytes   int     `json:"ram_bytes"`
+	EEdge      float64 `json:"e_edge_mj"`
+	ETotal     float64 `json:"e_total_mj"`
+	Energy     float64 `json:"energy_mj"` // the scenario's objective: EEdge or ETotal
+	// Accuracies on the two halves of the validation split: A is the
+	// search's fitness, B picks the final model. Zero when abandoned.
+	ValAccuracy  float64 `json:"val_accuracy"`
+	ValBAccuracy float64 `json:"val_b_accuracy"`
+	BestEpoch    int     `json:"best_epoch,omitempty"` // 1-based
+	TrainSeconds float64 `json:"train_seconds,omitempty"`
+}
+
+// Generation summarises one generation's population after evaluation.
+type Generation struct {
+	Index int `json:"generation"` // from 0
+	// Trained is the number of architectures trained in this generation
+	// (new ones; repeats come from the cache); Abandoned those dropped for
+	// Flash or RAM while the population was filled.
+	Trained   int `json:"trained"`
+	Abandoned int `json:"abandoned"`
+	// Fitness is validation-A accuracy, penalised for energy violators.
+	BestFitness   float64 `json:"best_fitness"`
+	MedianFitness float64 `json:"median_fitness"`
+	// Accuracies of the population (validation half A), as in the paper's
+	// Fig. 8.
+	BestValAccuracy float64 `json:"best_val_accuracy"`
+	MeanValAccuracy float64 `json:"mean_val_accuracy"`
+	ValidShare      float64 `json:"valid_share"` // share of the population within every budget
+	BestArch        string  `json:"best_arch"`   // the fittest member
+	Seconds         float64 `json:"seconds"`
+}
+
+// Best is the final model: the valid candidate with the highest
+// validation-B accuracy, scored once on the test split.
+type Best struct {
+	Arch         string  `json:"arch"`
+	Partition    int     `json:"partition"`
+	ValAccuracy  float64 `json:"val_accuracy"`   // validation half A
+	ValBAccuracy float64 `json:"val_b_accuracy"` // validation half B, which chose it
+	TestAccuracy float64 `json:"test_accuracy"`
+	TestMacroF1  float64 `json:"test_macro_f1"`
+	Params       int     `json:"params"`
+	MACs         int     `json:"macs"`
+	FlashBytes   int     `json:"flash_bytes"`
+	RAMBytes     int     `json:"ram_bytes"`
+	EEdge        float64 `json:"e_edge_mj"`
+	ETotal       float64 `json:"e_total_mj"`
+	// TestConfusion[i][j] counts test samples of class i predicted as j.
+	TestConfusion [][]int `json:"test_confusion"`
+	// The network's layers and every split point on the profile (the
+	// paper's Fig. 7), for the report.
+	Layers     []partition.Layer `json:"layers"`
+	Partitions []partition.Point `json:"partitions"`
+	Model      string            `json:"model"` // file name of the trained model, in the output directory
+}
+
+// Settings records what a search was run with.
+type Settings struct {
+	Strategy      string   `json:"strategy"`
+	Data          string   `json:"data"`
+	Classes       []string `json:"classes"`
+	Profile       string   `json:"profile"`
+	Scenario      string   `json:"scenario"`
+	FogFactor     float64  `json:"fog_factor,omitempty"`
+	FogDevice     string   `json:"fog_device,omitempty"`
+	FlashLimit    int64    `json:"flash_limit_bytes"`
+	RAMLimit      int64    `json:"ram_limit_bytes"`
+	EnergyLimitMJ float64  `json:"energy_limit_mj"` // 0: none
+	Population    int      `json:"population"`
+	Generations   int      `json:"generations"`
+	Epochs        int      `json:"epochs"`
+	Batch         int      `json:"batch"`
+	LR            float64  `json:"lr"`
+	Dropout       float64  `json:"dropout"`
+	Elite         int      `json:"elite"`
+	Tournament    int      `json:"tournament"`
+	CrossoverRate float64  `json:"crossover_rate"`
+	MutationRate  float64  `json:"mutation_rate"`
+	Seed          uint64   `json:"seed"`
+	Space         string   `json:"space"` // slots, lengths, channels and kernel rule
+}
+
+// Result is what a search produces; it is written as result.json.
+type Result struct {
+	Settings   Settings     `json:"settings"`
+	Best       *Best        `json:"best"`
+	History    []Generation `json:"history"`
+	Candidates []Candidate  `json:"candidates"`
+	Seconds    float64      `json:"seconds"`
+}

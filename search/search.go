@@ -1,0 +1,529 @@
+// Package search finds, for a dataset and a device profile, the most
+// accurate network of the search space and the layer at which to split it
+// that fit the edge's Flash, RAM and energy budget, as in Huang, Abtahi,
+// Aminifar (IEEE TCASAI 2024).
+//
+// The default strategy is the paper's genetic algorithm over genomes of
+// two chromosomes (lengths, channels): a random initial population;
+// tournament selection; one-point crossover on each chromosome separately;
+// per-gene mutation; elitism. Each new architecture is first split
+// optimally (package partition); one that fits Flash and RAM at no split
+// point is abandoned without training. The others are trained (Adam) and
+// scored on half A of the validation split; those over the energy limit
+// stay in the population with a penalised fitness (Fitness). At the end
+// the valid candidate with the best accuracy on validation half B is the
+// result, and only it is scored on the test split.
+//
+// Every architecture is trained with a seed derived from the search seed
+// and its text form, and generation results are gathered in a fixed order,
+// so a search gives the same result for any number of workers, and a
+// resumed search the same result as an uninterrupted one.
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
+)
+
+// Strategy is how candidates are proposed and split.
+type Strategy string
+
+const (
+	// Joint is the paper's method: the genetic algorithm, each candidate
+	// split at its own optimal point.
+	Joint Strategy = "joint"
+	// Sequential runs the same genetic algorithm with every candidate
+	// entirely on the edge (no split), then splits the winner optimally.
+	Sequential Strategy = "sequential"
+	// Random draws every generation's candidates at random (no selection),
+	// each split at its optimal point: the same evaluation budget as Joint.
+	Random Strategy = "random"
+)
+
+// ParseStrategy reads "joint", "sequential" or "random".
+func ParseStrategy(s string) (Strategy, error) {
+	switch st := Strategy(s); st {
+	case Joint, Sequential, Random:
+		return st, nil
+	}
+	return "", fmt.Errorf("unknown strategy %q (want joint, sequential or random)", s)
+}
+
+// Config sets up a search.
+type Config struct {
+	Strategy      Strategy
+	Space         arch.Space
+	Profile       hw.Profile
+	Scenario      partition.Scenario
+	Limits        partition.Limits // zero fields: the profile's sizes
+	EnergyLimitMJ float64          // 0: no energy limit
+
+	Population  int // candidates per generation, ≥ 2
+	Generations int // ≥ 1
+	Elite       int // best members copied unchanged into the next generation
+	Tournament  int // tournament size, ≥ 1
+	// CrossoverRate is the probability that two parents are crossed (else
+	// the children are copies); MutationRate the probability that one gene
+	// is redrawn. MutationRate 0 means 1/Slots.
+	CrossoverRate, MutationRate float64
+
+	Train   nn.Config // Epochs, Batch, LR, Dropout; Seed is set per candidate
+	Engine  nn.Engine // nil: nn.Native()
+	Seed    uint64
+	Workers int // parallel trainings; 0: GOMAXPROCS
+
+	// Dir, if set, receives a checkpoint after every generation; with
+	// Resume, a search continues from the checkpoint there.
+	Dir    string
+	Resume bool
+
+	DataName string // recorded in the result
+
+	// Optional observers: OnTrained after each trained candidate (from the
+	// worker goroutines, serialised), OnGeneration after each generation.
+	OnTrained    func(Candidate)
+	OnGeneration func(Generation)
+}
+
+// DefaultConfig is the joint strategy on the default profile, edge
+// scenario, population 20 × 10 generations × 20 epochs, elite 2,
+// tournaments of 3, crossover 0.9, mutation 1/slots.
+func DefaultConfig(classes int) Config {
+	train := nn.DefaultConfig()
+	return Config{
+		Strategy: Joint, Space: arch.DefaultSpace(classes), Scenario: partition.Edge,
+		Population: 20, Generations: 10, Elite: 2, Tournament: 3, CrossoverRate: 0.9,
+		Train: train, Seed: 1,
+	}
+}
+
+func (c *Config) check(d *dataset.Dataset) error {
+	switch {
+	case c.Population < 2:
+		return fmt.Errorf("population %d: want at least 2", c.Population)
+	case c.Generations < 1:
+		return fmt.Errorf("generations %d: want at least 1", c.Generations)
+	case c.Elite < 0 || c.Elite >= c.Population:
+		return fmt.Errorf("elite %d: want 0 ≤ elite < population %d", c.Elite, c.Population)
+	case c.Tournament < 1:
+		return fmt.Errorf("tournament size %d: want at least 1", c.Tournament)
+	case !(c.CrossoverRate >= 0 && c.CrossoverRate <= 1):
+		return fmt.Errorf("crossover rate %v: want 0…1", c.CrossoverRate)
+	case !(c.MutationRate >= 0 && c.MutationRate <= 1):
+		return fmt.Errorf("mutation rate %v: want 0…1", c.MutationRate)
+	case c.Workers < 0:
+		return fmt.Errorf("workers %d: want ≥ 0", c.Workers)
+	case math.IsNaN(c.EnergyLimitMJ) || c.EnergyLimitMJ < 0:
+		return fmt.Errorf("energy limit %v mJ: want ≥ 0", c.EnergyLimitMJ)
+	}
+	if _, err := ParseStrategy(string(c.Strategy)); err != nil {
+		return err
+	}
+	if err := c.Space.Validate(); err != nil {
+		return err
+	}
+	if c.Space.InputLength != d.Length || c.Space.InputChannels != d.Channels || c.Space.Classes != len(d.Classes) {
+		return fmt.Errorf("search space input %dx%d with %d classes does not match the data (%dx%d, %d classes)",
+			c.Space.InputLength, c.Space.InputChannels, c.Space.Classes, d.Length, d.Channels, len(d.Classes))
+	}
+	for _, s := range dataset.Splits() {
+		if len(d.Indices(s)) == 0 {
+			return fmt.Errorf("the data has no %s samples", s)
+		}
+	}
+	if len(d.Indices(dataset.Val)) < 2 {
+		return errors.New("the validation split needs at least 2 samples (it is halved)")
+	}
+	return nil
+}
+
+// searcher is one search's state. Everything a checkpoint holds is here;
+// the rest is derived from the config and the data.
+type searcher struct {
+	cfg               Config
+	train, valA, valB *dataset.Dataset
+	test              *dataset.Dataset
+	limits            partition.Limits
+
+	pcg *rand.PCG
+	rng *rand.Rand
+
+	cands  []Candidate       // by ID
+	byArch map[string]int    // arch text → candidate ID
+	models map[int]*nn.Model // trained this run (a resumed run retrains the winner if needed)
+	pop    []int             // current population, candidate IDs
+	hist   []Generation
+	start  time.Time
+	prior  float64 // seconds spent before a resume
+
+	mu sync.Mutex // serialises OnTrained
+}
+
+// Run searches. It returns the result, which it also keeps current in
+// cfg.Dir's checkpoint. If ctx is cancelled, Run saves a checkpoint of the
+// last finished generation and returns an error wrapping ctx.Err() that
+// says how to resume. A result whose Best is nil is never returned: a
+// search that ends with no candidate within every budget is an error
+// (ErrNoValid) naming the budgets, returned with the partial result.
+func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
+	if cfg.Engine == nil {
+		cfg.Engine = nn.Native()
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MutationRate == 0 {
+		cfg.MutationRate = 1 / float64(cfg.Space.Slots)
+	}
+	if err := cfg.check(d); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, start: time.Now()}
+	s.limits = resolveLimits(cfg)
+	if err := s.checkBudgets(); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	s.train, s.test = d.Part(dataset.Train), d.Part(dataset.Test)
+	s.valA, s.valB = halves(d.Part(dataset.Val), cfg.Seed)
+	s.pcg = rand.NewPCG(cfg.Seed, 0x5eed)
+	s.rng = rand.New(s.pcg)
+
+	next := 0
+	if cfg.Resume {
+		n, err := s.loadCheckpoint()
+		if err != nil {
+			return nil, fmt.Errorf("search: resume: %w", err)
+		}
+		next = n
+	}
+	for g := next; g < cfg.Generations; g++ {
+		snap, err := s.pcg.MarshalBinary() // the generator as generation g starts
+		if err != nil {
+			return nil, err
+		}
+		if err := s.generation(ctx, g); err != nil {
+			if ctx.Err() != nil {
+				if cerr := s.saveCheckpoint(g, snap); cerr != nil {
+					return nil, errors.Join(err, cerr)
+				}
+				where := ""
+				if cfg.Dir != "" {
+					where = fmt.Sprintf("; resume with --resume %s", cfg.Dir)
+				}
+				return nil, fmt.Errorf("search: interrupted in generation %d (%d finished)%s: %w", g, g, where, ctx.Err())
+			}
+			return nil, fmt.Errorf("search: generation %d: %w", g, err)
+		}
+		rng, err := s.pcg.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.saveCheckpoint(g+1, rng); err != nil {
+			return nil, err
+		}
+	}
+	return s.finish(ctx)
+}
+
+func resolveLimits(cfg Config) partition.Limits {
+	l := cfg.Limits
+	if l.FlashBytes <= 0 {
+		l.FlashBytes = cfg.Profile.Edge.FlashBytes
+	}
+	if l.RAMBytes <= 0 {
+		l.RAMBytes = cfg.Profile.Edge.RAMBytes
+	}
+	return l
+}
+
+// checkBudgets rejects budgets no candidate can meet before any training.
+func (s *searcher) checkBudgets() error {
+	prec := s.cfg.Profile.Edge.Precision()
+	sp := s.cfg.Space
+	in := (sp.InputLength*sp.InputChannels*prec.ActBits + 7) / 8
+	if int64(in) > s.limits.RAMBytes {
+		return fmt.Errorf("impossible budget: the RAM limit (%d B) is below the input buffer (%d B = %dx%d at %s): no split point fits, not even sending the raw input",
+			s.limits.RAMBytes, in, sp.InputLength, sp.InputChannels, prec.Name)
+	}
+	if s.cfg.EnergyLimitMJ > 0 {
+		// The least any candidate can cost the edge is sending its smallest
+		// possible tensor, with no computation at all.
+		minVals := sp.Classes
+		for _, l := range sp.Lengths {
+			if l > 0 {
+				minVals = min(minVals, l*slices.Min(sp.Channels))
+			}
+		}
+		floor := s.cfg.Profile.Radio.EnergyMJ((minVals*prec.ActBits + 7) / 8)
+		if s.cfg.EnergyLimitMJ < floor {
+			return fmt.Errorf("impossible budget: the energy limit (%g mJ) is below the radio cost of the smallest tensor any candidate can send (%d values: %.4g mJ)",
+				s.cfg.EnergyLimitMJ, minVals, floor)
+		}
+	}
+	return nil
+}
+
+// halves splits the validation set into two stratified halves, A and B,
+// drawn with the seed.
+func halves(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset) {
+	rng := rand.New(rand.NewPCG(seed, 0x7a1))
+	byClass := make([][]int, len(val.Classes))
+	for i, l := range val.Labels {
+		byClass[l] = append(byClass[l], i)
+	}
+	var ia, ib []int
+	turn := 0 // alternate which half gets a class's odd sample
+	for _, idx := range byClass {
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		for k, i := range idx {
+			if (k+turn)%2 == 0 {
+				ia = append(ia, i)
+			} else {
+				ib = append(ib, i)
+			}
+		}
+		turn += len(idx)
+	}
+	slices.Sort(ia)
+	slices.Sort(ib)
+	return val.Subset(ia), val.Subset(ib)
+}
+
+// candidateSeed is the training seed of an architecture: fixed by the
+// search seed and the architecture, whatever order candidates run in.
+func candidateSeed(seed uint64, archText string) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s", seed, archText)
+	return h.Sum64()
+}
+
+// generation fills generation g's population and evaluates it.
+func (s *searcher) generation(ctx context.Context, g int) error {
+	t0 := time.Now()
+	ids, abandoned, err := s.propose(g)
+	if err != nil {
+		return err
+	}
+	trained, err := s.trainNew(ctx, ids)
+	if err != nil {
+		return err
+	}
+	s.pop = ids
+	gen := s.summarise(g, trained, abandoned, time.Since(t0).Seconds())
+	s.hist = append(s.hist, gen)
+	if s.cfg.OnGeneration != nil {
+		s.cfg.OnGeneration(gen)
+	}
+	return nil
+}
+
+// maxAttempts bounds how many abandoned genomes a generation may draw
+// before the budget is declared impossible.
+const maxAttemptsPerMember = 200
+
+// propose returns generation g's population (candidate IDs, in order) and
+// how many proposed genomes were abandoned. New architectures are added to
+// s.cands (untrained, or abandoned).
+func (s *searcher) propose(g int) (ids []int, abandoned int, err error) {
+	var fit []float64
+	if g > 0 && s.cfg.Strategy != Random {
+		fit = s.fitness(s.pop)
+		order := s.ranked(s.pop, fit)
+		for _, k := range order[:s.cfg.Elite] {
+			ids = append(ids, s.pop[k])
+		}
+	}
+	attempts := 0
+	for len(ids) < s.cfg.Population {
+		var children []arch.Genome
+		if fit == nil {
+			children = []arch.Genome{s.cfg.Space.Random(s.rng)}
+		} else {
+			p1, p2 := s.tournament(fit), s.tournament(fit)
+			c1, c2 := s.crossover(s.cands[s.pop[p1]].Genome, s.cands[s.pop[p2]].Genome)
+			children = []arch.Genome{s.mutate(c1), s.mutate(c2)}
+		}
+		for _, child := range children {
+			if len(ids) == s.cfg.Population {
+				break
+			}
+			id, err := s.candidate(g, child)
+			if err != nil {
+				return nil, 0, err
+			}
+			if s.cands[id].Status == Abandoned {
+				abandoned++
+				attempts++
+				if attempts > maxAttemptsPerMember*s.cfg.Population {
+					return nil, 0, s.impossible(attempts)
+				}
+				continue
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, abandoned, nil
+}
+
+// impossible explains a generation that found no genome within Flash and
+// RAM.
+func (s *searcher) impossible(attempts int) error {
+	why := ""
+	for i := len(s.cands) - 1; i >= 0; i-- {
+		if s.cands[i].Status == Abandoned {
+			why = fmt.Sprintf(" (last: %s: %s)", s.cands[i].Arch, s.cands[i].Why)
+			break
+		}
+	}
+	return fmt.Errorf("impossible budget: %d genomes in a row fit Flash %d B and RAM %d B at no allowed split point%s",
+		attempts, s.limits.FlashBytes, s.limits.RAMBytes, why)
+}
+
+// candidate decodes a genome and returns its candidate's ID, creating the
+// candidate — split, and abandoned if it fits nowhere — on first sight.
+func (s *searcher) candidate(g int, genome arch.Genome) (int, error) {
+	net, err := s.cfg.Space.Decode(genome)
+	if err != nil {
+		return 0, err
+	}
+	text := net.String()
+	if id, ok := s.byArch[text]; ok {
+		return id, nil
+	}
+	c := Candidate{ID: len(s.cands), Generation: g, Arch: text, Genome: genome, Params: net.Params(), MACs: net.MACs()}
+	tab, err := partition.Evaluate(net, s.cfg.Profile, s.cfg.Scenario, s.limits)
+	if err != nil {
+		return 0, err
+	}
+	pt, ok := tab.BestPoint()
+	if s.cfg.Strategy == Sequential {
+		// No split during the search: the whole network on the edge.
+		pt = tab.Points[len(net.Layers)]
+		ok = pt.Valid
+	}
+	if !ok {
+		c.Status = Abandoned
+		c.Why = tab.Points[len(net.Layers)].Why
+		if s.cfg.Strategy != Sequential {
+			c.Why = "no split point fits: " + tab.Points[0].Why
+		}
+	} else {
+		c.setPoint(pt, s.cfg.Scenario)
+		c.Status = Valid
+		if lim := s.cfg.EnergyLimitMJ; lim > 0 && c.Energy > lim {
+			c.Status = OverEnergy
+			c.Why = fmt.Sprintf("%s energy %.4g mJ > limit %.4g mJ", s.cfg.Scenario, c.Energy, lim)
+		}
+	}
+	s.cands = append(s.cands, c)
+	s.byArch[text] = c.ID
+	return c.ID, nil
+}
+
+func (c *Candidate) setPoint(pt partition.Point, sc partition.Scenario) {
+	c.Partition, c.FlashBytes, c.RAMBytes = pt.P, pt.FlashBytes, pt.RAMBytes
+	c.EEdge, c.ETotal, c.Energy = pt.EEdge, pt.ETotal, sc.Objective(pt)
+}
+
+// trainNew trains the population's candidates that have not been trained,
+// in parallel, and returns how many it trained.
+func (s *searcher) trainNew(ctx context.Context, ids []int) (int, error) {
+	var todo []int
+	seen := map[int]bool{}
+	for _, id := range ids {
+		if c := s.cands[id]; c.Status != Abandoned && c.BestEpoch == 0 && !seen[id] {
+			todo = append(todo, id)
+			seen[id] = true
+		}
+	}
+	type outcome struct {
+		valA, valB float64
+		best       int
+		secs       float64
+		model      *nn.Model
+	}
+	results := make([]outcome, len(todo))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(s.cfg.Workers)
+	for k, id := range todo {
+		eg.Go(func() error {
+			c := s.cands[id] // read-only here; written below, after Wait
+			net, err := s.cfg.Space.Decode(c.Genome)
+			if err != nil {
+				return err
+			}
+			cfg := s.cfg.Train
+			cfg.Seed = candidateSeed(s.cfg.Seed, c.Arch)
+			t0 := time.Now()
+			res, err := s.cfg.Engine.Train(ectx, net, s.train, s.valA, cfg)
+			if err != nil {
+				return fmt.Errorf("training %s: %w", c.Arch, err)
+			}
+			b, err := nn.Evaluate(res.Model, s.valB)
+			if err != nil {
+				return err
+			}
+			results[k] = outcome{res.History[res.Best].ValAcc, b.Accuracy, res.Best + 1, time.Since(t0).Seconds(), res.Model}
+			if s.cfg.OnTrained != nil {
+				c.ValAccuracy, c.ValBAccuracy, c.BestEpoch = results[k].valA, b.Accuracy, res.Best+1
+				s.mu.Lock()
+				s.cfg.OnTrained(c)
+				s.mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return 0, err
+	}
+	for k, id := range todo {
+		r := results[k]
+		c := &s.cands[id]
+		c.ValAccuracy, c.ValBAccuracy, c.BestEpoch, c.TrainSeconds = r.valA, r.valB, r.best, r.secs
+		s.models[id] = r.model
+	}
+	return len(todo), nil
+}
+
+// summarise computes generation g's record from the population.
+func (s *searcher) summarise(g, trained, abandoned int, secs float64) Generation {
+	fit := s.fitness(s.pop)
+	order := s.ranked(s.pop, fit)
+	gen := Generation{Index: g, Trained: trained, Abandoned: abandoned, Seconds: secs}
+	gen.BestFitness = fit[order[0]]
+	gen.BestArch = s.cands[s.pop[order[0]]].Arch
+	sorted := slices.Clone(fit)
+	slices.Sort(sorted)
+	if n := len(sorted); n%2 == 1 {
+		gen.MedianFitness = sorted[n/2]
+	} else {
+		gen.MedianFitness = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	valid := 0
+	for _, id := range s.pop {
+		c := s.cands[id]
+		gen.BestValAccuracy = max(gen.BestValAccuracy, c.ValAccuracy)
+		gen.MeanValAccuracy += c.ValAccuracy / float64(len(s.pop))
+		if c.Status == Valid {
+			valid++
+		}
+	}
+	gen.ValidShare = float64(valid) / float64(len(s.pop))
+	return gen
+}

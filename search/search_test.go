@@ -1,0 +1,353 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/partition"
+)
+
+// waves is a small 3-class task: sinusoids of three frequencies in noise,
+// 256 samples long, 60 per class split 36/12/12.
+func waves(t testing.TB) *dataset.Dataset {
+	t.Helper()
+	const length = 256
+	d := dataset.New([]string{"slow", "mid", "fast"}, 1, length)
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, length)
+	for class, freq := range []float64{2, 5, 11} {
+		for i := range 60 {
+			phase := rng.Float64() * 2 * math.Pi
+			for j := range x {
+				x[j] = float32(math.Sin(2*math.Pi*freq*float64(j)/length+phase) + 0.5*rng.NormFloat64())
+			}
+			if err := d.Add(x, class, "r"); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case i >= 48:
+				d.Splits[len(d.Splits)-1] = dataset.Test
+			case i >= 36:
+				d.Splits[len(d.Splits)-1] = dataset.Val
+			}
+		}
+	}
+	return d
+}
+
+// smallConfig is a search that takes a second or two.
+func smallConfig(t testing.TB) Config {
+	t.Helper()
+	prof, err := hw.Load("stm32l476")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(3)
+	cfg.Space = arch.Space{
+		InputLength: 256, InputChannels: 1, Classes: 3, Slots: 3,
+		Lengths: []int{128, 32, 8, 0}, Channels: []int{4, 2, 1}, Kernel: arch.DefaultKernelRule(),
+	}
+	cfg.Profile = prof
+	cfg.Population, cfg.Generations, cfg.Elite = 6, 3, 1
+	cfg.Train.Epochs, cfg.Train.LR = 3, 0.01
+	cfg.Seed = 5
+	return cfg
+}
+
+// timeless drops the fields that measure wall time.
+func timeless(r *Result) *Result {
+	c := *r
+	c.Seconds = 0
+	c.History = append([]Generation(nil), r.History...)
+	for i := range c.History {
+		c.History[i].Seconds = 0
+	}
+	c.Candidates = append([]Candidate(nil), r.Candidates...)
+	for i := range c.Candidates {
+		c.Candidates[i].TrainSeconds = 0
+	}
+	return &c
+}
+
+func TestFitness(t *testing.T) {
+	const bound, limit = 0.2, 1.0
+	pop := []Member{
+		{Accuracy: 0.9, Energy: 0.5, Valid: true},
+		{Accuracy: 0.6, Energy: 0.8, Valid: true},
+		{Accuracy: 0.95, Energy: 1.5, Valid: false}, // just over: just under 0.6
+		{Accuracy: 0.99, Energy: 3.0, Valid: false}, // the most wasteful: the bound
+		{Accuracy: 0.50, Energy: 2.0, Valid: false},
+	}
+	fit := Fitness(pop, bound, limit)
+	want := []float64{0.9, 0.6, 0.6 - 0.4/2*0.5, 0.2, 0.6 - 0.4/2*1}
+	for i := range want {
+		if math.Abs(fit[i]-want[i]) > 1e-12 {
+			t.Errorf("fitness[%d] = %v, want %v", i, fit[i], want[i])
+		}
+	}
+	for i := 2; i < len(pop); i++ {
+		if fit[i] >= 0.6 {
+			t.Errorf("invalid member %d has fitness %v ≥ the worst valid one", i, fit[i])
+		}
+	}
+
+	// No valid member: ranked by energy alone, from just under 1 to the bound.
+	fit = Fitness([]Member{{Accuracy: 0.9, Energy: 4}, {Accuracy: 0.1, Energy: 2}}, bound, limit)
+	if !(fit[1] > fit[0]) || math.Abs(fit[0]-bound) > 1e-12 || math.Abs(fit[1]-(1-0.8/3)) > 1e-12 {
+		t.Errorf("no valid member: fitness %v", fit)
+	}
+	// A single invalid member scores the bound.
+	fit = Fitness([]Member{{Accuracy: 0.7, Valid: true}, {Accuracy: 0.9, Energy: 1.01}}, bound, limit)
+	if fit[1] != bound {
+		t.Errorf("single invalid member: %v, want %v", fit[1], bound)
+	}
+	// Valid members worse than chance: invalid ones stay below them.
+	fit = Fitness([]Member{{Accuracy: 0.1, Valid: true}, {Accuracy: 0.9, Energy: 1.5}, {Accuracy: 0.9, Energy: 2}}, bound, limit)
+	if fit[1] > 0.1 || fit[2] > 0.1 {
+		t.Errorf("valid below chance: %v", fit)
+	}
+}
+
+func TestSearchFindsValidModel(t *testing.T) {
+	cfg := smallConfig(t)
+	var trained atomic.Int32
+	cfg.OnTrained = func(Candidate) { trained.Add(1) }
+	r, err := Run(context.Background(), cfg, waves(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Best == nil || r.Best.TestAccuracy < 0.6 {
+		t.Fatalf("best = %+v, want test accuracy ≥ 0.6 on an easy task", r.Best)
+	}
+	if len(r.History) != cfg.Generations {
+		t.Errorf("%d generations in the history, want %d", len(r.History), cfg.Generations)
+	}
+	// Each architecture is trained once, however often it is proposed.
+	seen := map[string]bool{}
+	nTrained := 0
+	for _, c := range r.Candidates {
+		if seen[c.Arch] {
+			t.Errorf("architecture %s listed twice", c.Arch)
+		}
+		seen[c.Arch] = true
+		if c.BestEpoch > 0 {
+			nTrained++
+		}
+	}
+	if int(trained.Load()) != nTrained {
+		t.Errorf("%d trainings for %d trained candidates", trained.Load(), nTrained)
+	}
+	// The best is the valid candidate with the highest validation-B accuracy.
+	for _, c := range r.Candidates {
+		if c.Status == Valid && c.ValBAccuracy > r.Best.ValBAccuracy {
+			t.Errorf("candidate %s has validation-B accuracy %v > best's %v", c.Arch, c.ValBAccuracy, r.Best.ValBAccuracy)
+		}
+	}
+	// Its partition is its optimal split point.
+	p := r.Best.Partitions[r.Best.Partition]
+	for _, q := range r.Best.Partitions {
+		if q.Valid && q.EEdge < p.EEdge {
+			t.Errorf("best split P=%d (%v mJ) is not optimal: P=%d has %v mJ", p.P, p.EEdge, q.P, q.EEdge)
+		}
+	}
+}
+
+// The same seed gives the same search whatever the number of workers.
+func TestDeterministicAcrossWorkers(t *testing.T) {
+	d := waves(t)
+	var results []*Result
+	for _, w := range []int{1, 3} {
+		cfg := smallConfig(t)
+		cfg.Workers = w
+		r, err := Run(context.Background(), cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, timeless(r))
+	}
+	if !reflect.DeepEqual(results[0], results[1]) {
+		t.Errorf("1 worker and 3 workers differ:\n%+v\n%+v", results[0].Best, results[1].Best)
+	}
+}
+
+// Killing a search after a generation and resuming it gives the same result
+// as an uninterrupted run.
+func TestResume(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.Generations = 4
+	cfg.Dir = t.TempDir()
+	whole, err := Run(context.Background(), cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, stopAfter := range []int{0, 2} {
+		cfg.Dir = t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		cfg.OnGeneration = func(g Generation) {
+			if g.Index == stopAfter {
+				cancel() // as Ctrl-C would, while the next generation trains
+			}
+		}
+		_, err = Run(ctx, cfg, d)
+		cancel()
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "resume with --resume "+cfg.Dir) {
+			t.Fatalf("interrupted run: error %v, want context.Canceled and a resume hint", err)
+		}
+		if _, err := os.Stat(filepath.Join(cfg.Dir, CheckpointFile)); err != nil {
+			t.Fatal(err)
+		}
+		cfg.OnGeneration = nil
+		cfg.Resume = true
+		cfg.Workers = 1 // a different worker count must not matter either
+		resumed, err := Run(context.Background(), cfg, d)
+		cfg.Resume, cfg.Workers = false, 0
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := timeless(whole), timeless(resumed)
+		if !reflect.DeepEqual(a.Best, b.Best) {
+			t.Errorf("stopped after generation %d: resumed best %+v, uninterrupted %+v", stopAfter, b.Best, a.Best)
+		}
+		if !reflect.DeepEqual(a.Candidates, b.Candidates) || !reflect.DeepEqual(a.History, b.History) {
+			t.Errorf("stopped after generation %d: resumed candidates or history differ", stopAfter)
+		}
+	}
+}
+
+func TestResumeWithOtherSettings(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.Generations = 1
+	cfg.Dir = t.TempDir()
+	if _, err := Run(context.Background(), cfg, d); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resume, cfg.Population = true, 8
+	_, err := Run(context.Background(), cfg, d)
+	if err == nil || !strings.Contains(err.Error(), "population 6, now 8") {
+		t.Errorf("error = %v, want it to name the changed population", err)
+	}
+	cfg.Dir = t.TempDir()
+	if _, err := Run(context.Background(), cfg, d); err == nil || !strings.Contains(err.Error(), CheckpointFile) {
+		t.Errorf("resume from an empty directory: error = %v", err)
+	}
+}
+
+func TestImpossibleBudgets(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.Limits = partition.Limits{RAMBytes: 512} // the input alone is 1024 B
+	_, err := Run(context.Background(), cfg, d)
+	if err == nil || !strings.Contains(err.Error(), "impossible budget: the RAM limit (512 B) is below the input buffer (1024 B") {
+		t.Errorf("RAM below the input: %v", err)
+	}
+
+	cfg = smallConfig(t)
+	cfg.EnergyLimitMJ = 1e-6
+	_, err = Run(context.Background(), cfg, d)
+	if err == nil || !strings.Contains(err.Error(), "impossible budget: the energy limit (1e-06 mJ) is below the radio cost") {
+		t.Errorf("tiny energy limit: %v", err)
+	}
+
+	// Sequential keeps the whole network on the edge, so a RAM limit just
+	// above the input abandons everything but a lone Dense layer; with
+	// that excluded too the search must say the budget is impossible.
+	cfg = smallConfig(t)
+	cfg.Strategy = Sequential
+	cfg.Space.Lengths = []int{128, 32, 8}         // no skips: every net has hidden layers
+	cfg.Limits = partition.Limits{RAMBytes: 1030} // input 1024 B + the smallest hidden tensor 32 B
+	_, err = Run(context.Background(), cfg, d)
+	if err == nil || !strings.Contains(err.Error(), "impossible budget") || !strings.Contains(err.Error(), "RAM") {
+		t.Errorf("sequential, tight RAM: %v", err)
+	}
+}
+
+// An energy limit every candidate exceeds ends with ErrNoValid and the
+// partial result, not an empty success.
+func TestNoValidCandidate(t *testing.T) {
+	cfg := smallConfig(t)
+	cfg.Generations = 1
+	cfg.Scenario = partition.Total
+	cfg.EnergyLimitMJ = 0.0115 // above sending 3 scores (0.0112 mJ), below any network's compute + send
+	r, err := Run(context.Background(), cfg, waves(t))
+	if !errors.Is(err, ErrNoValid) || !strings.Contains(err.Error(), "lowest total energy found was") {
+		t.Fatalf("error = %v, want ErrNoValid naming the lowest energy", err)
+	}
+	if r == nil || len(r.Candidates) == 0 || r.Best != nil {
+		t.Fatalf("partial result = %+v", r)
+	}
+	for _, c := range r.Candidates {
+		if c.Status != OverEnergy || c.BestEpoch == 0 {
+			t.Errorf("candidate %s: status %s, trained %v; want over_energy and trained", c.Arch, c.Status, c.BestEpoch > 0)
+		}
+	}
+}
+
+func TestStrategies(t *testing.T) {
+	d := waves(t)
+	for _, st := range []Strategy{Random, Sequential} {
+		cfg := smallConfig(t)
+		cfg.Strategy = st
+		r, err := Run(context.Background(), cfg, d)
+		if err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+		if r.Best == nil || r.Settings.Strategy != string(st) {
+			t.Fatalf("%s: best %+v", st, r.Best)
+		}
+		if st == Sequential {
+			// Searched unsplit, every candidate sits at its last point…
+			for _, c := range r.Candidates {
+				net, err := cfg.Space.Decode(c.Genome)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Status != Abandoned && c.Partition != len(net.Layers) {
+					t.Errorf("sequential candidate %s at P=%d, want %d", c.Arch, c.Partition, len(net.Layers))
+				}
+			}
+			// …and the winner is split optimally afterwards.
+			for _, q := range r.Best.Partitions {
+				if q.Valid && q.EEdge < r.Best.EEdge {
+					t.Errorf("sequential winner not split optimally: P=%d has %v < %v mJ", q.P, q.EEdge, r.Best.EEdge)
+				}
+			}
+		}
+	}
+	if _, err := ParseStrategy("greedy"); err == nil || !strings.Contains(err.Error(), `"greedy"`) {
+		t.Errorf("ParseStrategy(greedy) = %v", err)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	d := waves(t)
+	for _, c := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Population = 1 }, "population 1"},
+		{func(c *Config) { c.Generations = 0 }, "generations 0"},
+		{func(c *Config) { c.Elite = 6 }, "elite 6"},
+		{func(c *Config) { c.Space.InputLength = 512 }, "does not match the data"},
+		{func(c *Config) { c.Strategy = "x" }, `unknown strategy "x"`},
+	} {
+		cfg := smallConfig(t)
+		c.edit(&cfg)
+		if _, err := Run(context.Background(), cfg, d); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error = %v, want %q", err, c.want)
+		}
+	}
+}
