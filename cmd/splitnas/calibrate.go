@@ -22,7 +22,7 @@ func newCalibrateCmd() *cobra.Command {
 		Use:   "calibrate",
 		Short: "Fit a device's per-layer latency models to measured latencies",
 	}
-	cmd.AddCommand(newCalibrateFitCmd())
+	cmd.AddCommand(newCalibrateFitCmd(), newCalibrateMeasureCmd())
 	return cmd
 }
 
@@ -45,6 +45,15 @@ type calibrateKind struct {
 	P95RelErr    float64               `json:"p95_rel_err"`
 	Coefficients calibrateCoefficients `json:"coefficients"`
 	Residuals    []float64             `json:"residuals"` // measured − predicted cycles, in CSV order
+	// On the --holdout measurements, not used in the fit (absent without).
+	Holdout *calibrateHoldout `json:"holdout,omitempty"`
+}
+
+type calibrateHoldout struct {
+	N            int     `json:"n"`
+	R2           float64 `json:"r2"`
+	MedianRelErr float64 `json:"median_rel_err"`
+	P95RelErr    float64 `json:"p95_rel_err"`
 }
 
 type calibrateCoefficients struct {
@@ -89,8 +98,8 @@ dense layers, for instance, must not all have the same number of outputs. Exampl
 
 func newCalibrateFitCmd() *cobra.Command {
 	var (
-		csvPath, out, profile string
-		asJSON                bool
+		csvPath, out, profile, holdout string
+		asJSON                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "fit --csv FILE --out PROFILE.toml [--profile NAME|FILE]",
@@ -115,6 +124,18 @@ func newCalibrateFitCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", csvPath, err)
 			}
+			var held []hw.Measurement
+			if holdout != "" {
+				f, err := os.Open(holdout)
+				if err != nil {
+					return fmt.Errorf("--holdout: %w", err)
+				}
+				held, err = hw.ReadMeasurements(f, holdout, base.Edge.ClockHz)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
 			rep := calibrateReport{Profile: out, Base: profile, CSV: csvPath, Kept: []string{}}
 			p := base
 			p.Name = strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
@@ -129,6 +150,7 @@ func newCalibrateFitCmd() *cobra.Command {
 					MedianRelErr: r.MedianRelErr, P95RelErr: r.P95RelErr,
 					Coefficients: calibrateCoefficients{PerMAC: c.PerMAC, PerInput: c.PerInput, PerOutput: c.PerOutput, Fixed: c.Fixed},
 					Residuals:    r.Residuals,
+					Holdout:      holdoutOf(r.Kind, r.Model, held),
 				})
 			}
 			for k, m := range base.Edge.Latency {
@@ -171,10 +193,27 @@ func newCalibrateFitCmd() *cobra.Command {
 	f.StringVar(&csvPath, "csv", "", "CSV file of measured layer latencies (required; columns in the help above)")
 	f.StringVar(&out, "out", "", "profile file to write (required)")
 	f.StringVar(&profile, "profile", hw.DefaultProfile, "base profile: a built-in name ("+strings.Join(hw.Builtins(), ", ")+") or a TOML file")
+	f.StringVar(&holdout, "holdout", "", "CSV of further measurements (same columns) to report each fit's error on, unused by the fit")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.MarkFlagRequired("csv")
 	cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// holdoutOf evaluates a fitted model on the held-out measurements of its
+// kind; nil if there are none.
+func holdoutOf(kind string, m hw.LatencyModel, held []hw.Measurement) *calibrateHoldout {
+	var mine []hw.Measurement
+	for _, x := range held {
+		if x.Kind.String() == kind {
+			mine = append(mine, x)
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	r2, med, p95 := hw.Evaluate(m, mine)
+	return &calibrateHoldout{N: len(mine), R2: r2, MedianRelErr: med, P95RelErr: p95}
 }
 
 // printCalibrate prints the fits as a table.
@@ -185,6 +224,18 @@ func printCalibrate(w io.Writer, kinds []calibrateKind) {
 		c := k.Coefficients
 		fmt.Fprintf(tw, "%s\t%d\t%.4f\t%.4g\t%.2f %%\t%.2f %%\t%.4g\t%.4g\t%.4g\t%.4g\n",
 			k.Kind, k.N, k.R2, k.RMSECycles, 100*k.MedianRelErr, 100*k.P95RelErr, c.PerMAC, c.PerInput, c.PerOutput, c.Fixed)
+	}
+	tw.Flush()
+	if !slices.ContainsFunc(kinds, func(k calibrateKind) bool { return k.Holdout != nil }) {
+		return
+	}
+	fmt.Fprintln(w, "\nheld out (--holdout, not used by the fit):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "kind\tn\tR²\tmedian rel err\tp95 rel err")
+	for _, k := range kinds {
+		if h := k.Holdout; h != nil {
+			fmt.Fprintf(tw, "%s\t%d\t%.4f\t%.2f %%\t%.2f %%\n", k.Kind, h.N, h.R2, 100*h.MedianRelErr, 100*h.P95RelErr)
+		}
 	}
 	tw.Flush()
 }

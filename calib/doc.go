@@ -1,0 +1,33 @@
+// Package calib measures layer latency on an emulated Cortex-M4, so that the
+// energy model's latency surrogate (hw.LatencyModel) can be fitted without a
+// board.
+//
+// For each layer shape it generates portable C99 kernels (Conv1D, transposed
+// Conv1D, Dense; float32 or int8; channel-major tensors as in package nn)
+// from templates embedded in the package (c/), cross-compiles them into a
+// bare-metal image with arm-none-eabi-gcc (-mcpu=cortex-m4 -mthumb
+// -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2, its own vector table, startup and
+// linker script, no libc), and runs the image under qemu-system-arm -M
+// mps2-an386 with semihosting. A small TCG plugin (c/plugin/count.c, built
+// with the host C compiler) counts the instructions executed between two
+// marker functions, per instruction class, and the events the cycle model
+// needs: registers moved by multiple loads and stores, control transfers,
+// pipelined loads, address-dependency stalls and reads of (emulated) flash
+// with the misses of a simulated ART data cache.
+//
+// One image runs many layers: before each, it fills the layer's weights (in
+// the flash region) and input (in SRAM) with deterministic pseudo-random
+// data, then calls marker_begin, the kernel, and marker_end. Every image
+// first runs an empty marker pair, whose counts (the markers' own
+// instructions) are subtracted from every layer's.
+//
+// Counts become clock cycles with a CycleTable: per-class cycles from the
+// Cortex-M4 Technical Reference Manual plus flash wait states at the
+// device's clock (CortexM4). Measure runs images in parallel and returns
+// one Result per layer, which WriteCSV writes in the format
+// hw.ReadMeasurements reads; MeasureNetwork emulates a whole edge partition
+// in one image for checking the fitted surrogate against.
+//
+// The tools come from Debian packages: gcc-arm-none-eabi, qemu-system-arm
+// and gcc (for the plugin). FindTools says which are missing.
+package calib

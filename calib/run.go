@@ -1,0 +1,168 @@
+package calib
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// imageTimeout bounds one QEMU run: far more than the largest image takes.
+const imageTimeout = 5 * time.Minute
+
+// build cross-compiles an image into its own directory under the
+// emulator's and returns the ELF file's path.
+func (e *Emulator) build(ctx context.Context, im image) (string, error) {
+	src, err := im.mainC()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(e.dir, "image-")
+	if err != nil {
+		return "", fmt.Errorf("calib: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.c"), src, 0o644); err != nil {
+		return "", fmt.Errorf("calib: %w", err)
+	}
+	elfPath := filepath.Join(dir, "image.elf")
+	args := append(append([]string{}, CrossFlags...),
+		"-I", e.dir, "-T", filepath.Join(e.dir, "link.ld"), "-o", elfPath,
+		filepath.Join(e.dir, "startup.o"), filepath.Join(e.dir, "semihost.o"), filepath.Join(e.dir, "runtime.o"),
+		filepath.Join(e.dir, "kernels_"+im.prec.suffix()+".o"), filepath.Join(dir, "main.c"), "-lgcc")
+	if err := run(ctx, dir, e.CrossCC, args...); err != nil {
+		return "", fmt.Errorf("calib: cross-compiling an image: %w", err)
+	}
+	return elfPath, nil
+}
+
+// markers returns the entry addresses of marker_begin and marker_end.
+func markers(elfPath string) (begin, end uint64, err error) {
+	f, err := elf.Open(elfPath)
+	if err != nil {
+		return 0, 0, fmt.Errorf("calib: %w", err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return 0, 0, fmt.Errorf("calib: %s: %w", elfPath, err)
+	}
+	for _, s := range syms {
+		switch s.Name {
+		case "marker_begin":
+			begin = s.Value &^ 1 // the Thumb bit
+		case "marker_end":
+			end = s.Value &^ 1
+		}
+	}
+	if begin == 0 || end == 0 || begin == end {
+		return 0, 0, fmt.Errorf("calib: %s: marker_begin and marker_end not found as distinct functions", elfPath)
+	}
+	return begin, end, nil
+}
+
+var pluginVersionRE = regexp.MustCompile(`supports only (?:a minimum version of|up to version) (\d+)`)
+
+// emulate runs an ELF image under QEMU with the counting plugin and returns
+// the counts of each marker pair, in order.
+func (e *Emulator) emulate(ctx context.Context, elfPath string) ([]Counts, error) {
+	begin, end, err := markers(elfPath)
+	if err != nil {
+		return nil, err
+	}
+	countsPath := strings.TrimSuffix(elfPath, ".elf") + ".counts"
+	for attempt := 0; ; attempt++ {
+		plugin, api := e.pluginPath()
+		rctx, cancel := context.WithTimeout(ctx, imageTimeout)
+		cmd := exec.CommandContext(rctx, e.QEMU,
+			"-M", e.Board, "-cpu", "cortex-m4", "-nodefaults", "-net", "none", "-display", "none", "-monitor", "none",
+			"-semihosting-config", "enable=on,target=native",
+			"-kernel", elfPath,
+			"-plugin", fmt.Sprintf("%s,begin=%#x,end=%#x,out=%s", plugin, begin, end, countsPath))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("calib: %s did not finish within %v", elfPath, imageTimeout)
+		}
+		if m := pluginVersionRE.FindStringSubmatch(out.String()); m != nil && attempt == 0 {
+			v, _ := strconv.Atoi(m[1])
+			if v != api {
+				if berr := e.buildPlugin(ctx, v); berr != nil {
+					return nil, berr
+				}
+				continue
+			}
+		}
+		return nil, fmt.Errorf("calib: qemu-system-arm -M %s %s: %w\n%s", e.Board, elfPath, err, strings.TrimSpace(out.String()))
+	}
+	return readCounts(countsPath)
+}
+
+// readCounts parses the plugin's output file.
+func readCounts(path string) ([]Counts, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("calib: plugin output: %w", err)
+	}
+	var cs []Counts
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for line := 1; sc.Scan(); line++ {
+		f := strings.Fields(sc.Text())
+		if len(f) != numCounts+1 || f[0] != "m" {
+			return nil, fmt.Errorf("calib: %s line %d: want \"m\" and %d counts, got %q", path, line, numCounts, sc.Text())
+		}
+		var c Counts
+		for i, p := range c.values() {
+			v, err := strconv.ParseInt(f[i+1], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("calib: %s line %d: %w", path, line, err)
+			}
+			*p = v
+		}
+		cs = append(cs, c)
+	}
+	return cs, sc.Err()
+}
+
+// runImage builds and emulates an image, and returns the counts of each
+// of its marker pairs after the empty one, less the empty one's.
+func (e *Emulator) runImage(ctx context.Context, im image) ([]Counts, error) {
+	elfPath, err := e.build(ctx, im)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(filepath.Dir(elfPath))
+	cs, err := e.emulate(ctx, elfPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) != im.pairs()+1 {
+		return nil, fmt.Errorf("calib: the image ran %d marker pairs, want %d", len(cs), im.pairs()+1)
+	}
+	res := make([]Counts, im.pairs())
+	for i := range res {
+		res[i] = cs[i+1].Sub(cs[0])
+		for _, v := range res[i].values() {
+			if *v < 0 {
+				return nil, errors.New("calib: a measured call counted less than the empty marker pair")
+			}
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,57 @@
+package calib
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/hw"
+)
+
+// The default profile's surrogate, fitted on single layers, predicts whole
+// edge partitions of searched networks, each emulated in one image, within
+// 5 % (the target): go test -run WholePartitions -v ./calib.
+func TestSurrogatePredictsWholePartitions(t *testing.T) {
+	e := emulator(t)
+	prof, err := hw.Load(hw.DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Precision: Float32, Table: CortexM4(4)}
+	space := arch.DefaultSpace(5)
+	rng := rand.New(rand.NewPCG(7, 7))
+	n := 20
+	if testing.Short() {
+		n = 5
+	}
+	var errs []float64
+	for range n {
+		net, err := space.Decode(space.Random(rng))
+		if err != nil {
+			t.Fatal(err)
+		}
+		P := len(net.Layers)
+		whole, err := e.MeasureNetwork(context.Background(), cfg, net, P)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pred := 0.0
+		for _, l := range net.Layers[:P] {
+			s, err := prof.Edge.LayerSeconds(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pred += s * prof.Edge.ClockHz
+		}
+		rel := (pred - whole.Cycles) / whole.Cycles
+		errs = append(errs, math.Abs(rel))
+		if math.Abs(rel) > 0.05 {
+			t.Errorf("%v: emulated %.0f cycles, surrogate %.0f (%+.2f%%)", net, whole.Cycles, pred, 100*rel)
+		}
+	}
+	slices.Sort(errs)
+	t.Logf("%d whole networks: |prediction error| median %.2f%%, max %.2f%%", n, 100*errs[n/2], 100*errs[n-1])
+}
