@@ -35,7 +35,8 @@ stalls, flash_reads, flash_misses), and time_us and energy_uj at the profile's c
 Its first line, a # comment, records the command and tool versions.
 
 With --check-arch, measure instead emulates the edge partition of that network (layers 1..--split)
-in one image and compares its cycles with the sum of --profile's per-layer predictions.
+in one image and compares its cycles with the sum of --profile's per-layer predictions; it prints
+the comparison and writes no CSV, so --out is not given.
 
 Needs arm-none-eabi-gcc, qemu-system-arm and a host gcc (for the plugin); on Debian:
 apt-get install gcc-arm-none-eabi qemu-system-arm gcc`
@@ -54,8 +55,13 @@ func newCalibrateMeasureCmd() *cobra.Command {
 		Long:  calibrateMeasureLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" && checkArch == "" {
+			switch {
+			case out == "" && checkArch == "":
 				return fmt.Errorf("--out is required (or --check-arch)")
+			case out != "" && checkArch != "":
+				return fmt.Errorf("--out %q with --check-arch: the check prints its comparison and writes no CSV; give one of them", out)
+			case checkArch == "" && cmd.Flags().Changed("split"):
+				return fmt.Errorf("--split is for --check-arch only")
 			}
 			if samples < 1 {
 				return fmt.Errorf("--samples %d: must be positive", samples)
@@ -133,7 +139,7 @@ func newCalibrateMeasureCmd() *cobra.Command {
 	f.IntVar(&waitStates, "wait-states", -1, "flash wait states (default: an STM32L4's at --clock-hz, RM0351 table 11)")
 	f.IntVar(&jobs, "jobs", 0, "images emulated at once (default: one per CPU)")
 	f.IntVar(&perImage, "per-image", 16, "layers per emulated image")
-	f.StringVar(&out, "out", "", "CSV file to write (required)")
+	f.StringVar(&out, "out", "", "CSV file to write (required unless --check-arch)")
 	f.StringVar(&checkArch, "check-arch", "", "instead of sampling, emulate this network's edge partition and compare with --profile's prediction")
 	f.IntVar(&split, "split", 0, "with --check-arch: the split point P, layers 1..P on the edge (default: all layers)")
 	return cmd

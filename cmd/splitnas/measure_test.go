@@ -124,3 +124,25 @@ func TestMeasureEndToEnd(t *testing.T) {
 		t.Errorf("--split 9 of 5 layers: %v", err)
 	}
 }
+
+// TestMeasureFlagConflicts: flags that would be silently ignored are
+// refused, naming them, before any tool is looked for.
+func TestMeasureFlagConflicts(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.csv")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--check-arch", "2048x1-128x2-5", "--out", out}, "--out"},
+		{[]string{"--out", out, "--split", "1"}, "--split is for --check-arch"},
+		{nil, "--out is required"},
+	} {
+		_, err := run(t, append([]string{"calibrate", "measure"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("calibrate measure %v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused command wrote %s", out)
+	}
+}
