@@ -50,8 +50,9 @@ func (l Layer) MACs() int {
 // Precision is the number format of a deployed network: WeightBits per
 // weight and ActBits per activation, both positive. Biases are always
 // stored in 32 bits: float32 for Float32, int32 (the accumulator type) for
-// Int8 and Int4. A buffer of v values at b bits takes ceil(v·b/8) bytes;
-// each layer's weights are one buffer, each tensor is one buffer.
+// Int8 and Int4. A buffer of v values at b bits takes ByteSize(v, b) =
+// ceil(v·b/8) bytes; each layer's weights are one buffer, each tensor is
+// one buffer.
 type Precision struct {
 	Name       string
 	WeightBits int
@@ -71,12 +72,17 @@ func Int8() Precision { return Precision{Name: "int8", WeightBits: 8, ActBits: 8
 // activations.
 func Int4() Precision { return Precision{Name: "int4", WeightBits: 4, ActBits: 8} }
 
-// byteSize is the size in bytes of v values of the given width.
-func byteSize(v, bits int) int { return (v*bits + 7) / 8 }
+// ByteSize is the size in bytes of a buffer of values numbers of the given
+// bit width, packed: ceil(values·bits/8). It is the one rule every size in
+// splitnas follows, from the Flash and RAM here to the bytes a split sends
+// over the radio. values and bits must be non-negative; the product must
+// not overflow (for a network that passes Validate it does not: counts are
+// at most 2⁵⁵ and widths 32 bits).
+func ByteSize(values, bits int) int { return (values*bits + 7) / 8 }
 
 // layerFlash is the bytes of a layer's weights and biases.
 func (p Precision) layerFlash(l Layer) int {
-	return byteSize(l.Weights(), p.WeightBits) + byteSize(l.Biases(), biasBits)
+	return ByteSize(l.Weights(), p.WeightBits) + ByteSize(l.Biases(), biasBits)
 }
 
 // LayerMetrics are the costs of one layer at one precision.
@@ -100,7 +106,7 @@ func (n Network) Metrics(p Precision) []LayerMetrics {
 			MACs:        l.MACs(),
 			Activations: l.Out.Size(),
 			Flash:       p.layerFlash(l),
-			ActBytes:    byteSize(l.Out.Size(), p.ActBits),
+			ActBytes:    ByteSize(l.Out.Size(), p.ActBits),
 		}
 	}
 	return m
@@ -146,10 +152,10 @@ func (n Network) Flash(P int, p Precision) int {
 // 0..P. RAM(0, p) is the input buffer alone (the edge only samples and
 // sends it). P must be in 0..len(n.Layers); RAM panics otherwise.
 func (n Network) RAM(P int, p Precision) int {
-	prev := byteSize(n.Input().Size(), p.ActBits)
+	prev := ByteSize(n.Input().Size(), p.ActBits)
 	ram := prev
 	for _, l := range n.Layers[:P] {
-		cur := byteSize(l.Out.Size(), p.ActBits)
+		cur := ByteSize(l.Out.Size(), p.ActBits)
 		ram = max(ram, prev+cur)
 		prev = cur
 	}

@@ -208,9 +208,9 @@ func (s Space) Random(rng *rand.Rand) Genome {
 	return g
 }
 
-// ValidGenome reports whether g has Slots genes in each chromosome, each one
+// validGenome reports whether g has Slots genes in each chromosome, each one
 // of the space's values. Slots are counted from 1 in its messages.
-func (s Space) ValidGenome(g Genome) error {
+func (s Space) validGenome(g Genome) error {
 	if len(g.Lengths) != s.Slots {
 		return fmt.Errorf("arch: genome: %d length genes, want %d (one per slot)", len(g.Lengths), s.Slots)
 	}
@@ -244,7 +244,7 @@ func (s Space) Decode(g Genome) (Network, error) {
 	if err := s.Validate(); err != nil {
 		return Network{}, err
 	}
-	if err := s.ValidGenome(g); err != nil {
+	if err := s.validGenome(g); err != nil {
 		return Network{}, err
 	}
 	n := Network{Layers: make([]Layer, 0, s.Slots+1)}

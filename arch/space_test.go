@@ -249,7 +249,7 @@ func TestDecodeProperty(t *testing.T) {
 	for si, s := range propertySpaces() {
 		for range 3000 {
 			g := s.Random(rng)
-			if err := s.ValidGenome(g); err != nil {
+			if err := s.validGenome(g); err != nil {
 				t.Fatalf("space %d: Random gave an invalid genome: %v", si, err)
 			}
 			n, err := s.Decode(g)

@@ -7,7 +7,7 @@ const VGG11Hidden = 1024
 
 // vgg11Config is VGG configuration "A" (Simonyan & Zisserman 2015): the
 // output channels of each 3-tap convolution, 0 for a 2× max pool.
-var vgg11Config = []int{64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0}
+var vgg11Config = [...]int{64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0}
 
 // VGG11 returns the paper's reference network, a one-dimensional VGG11:
 // configuration "A" of Simonyan & Zisserman (2015) with 1-D layers. Its

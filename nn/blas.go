@@ -15,7 +15,7 @@ import (
 // gemv sets y = A·x + beta·y (trans false) or y = Aᵀ·x + beta·y (trans
 // true) for the row-major m×n matrix A, and reports whether it could use
 // BLAS for T.
-func gemv[T Float](trans bool, m, n int, a, x []T, beta T, y []T) bool {
+func gemv[T float](trans bool, m, n int, a, x []T, beta T, y []T) bool {
 	tr := blas.NoTrans
 	if trans {
 		tr = blas.Trans
@@ -33,7 +33,7 @@ func gemv[T Float](trans bool, m, n int, a, x []T, beta T, y []T) bool {
 
 // ger adds x·yᵀ to the row-major m×n matrix A and reports whether it could
 // use BLAS for T.
-func ger[T Float](m, n int, x, y, a []T) bool {
+func ger[T float](m, n int, x, y, a []T) bool {
 	switch a := any(a).(type) {
 	case []float32:
 		gonum.Implementation{}.Sger(m, n, 1, any(x).([]float32), 1, any(y).([]float32), 1, a, n)

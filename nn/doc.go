@@ -21,6 +21,7 @@
 // seed give bit-identical weights (on a given architecture: ones where the
 // compiler fuses multiply-adds, such as arm64, round differently).
 //
-// The layer kernels are generic over Float, so the tests check the float32
-// engine's own code against finite differences in float64.
+// The layer kernels are generic over float32 and float64, so the tests
+// check the float32 engine's own code against finite differences in
+// float64.
 package nn

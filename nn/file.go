@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strings"
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/internal/atomicfile"
@@ -31,7 +30,9 @@ import (
 //	end−4   4     CRC-32C (Castagnoli) of every byte before it
 //
 // A reader checks the magic, version, checksum, header and sizes, and that
-// the layers form a valid network, before it builds a model.
+// the layers form a valid network within the engine's limits (see
+// NewModel), before it builds a model. H is at most 1 MiB and a file at
+// most 65 MiB.
 const (
 	modelMagic   = "SPLITNNM"
 	modelVersion = 1
@@ -56,16 +57,33 @@ type fileLayer struct {
 	ReLU     bool   `json:"relu"`
 }
 
-// FormatError reports a malformed model file.
+// FormatError reports a malformed model file: its name, what is wrong and,
+// when there is one, the underlying cause (ErrChecksum for a checksum that
+// does not match, the JSON or network error of a bad header), which
+// errors.Is and errors.As see through Unwrap.
 type FormatError struct {
 	File string
-	Msg  string
+	Msg  string // what is wrong, or where the cause was found ("header")
+	Err  error  // the cause, or nil
 }
 
-func (e *FormatError) Error() string { return "nn: " + e.File + ": " + e.Msg }
+func (e *FormatError) Error() string {
+	s := "nn: " + e.File + ": " + e.Msg
+	if e.Err != nil {
+		if e.Msg != "" {
+			s += ": "
+		}
+		s += e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause, or nil.
+func (e *FormatError) Unwrap() error { return e.Err }
 
 // ErrChecksum is wrapped by the error for a model file whose checksum does
-// not match its content.
+// not match its content: errors.Is(err, ErrChecksum) tells a damaged file
+// from a malformed one.
 var ErrChecksum = errors.New("checksum mismatch")
 
 // Save writes m to w in the model file format.
@@ -83,6 +101,9 @@ func Save(w io.Writer, m *Model) error {
 	hdr, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("nn: encoding model header: %w", err)
+	}
+	if len(hdr) > maxHeader {
+		return fmt.Errorf("nn: model header of %d bytes exceeds the limit of %d (class names too long)", len(hdr), maxHeader)
 	}
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	bw := bufio.NewWriter(io.MultiWriter(w, crc))
@@ -113,24 +134,53 @@ func SaveFile(path string, m *Model) error {
 	return nil
 }
 
-// Load reads a model file from r; name identifies it in error messages.
+// maxHeader bounds the header length a reader accepts. With maxParams it
+// bounds the whole file: see maxModelFile.
+const maxHeader = 1 << 20
+
+// maxModelFile is the largest model file Save writes and Load reads: the
+// fixed part, the largest header, the largest parameter vector and the
+// checksum (65 MiB).
+const maxModelFile = modelFixed + maxHeader + 4*maxParams + 4
+
+// Load reads a model file from r; name identifies it in error messages. It
+// reads at most one byte more than the largest model file and refuses a
+// longer input. Every problem with the content is a *FormatError.
 func Load(r io.Reader, name string) (*Model, error) {
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, maxModelFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("nn: reading model %s: %w", name, err)
+	}
+	if len(b) > maxModelFile {
+		return nil, tooLong(name)
 	}
 	return decode(b, name)
 }
 
-// LoadFile reads the model file at path.
+// LoadFile reads the model file at path; a file larger than any model file
+// is refused before it is read.
 func LoadFile(path string) (*Model, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("nn: loading model: %w", err)
 	}
-	return decode(b, path)
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxModelFile {
+		return nil, tooLong(path)
+	}
+	return Load(f, path)
 }
 
+func tooLong(name string) error {
+	return &FormatError{File: name, Msg: fmt.Sprintf("larger than %d bytes, the largest model file", maxModelFile)}
+}
+
+// decode checks and decodes a whole model file. Every size it reads is
+// bounded before it is used: the header length by maxHeader and the file,
+// the layer count by maxLayers, and the shapes, kernels, weights and
+// activations of the layers by newPlan's limits, with products checked for
+// overflow, so that a file with a valid checksum and absurd sizes is
+// refused rather than allowed to exhaust memory.
 func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
@@ -146,9 +196,12 @@ func decode(b []byte, name string) (*Model, error) {
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if got := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)); got != sum {
-		return nil, &FormatError{File: name, Msg: fmt.Sprintf("%v: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
+		return nil, &FormatError{File: name, Err: fmt.Errorf("%w: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
 	}
 	hlen := uint64(binary.LittleEndian.Uint32(b[12:]))
+	if hlen > maxHeader {
+		return nil, bad("header length %d exceeds the limit of %d bytes", hlen, maxHeader)
+	}
 	if modelFixed+hlen > uint64(len(body)) {
 		return nil, bad("header length %d runs past the end of the file", hlen)
 	}
@@ -156,10 +209,13 @@ func decode(b []byte, name string) (*Model, error) {
 	dec := json.NewDecoder(bytes.NewReader(body[modelFixed : modelFixed+hlen]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
-		return nil, bad("header: %v", err)
+		return nil, &FormatError{File: name, Msg: "header", Err: err}
 	}
 	if dec.More() {
 		return nil, bad("header: data after the JSON object")
+	}
+	if len(h.Layers) > maxLayers {
+		return nil, bad("header: %d layers, at most %d are supported", len(h.Layers), maxLayers)
 	}
 	net := arch.Network{Layers: make([]arch.Layer, len(h.Layers))}
 	for i, fl := range h.Layers {
@@ -174,7 +230,7 @@ func decode(b []byte, name string) (*Model, error) {
 	}
 	p, err := newPlan(net)
 	if err != nil {
-		return nil, bad("header: %s", strings.TrimPrefix(err.Error(), "nn: "))
+		return nil, &FormatError{File: name, Msg: "header", Err: err}
 	}
 	if got := net.String(); h.Arch != got {
 		return nil, bad("header: architecture %q does not match its layers (%s)", h.Arch, got)

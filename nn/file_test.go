@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -146,6 +148,10 @@ func TestLoadErrors(t *testing.T) {
 		if !errors.As(err, &fe) || fe.File != "m.snnm" {
 			t.Errorf("%s: error %v is not a FormatError for m.snnm", tt.name, err)
 		}
+		// Exactly the damaged files wrap ErrChecksum.
+		if wantSum := tt.want == "checksum mismatch"; errors.Is(err, ErrChecksum) != wantSum {
+			t.Errorf("%s: errors.Is(%v, ErrChecksum) = %v, want %v", tt.name, err, !wantSum, wantSum)
+		}
 	}
 	// Unknown fields and trailing garbage in an intact header.
 	b := slices.Clone(good)
@@ -154,9 +160,194 @@ func TestLoadErrors(t *testing.T) {
 	b = binary.LittleEndian.AppendUint32(slices.Clone(b[:12]), uint32(len(hdr)))
 	b = append(append(b, hdr...), good[16+hlen:len(good)-4]...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
-	if _, err := Load(bytes.NewReader(b), "m.snnm"); err == nil || !strings.Contains(err.Error(), `unknown field "archx"`) {
+	_, err := Load(bytes.NewReader(b), "m.snnm")
+	var syntax *json.SyntaxError
+	if err == nil || !strings.Contains(err.Error(), `unknown field "archx"`) || errors.As(err, &syntax) {
 		t.Errorf("unknown header field: error %v", err)
 	}
+	// A header that is not JSON: the FormatError wraps the JSON error.
+	b = binary.LittleEndian.AppendUint32(slices.Clone(good[:12]), 3)
+	b = append(b, "{x}"...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	_, err = Load(bytes.NewReader(b), "m.snnm")
+	if !errors.As(err, &syntax) || !strings.Contains(err.Error(), "m.snnm: header: invalid character") {
+		t.Errorf("malformed header: error %v, want a FormatError wrapping a *json.SyntaxError", err)
+	}
+}
+
+// TestChecksumIs checks that the error for a damaged file wraps
+// ErrChecksum, through FormatError and through LoadFile, and keeps its
+// wording.
+func TestChecksumIs(t *testing.T) {
+	_, b := savedTypical(t)
+	b[len(b)/2] ^= 1
+	path := filepath.Join(t.TempDir(), "bad.snnm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadFile(path)
+	if !errors.Is(err, ErrChecksum) {
+		t.Fatalf("LoadFile of a damaged file: errors.Is(%v, ErrChecksum) = false", err)
+	}
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.File != path || fe.Unwrap() == nil {
+		t.Errorf("error %#v is not a FormatError for %s with a cause", err, path)
+	}
+	want := "nn: " + path + ": checksum mismatch: stored "
+	if !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "(file truncated or corrupted)") {
+		t.Errorf("error %q, want %q…(file truncated or corrupted)", err, want)
+	}
+}
+
+// seal builds a model file from a header and parameters, with a correct
+// checksum, whatever they say.
+func seal(t testing.TB, h fileHeader, hdrPad int, params int) []byte {
+	t.Helper()
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr = append(hdr, bytes.Repeat([]byte{' '}, hdrPad)...) // JSON allows trailing space
+	b := []byte(modelMagic)
+	b = binary.LittleEndian.AppendUint32(b, modelVersion)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(hdr)))
+	b = append(b, hdr...)
+	b = append(b, make([]byte, 4*params)...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// headerOf describes a network as Save would.
+func headerOf(net []fileLayer, arch string, params int) fileHeader {
+	return fileHeader{Arch: arch, Layers: net, Params: params}
+}
+
+// TestLoadRefusesAbsurdSizes checks that files with a valid checksum but
+// absurd sizes are refused with a FormatError before anything is
+// allocated for them: a network whose tensors hold more values than the
+// engine's limit (each tensor within it), a header longer than 1 MiB,
+// too many layers, sizes whose products overflow, and a parameter count
+// that does not fit the limit.
+func TestLoadRefusesAbsurdSizes(t *testing.T) {
+	// 40 stride-1 1×1 convolutions over 2²⁰ values (41·2²⁰ > 2²⁵ values in
+	// all, each tensor 2²⁰ ≤ 2²⁴), then two convolutions of stride 1024 down
+	// to 1 value and a Dense layer to 2 classes: 2,136 parameters.
+	const long = 1 << 20
+	var layers []fileLayer
+	var tensors []string
+	params := 0
+	addConv := func(in, out, k int) {
+		layers = append(layers, fileLayer{Kind: "conv1d", In: [2]int{in, 1}, Out: [2]int{out, 1}, Kernel: k, Stride: k, ReLU: true})
+		tensors = append(tensors, fmt.Sprintf("%dx1", out))
+		params += k + 1
+	}
+	for range 40 {
+		addConv(long, long, 1)
+	}
+	addConv(long, long/1024, 1024)
+	addConv(long/1024, 1, 1024)
+	layers = append(layers, fileLayer{Kind: "dense", In: [2]int{1, 1}, Out: [2]int{2, 1}})
+	params += 4
+	archStr := fmt.Sprintf("%dx1-%s-2", long, strings.Join(tensors, "-"))
+	manyActs := seal(t, headerOf(layers, archStr, params), 0, params)
+
+	small := []fileLayer{{Kind: "dense", In: [2]int{4, 1}, Out: [2]int{2, 1}}}
+	longHeader := seal(t, headerOf(small, "4x1-2", 10), maxHeader, 10)
+
+	var many []fileLayer
+	for range maxLayers + 1 {
+		many = append(many, fileLayer{Kind: "conv1d", In: [2]int{4, 1}, Out: [2]int{4, 1}, Kernel: 1, Stride: 1, ReLU: true})
+	}
+	tooMany := seal(t, headerOf(many, "", 0), 0, 0)
+
+	overflow := seal(t, headerOf([]fileLayer{{Kind: "dense", In: [2]int{1 << 62, 1 << 62}, Out: [2]int{2, 1}}}, "", 0), 0, 0)
+	negative := seal(t, headerOf([]fileLayer{{Kind: "dense", In: [2]int{-1 << 62, -4}, Out: [2]int{2, 1}}}, "", 0), 0, 0)
+	stride := seal(t, headerOf([]fileLayer{
+		{Kind: "conv1d_transpose", In: [2]int{1 << 24, 1}, Out: [2]int{1 << 24, 1}, Kernel: 1 << 24, Stride: 1 << 24, PadLeft: 1 << 24, PadRight: 1 << 24, ReLU: true},
+		{Kind: "dense", In: [2]int{1 << 24, 1}, Out: [2]int{2, 1}},
+	}, "", 0), 0, 0)
+	// 2¹²·2¹³ = 2²⁵ Dense weights: over the 2²⁴ parameter limit.
+	weights := seal(t, headerOf([]fileLayer{{Kind: "dense", In: [2]int{1 << 12, 1}, Out: [2]int{1 << 13, 1}}}, "", 0), 0, 0)
+	params64 := seal(t, headerOf(small, "4x1-2", 1<<62), 0, 10)
+
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"activations", manyActs, "the engine's limit for a network is 33554432"},
+		{"header length", longHeader, "exceeds the limit of 1048576 bytes"},
+		{"layers", tooMany, "257 layers, at most 256"},
+		{"overflowing shape", overflow, "exceeds 16777216 values"},
+		{"negative shape", negative, "is not positive"},
+		{"transpose stride", stride, "gives an output longer than"},
+		{"weights", weights, "too many weights"},
+		{"parameter count", params64, "4611686018427387904 parameters, the layers have 10"},
+	} {
+		_, err := Load(bytes.NewReader(tt.b), "absurd.snnm")
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.File != "absurd.snnm" || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want a FormatError for absurd.snnm containing %q", tt.name, err, tt.want)
+		}
+		if errors.Is(err, ErrChecksum) {
+			t.Errorf("%s: error %v wraps ErrChecksum, but the checksum is valid", tt.name, err)
+		}
+	}
+	// The long header is refused for its length alone: the same file with
+	// a short header loads.
+	if _, err := Load(bytes.NewReader(seal(t, headerOf(small, "4x1-2", 10), 100, 10)), "ok.snnm"); err != nil {
+		t.Errorf("small model with 100 bytes of header padding: %v", err)
+	}
+}
+
+// TestLoadRefusesLongInput checks that Load stops reading one byte past
+// the largest model file and that LoadFile refuses a larger file from its
+// size, without reading it.
+func TestLoadRefusesLongInput(t *testing.T) {
+	r := &countingReader{n: maxModelFile + 1<<20}
+	_, err := Load(r, "stream")
+	var fe *FormatError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "larger than 68157460 bytes") {
+		t.Errorf("Load of %d bytes: error %v, want a FormatError about the size", maxModelFile+1<<20, err)
+	}
+	if r.read > maxModelFile+1 {
+		t.Errorf("Load read %d bytes, want at most %d", r.read, maxModelFile+1)
+	}
+
+	path := filepath.Join(t.TempDir(), "huge.snnm")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(modelMagic)
+	if err := f.Truncate(1 << 40); err != nil { // sparse: takes no space
+		t.Skip("cannot make a sparse file here:", err)
+	}
+	f.Close()
+	_, err = LoadFile(path)
+	if !errors.As(err, &fe) || fe.File != path || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("LoadFile of a 1 TiB file: error %v, want a FormatError about the size", err)
+	}
+}
+
+// countingReader yields n bytes, the magic and then zeros, and counts how
+// many were read.
+type countingReader struct{ n, read int }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if r.read >= r.n {
+		return 0, io.EOF
+	}
+	p = p[:min(len(p), r.n-r.read)]
+	clear(p)
+	for i := range p {
+		if j := r.read + i; j < len(modelMagic) {
+			p[i] = modelMagic[j]
+		} else {
+			break
+		}
+	}
+	r.read += len(p)
+	return len(p), nil
 }
 
 func FuzzLoad(f *testing.F) {
@@ -186,8 +377,9 @@ func FuzzLoad(f *testing.F) {
 func fuzzLoad(t *testing.T, b []byte) {
 	m, err := Load(bytes.NewReader(b), "fuzz")
 	if err != nil {
-		if !strings.Contains(err.Error(), "fuzz") {
-			t.Errorf("error %q does not name the file", err)
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.File != "fuzz" || !strings.Contains(err.Error(), "fuzz") {
+			t.Errorf("error %q is not a FormatError naming the file", err)
 		}
 		return
 	}

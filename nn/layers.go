@@ -7,9 +7,9 @@ import (
 	"github.com/splitnas/splitnas/arch"
 )
 
-// Float is the element type the layer kernels are written for. The engine
+// float is the element type the layer kernels are written for. The engine
 // trains in float32; the gradient tests run the very same kernels in float64.
-type Float interface{ ~float32 | ~float64 }
+type float interface{ ~float32 | ~float64 }
 
 // geom is one layer of a network with its parameter offsets, checked and in
 // the form the kernels use. Weights are stored row-major as
@@ -33,13 +33,11 @@ func (g *geom) inSize() int  { return g.inLen * g.inCh }
 func (g *geom) outSize() int { return g.outLen * g.outCh }
 
 // forward computes the layer's affine output y (before any ReLU) from x.
-func forward[T Float](g *geom, p, x, y []T) {
+func forward[T float](g *geom, p, x, y []T) {
 	w, b := p[g.wOff:g.wOff+g.nw], p[g.bOff:g.bOff+g.nb]
 	switch g.kind {
-	case arch.Conv:
+	case arch.Conv, arch.ConvTranspose:
 		convForward(g, w, b, x, y)
-	case arch.ConvTranspose:
-		convTForward(g, w, b, x, y)
 	case arch.Dense:
 		denseForward(w, b, x, y)
 	}
@@ -48,14 +46,12 @@ func forward[T Float](g *geom, p, x, y []T) {
 // backward adds the layer's parameter gradients to dp given the input x and
 // the gradient dy of the affine output, and, unless dx is nil, sets dx to
 // the gradient with respect to x.
-func backward[T Float](g *geom, p, x, dy, dp, dx []T) {
+func backward[T float](g *geom, p, x, dy, dp, dx []T) {
 	w := p[g.wOff : g.wOff+g.nw]
 	dw, db := dp[g.wOff:g.wOff+g.nw], dp[g.bOff:g.bOff+g.nb]
 	switch g.kind {
-	case arch.Conv:
+	case arch.Conv, arch.ConvTranspose:
 		convBackward(g, w, x, dy, dw, db, dx)
-	case arch.ConvTranspose:
-		convTBackward(g, w, x, dy, dw, db, dx)
 	case arch.Dense:
 		denseBackward(w, x, dy, dw, db, dx)
 	}
@@ -88,7 +84,7 @@ func fullRange(s, pl, k, n, count int) (lo, hi int) {
 }
 
 // corr adds to every y[t] the correlation Σ_j w[j]·x[t·s − pl + j].
-func corr[T Float](w, x []T, s, pl int, y []T) {
+func corr[T float](w, x []T, s, pl int, y []T) {
 	k := len(w)
 	lo, hi := fullRange(s, pl, k, len(x), len(y))
 	edge := func(t int) {
@@ -128,7 +124,7 @@ func corr[T Float](w, x []T, s, pl int, y []T) {
 
 // corrGrad adds to every dw[j] the sum Σ_t d[t]·x[t·s − pl + j]: the
 // gradient of corr with respect to its weights.
-func corrGrad[T Float](d, x []T, s, pl int, dw []T) {
+func corrGrad[T float](d, x []T, s, pl int, dw []T) {
 	k := len(dw)
 	lo, hi := fullRange(s, pl, k, len(x), len(d))
 	for t, v := range d {
@@ -175,7 +171,7 @@ func corrGrad[T Float](d, x []T, s, pl int, dw []T) {
 
 // scatter adds d[t]·w[j] to every y[t·s − pl + j] inside y: the transpose
 // of corr, so also its gradient with respect to x.
-func scatter[T Float](w, d []T, s, pl int, y []T) {
+func scatter[T float](w, d []T, s, pl int, y []T) {
 	k := len(w)
 	for t, v := range d {
 		start := t*s - pl
@@ -185,62 +181,43 @@ func scatter[T Float](w, d []T, s, pl int, y []T) {
 	}
 }
 
-// convForward: y[co][t] = b[co] + Σ_ci Σ_j w[co][ci][j]·x[ci][t·s + j − pl],
-// with x zero outside [0, inLen).
-func convForward[T Float](g *geom, w, b, x, y []T) {
+// A Conv and a ConvTranspose are the same strided window seen from the two
+// ends: a Conv correlates its long input into its short output,
+//
+//	y[co][t] = b[co] + Σ_ci Σ_j w[co][ci][j]·x[ci][t·s + j − pl]
+//
+// with x zero outside [0, inLen), and a ConvTranspose scatters its short
+// input into its long output, the full output z[co][t·s + j] +=
+// w[co][ci][j]·x[ci][t], of length (inLen−1)·s + k, cropped by pl on the
+// left and pr on the right: y[co][u] = b[co] + z[co][u + pl]. So one loop
+// over channel pairs serves both, calling corr where the other calls
+// scatter and swapping the roles of input and output in corrGrad.
+
+// convForward computes the affine output y of a Conv or ConvTranspose.
+func convForward[T float](g *geom, w, b, x, y []T) {
 	inLen, outLen, k := g.inLen, g.outLen, g.k
+	transposed := g.kind == arch.ConvTranspose
 	for co := range g.outCh {
 		yr := y[co*outLen : (co+1)*outLen]
 		for t := range yr {
 			yr[t] = b[co]
 		}
 		for ci := range g.inCh {
-			corr(w[(co*g.inCh+ci)*k:][:k], x[ci*inLen:(ci+1)*inLen], g.s, g.pl, yr)
-		}
-	}
-}
-
-func convBackward[T Float](g *geom, w, x, dy, dw, db, dx []T) {
-	inLen, outLen, k := g.inLen, g.outLen, g.k
-	if dx != nil {
-		clear(dx[:g.inSize()])
-	}
-	for co := range g.outCh {
-		dyr := dy[co*outLen : (co+1)*outLen]
-		var sum T
-		for _, v := range dyr {
-			sum += v
-		}
-		db[co] += sum
-		for ci := range g.inCh {
-			off := (co*g.inCh + ci) * k
-			xr := x[ci*inLen : (ci+1)*inLen]
-			corrGrad(dyr, xr, g.s, g.pl, dw[off:off+k])
-			if dx != nil {
-				scatter(w[off:off+k], dyr, g.s, g.pl, dx[ci*inLen:(ci+1)*inLen])
+			wr, xr := w[(co*g.inCh+ci)*k:][:k], x[ci*inLen:(ci+1)*inLen]
+			if transposed {
+				scatter(wr, xr, g.s, g.pl, yr)
+			} else {
+				corr(wr, xr, g.s, g.pl, yr)
 			}
 		}
 	}
 }
 
-// convTForward: the full output z[co][t·s + j] += w[co][ci][j]·x[ci][t], of
-// length (inLen−1)·s + k, is cropped by pl on the left and pr on the right:
-// y[co][u] = b[co] + z[co][u + pl].
-func convTForward[T Float](g *geom, w, b, x, y []T) {
+// convBackward adds the weight and bias gradients of a Conv or
+// ConvTranspose to dw and db and, unless dx is nil, sets dx.
+func convBackward[T float](g *geom, w, x, dy, dw, db, dx []T) {
 	inLen, outLen, k := g.inLen, g.outLen, g.k
-	for co := range g.outCh {
-		yr := y[co*outLen : (co+1)*outLen]
-		for i := range yr {
-			yr[i] = b[co]
-		}
-		for ci := range g.inCh {
-			scatter(w[(co*g.inCh+ci)*k:][:k], x[ci*inLen:(ci+1)*inLen], g.s, g.pl, yr)
-		}
-	}
-}
-
-func convTBackward[T Float](g *geom, w, x, dy, dw, db, dx []T) {
-	inLen, outLen, k := g.inLen, g.outLen, g.k
+	transposed := g.kind == arch.ConvTranspose
 	if dx != nil {
 		clear(dx[:g.inSize()])
 	}
@@ -253,17 +230,28 @@ func convTBackward[T Float](g *geom, w, x, dy, dw, db, dx []T) {
 		db[co] += sum
 		for ci := range g.inCh {
 			off := (co*g.inCh + ci) * k
-			xr := x[ci*inLen : (ci+1)*inLen]
-			corrGrad(xr, dyr, g.s, g.pl, dw[off:off+k])
+			wr, dwr, xr := w[off:off+k], dw[off:off+k], x[ci*inLen:(ci+1)*inLen]
+			var dxr []T
 			if dx != nil {
-				corr(w[off:off+k], dyr, g.s, g.pl, dx[ci*inLen:(ci+1)*inLen])
+				dxr = dx[ci*inLen : (ci+1)*inLen]
+			}
+			if transposed {
+				corrGrad(xr, dyr, g.s, g.pl, dwr)
+				if dxr != nil {
+					corr(wr, dyr, g.s, g.pl, dxr)
+				}
+			} else {
+				corrGrad(dyr, xr, g.s, g.pl, dwr)
+				if dxr != nil {
+					scatter(wr, dyr, g.s, g.pl, dxr)
+				}
 			}
 		}
 	}
 }
 
 // denseForward: y[o] = b[o] + Σ_i w[o][i]·x[i].
-func denseForward[T Float](w, b, x, y []T) {
+func denseForward[T float](w, b, x, y []T) {
 	copy(y, b)
 	if !gemv(false, len(y), len(x), w, x, 1, y) {
 		denseForwardLoops(w, x, y)
@@ -272,7 +260,7 @@ func denseForward[T Float](w, b, x, y []T) {
 
 // denseForwardLoops adds w·x to y, four outputs at a time so that each
 // x[i] is loaded once for four products.
-func denseForwardLoops[T Float](w, x, y []T) {
+func denseForwardLoops[T float](w, x, y []T) {
 	n := len(x)
 	o := 0
 	for ; o+4 <= len(y); o += 4 {
@@ -297,7 +285,7 @@ func denseForwardLoops[T Float](w, x, y []T) {
 }
 
 // denseBackward: db += dy, dw += dy·xᵀ, dx = wᵀ·dy.
-func denseBackward[T Float](w, x, dy, dw, db, dx []T) {
+func denseBackward[T float](w, x, dy, dw, db, dx []T) {
 	for o, d := range dy {
 		db[o] += d
 	}
@@ -323,7 +311,7 @@ func denseBackward[T Float](w, x, dy, dw, db, dx []T) {
 // Activations are positive or negative at random, so this and the other
 // element-wise loops avoid data-dependent branches, which the processor
 // would mispredict half the time (a branchy ReLU costs 8× more).
-func relu[T Float](y []T) {
+func relu[T float](y []T) {
 	for i, v := range y {
 		y[i] = max(v, 0)
 	}
@@ -331,7 +319,7 @@ func relu[T Float](y []T) {
 
 // reluBackward zeroes the gradient dy where the ReLU output y is not
 // positive (the derivative at 0 is taken as 0).
-func reluBackward[T Float](y, dy []T) {
+func reluBackward[T float](y, dy []T) {
 	dy = dy[:len(y)]
 	for i, v := range y {
 		on := 0 // an integer, so the compiler uses a conditional move
@@ -344,7 +332,7 @@ func reluBackward[T Float](y, dy []T) {
 
 // mul multiplies y by mask element-wise: the forward and backward pass of
 // inverted dropout, whose mask holds 0 (dropped) or 1/(1−rate) (kept).
-func mul[T Float](y, mask []T) {
+func mul[T float](y, mask []T) {
 	mask = mask[:len(y)]
 	for i := range y {
 		y[i] *= mask[i]
@@ -354,7 +342,7 @@ func mul[T Float](y, mask []T) {
 // softmaxCE returns the cross-entropy −log softmax(z)[label] and sets
 // dz = scale·(softmax(z) − onehot(label)). It subtracts max(z) first, so
 // large logits neither overflow nor lose the loss to rounding.
-func softmaxCE[T Float](z []T, label int, scale T, dz []T) T {
+func softmaxCE[T float](z []T, label int, scale T, dz []T) T {
 	m := z[0]
 	for _, v := range z[1:] {
 		if v > m {
@@ -376,7 +364,7 @@ func softmaxCE[T Float](z []T, label int, scale T, dz []T) T {
 }
 
 // crossEntropy returns −log softmax(z)[label] without the gradient.
-func crossEntropy[T Float](z []T, label int) T {
+func crossEntropy[T float](z []T, label int) T {
 	m := z[0]
 	for _, v := range z[1:] {
 		if v > m {
@@ -392,7 +380,7 @@ func crossEntropy[T Float](z []T, label int) T {
 
 // argmax returns the index of the largest value (the first one on ties; NaN
 // never wins).
-func argmax[T Float](z []T) int {
+func argmax[T float](z []T) int {
 	best := 0
 	for i, v := range z {
 		if v > z[best] {
@@ -404,7 +392,7 @@ func argmax[T Float](z []T) int {
 
 // dot returns Σ a[i]·b[i] over len(a) values, with four partial sums so the
 // additions do not wait on each other.
-func dot[T Float](a, b []T) T {
+func dot[T float](a, b []T) T {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 T
 	for len(a) >= 4 && len(b) >= 4 {
@@ -421,7 +409,7 @@ func dot[T Float](a, b []T) T {
 }
 
 // axpy sets y[i] += a·x[i] over len(x) values.
-func axpy[T Float](a T, x, y []T) {
+func axpy[T float](a T, x, y []T) {
 	y = y[:len(x)]
 	for i, v := range x {
 		y[i] += a * v
@@ -430,5 +418,5 @@ func axpy[T Float](a T, x, y []T) {
 
 // layerError describes why layer i of a network is malformed.
 func layerError(i int, l arch.Layer, format string, args ...any) error {
-	return fmt.Errorf("nn: layer %d (%v %v→%v): %s", i+1, l.Kind, l.In, l.Out, fmt.Sprintf(format, args...))
+	return fmt.Errorf("layer %d (%v %v→%v): %s", i+1, l.Kind, l.In, l.Out, fmt.Sprintf(format, args...))
 }

@@ -20,8 +20,9 @@ type Metrics struct {
 // Evaluate runs m on every sample of d. MacroF1 averages F1 = 2·TP/(2·TP +
 // FP + FN) over the classes that occur among the true or the predicted
 // labels (as scikit-learn does); an empty dataset gives zero metrics. It is
-// an error if d's sample shape or class count does not fit the model, or if
-// both name their classes and the names differ.
+// an error if d is invalid (Dataset.Validate), if its sample shape or class
+// count does not fit the model, or if both name their classes and the
+// names differ.
 func Evaluate(m *Model, d *dataset.Dataset) (Metrics, error) {
 	if err := checkData(m.plan, d, "evaluation"); err != nil {
 		return Metrics{}, err
@@ -85,28 +86,23 @@ func macroF1(confusion [][]int) float64 {
 	return sum / float64(n)
 }
 
-// checkData reports whether d's samples fit the network's input and its
-// labels the network's outputs; role names d in the error.
+// checkData reports whether d is a valid dataset (Dataset.Validate) whose
+// samples fit the network's input and whose classes its outputs; role
+// names d in the error.
 func checkData(p *plan, d *dataset.Dataset, role string) error {
 	if d == nil {
 		return fmt.Errorf("nn: no %s data", role)
+	}
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("nn: %s data: %w", role, err)
 	}
 	g := &p.layers[0]
 	in, got := arch.Shape{Len: g.inLen, Ch: g.inCh}, arch.Shape{Len: d.Length, Ch: d.Channels}
 	if got != in {
 		return fmt.Errorf("nn: %s data has samples of %v (length×channels), network input is %v", role, got, in)
 	}
-	k := p.classes()
-	if len(d.Classes) != k {
+	if k := p.classes(); len(d.Classes) != k {
 		return fmt.Errorf("nn: %s data has %d classes %v, network has %d outputs", role, len(d.Classes), d.Classes, k)
-	}
-	if len(d.X) != len(d.Labels)*in.Size() {
-		return fmt.Errorf("nn: %s data has %d values for %d samples of %d", role, len(d.X), len(d.Labels), in.Size())
-	}
-	for i, l := range d.Labels {
-		if int(l) >= k {
-			return fmt.Errorf("nn: %s sample %d has label %d, network has %d classes", role, i, l, k)
-		}
 	}
 	return nil
 }

@@ -116,11 +116,19 @@ func TestEvaluateErrors(t *testing.T) {
 		{"names", func(d *dataset.Dataset) *dataset.Dataset { d.Classes = []string{"a", "c", "b"}; return d }, "classes [a c b], model has [a b c]"},
 		{"label", func(d *dataset.Dataset) *dataset.Dataset { d.Labels[0] = 7; return d }, "label 7"},
 		{"values", func(d *dataset.Dataset) *dataset.Dataset { d.X = d.X[:2]; return d }, "2 values for 1 samples"},
+		{"splits", func(d *dataset.Dataset) *dataset.Dataset { d.Splits = nil; return d }, "evaluation data: "},
 	}
 	for _, tt := range tests {
-		_, err := Evaluate(m, tt.modify(good()))
+		d := tt.modify(good())
+		_, err := Evaluate(m, d)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+		// An invalid dataset is refused with Dataset.Validate's own error.
+		if d != nil {
+			if verr := d.Validate(); verr != nil && (err == nil || !strings.Contains(err.Error(), verr.Error())) {
+				t.Errorf("%s: error %v, want it to include Validate's %q", tt.name, err, verr)
+			}
 		}
 	}
 }

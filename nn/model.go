@@ -26,10 +26,16 @@ type Model struct {
 // Glorot-uniform, U(±√(6/(fanIn+fanOut))), for the last. fanIn counts the
 // products summed into one output: kernel·inCh for a Conv,
 // ⌈kernel/stride⌉·inCh for a ConvTranspose, the input size for a Dense.
+//
+// The engine takes Conv, ConvTranspose and Dense layers (not MaxPool) and
+// has limits far above the networks splitnas searches: at most 256
+// layers, 2²⁴ values in a tensor, 2²⁵ in all the tensors together, 2²⁴
+// parameters, and kernels, strides and padding of at most 2²⁴. Load
+// applies the same checks to a model file.
 func NewModel(net arch.Network, seed uint64) (*Model, error) {
 	p, err := newPlan(net)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("nn: %w", err)
 	}
 	m := &Model{
 		net:    arch.Network{Layers: append([]arch.Layer(nil), net.Layers...)},

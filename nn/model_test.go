@@ -46,11 +46,26 @@ func TestNewModelRejects(t *testing.T) {
 		{"unknown kind", with(func(l *arch.Layer) { l.Kind = 7 }), "unknown layer kind"},
 		{"broken chain", arch.Network{Layers: []arch.Layer{good, dense(arch.Shape{Len: 9, Ch: 2}, arch.Shape{Len: 3, Ch: 1})}}, "not the previous layer's output"},
 		{"transpose length", arch.Network{Layers: []arch.Layer{{Kind: arch.ConvTranspose, In: in, Out: arch.Shape{Len: 64, Ch: 1}, Kernel: 2, Stride: 2, PadLeft: 1}}}, "give 63"},
-		{"too many weights", arch.Network{Layers: []arch.Layer{dense(arch.Shape{Len: 1 << 25, Ch: 1}, arch.Shape{Len: 1 << 25, Ch: 1})}}, "too many weights"},
+		{"too many weights", arch.Network{Layers: []arch.Layer{dense(arch.Shape{Len: 1 << 13, Ch: 1}, arch.Shape{Len: 1 << 12, Ch: 1})}}, "too many weights"},
+		{"too many layers", func() arch.Network {
+			var n arch.Network
+			for range maxLayers {
+				n.Layers = append(n.Layers, conv(in, 1, 1, 1, 0, 0))
+			}
+			n.Layers = append(n.Layers, last)
+			return n
+		}(), "257 layers, at most 256"},
+		// Each tensor within the limit, all of them together over it.
+		{"too many activations", func() arch.Network {
+			big := arch.Shape{Len: 1 << 24, Ch: 1}
+			return arch.Network{Layers: []arch.Layer{conv(big, 1, 1, 1, 0, 0), conv(big, 1, 1, 1, 0, 0), dense(big, arch.Shape{Len: 1, Ch: 1})}}
+		}(), "layer 2 (conv1d 16777216x1→16777216x1): the tensors up to this layer hold 50331648 values"},
+		{"transpose overflow", arch.Network{Layers: []arch.Layer{{Kind: arch.ConvTranspose, In: arch.Shape{Len: 1 << 24, Ch: 1}, Out: arch.Shape{Len: 4, Ch: 1},
+			Kernel: 1, Stride: 1 << 24, ReLU: true}, last}}, "gives an output longer than 16777216"},
 	}
 	for _, tt := range tests {
 		_, err := NewModel(tt.net, 1)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "nn: ") {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
 	}

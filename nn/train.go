@@ -2,6 +2,7 @@ package nn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -16,11 +17,12 @@ import (
 type Config struct {
 	Epochs  int     // passes over the training data, ≥ 1
 	Batch   int     // samples per Adam step, ≥ 1; the last batch of an epoch may be smaller
-	LR      float64 // Adam learning rate α
+	LR      float64 // Adam learning rate α, positive and finite
 	Dropout float64 // rate in [0, 1) of inverted dropout after every hidden layer; 0 = off
 	Seed    uint64  // drives initialisation, shuffling and dropout
 	// Patience stops training after that many epochs without a better
-	// validation score; 0 trains all Epochs. It needs validation data.
+	// validation score; 0 trains all Epochs. It needs validation data:
+	// Train refuses a positive Patience without it (ErrPatienceWithoutValidation).
 	Patience int
 }
 
@@ -30,18 +32,38 @@ func DefaultConfig() Config {
 	return Config{Epochs: 20, Batch: 32, LR: 1e-3, Seed: 1}
 }
 
-func (c Config) check() error {
+// ErrPatienceWithoutValidation is wrapped by the error of a training run
+// given a positive Config.Patience but no validation data (nil or empty),
+// so that early stopping could never happen.
+var ErrPatienceWithoutValidation = errors.New("nn: patience needs validation data")
+
+// ConfigError names the Config field out of its documented range.
+type ConfigError struct {
+	Field   string // "Epochs", "Batch", "LR", "Dropout" or "Patience"
+	Value   any
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("nn: %s %v: %s", e.Field, e.Value, e.Problem)
+}
+
+// Validate reports the first field of c out of its documented range, as a
+// *ConfigError. Train calls it; a caller can call it first to refuse a
+// configuration before doing anything else. (Patience without validation
+// data depends on the data, so only Train can refuse it.)
+func (c Config) Validate() error {
 	switch {
 	case c.Epochs < 1:
-		return fmt.Errorf("nn: %d epochs, want at least 1", c.Epochs)
+		return &ConfigError{"Epochs", c.Epochs, "want at least 1"}
 	case c.Batch < 1:
-		return fmt.Errorf("nn: batch size %d, want at least 1", c.Batch)
+		return &ConfigError{"Batch", c.Batch, "want at least 1"}
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("nn: learning rate %g, want a positive number", c.LR)
+		return &ConfigError{"LR", c.LR, "want a positive, finite learning rate"}
 	case !(c.Dropout >= 0 && c.Dropout < 1):
-		return fmt.Errorf("nn: dropout rate %g, want 0 ≤ rate < 1", c.Dropout)
+		return &ConfigError{"Dropout", c.Dropout, "want 0 ≤ rate < 1"}
 	case c.Patience < 0:
-		return fmt.Errorf("nn: patience %d, want ≥ 0", c.Patience)
+		return &ConfigError{"Patience", c.Patience, "want ≥ 0 (0: no early stopping)"}
 	}
 	return nil
 }
@@ -71,7 +93,9 @@ type Result struct {
 type Engine interface {
 	Name() string
 	// Train trains net on train, choosing the epoch by val (which may be
-	// nil or empty). It checks ctx between batches and returns its error, wrapped,
+	// nil or empty). It checks the configuration, the network and both
+	// datasets (Dataset.Validate, and that they fit the network) before it
+	// starts. It checks ctx between batches and returns its error, wrapped,
 	// when it is done.
 	Train(ctx context.Context, net arch.Network, train, val *dataset.Dataset, cfg Config) (*Result, error)
 }
@@ -86,7 +110,7 @@ type native struct{}
 func (native) Name() string { return "native" }
 
 func (native) Train(ctx context.Context, net arch.Network, train, val *dataset.Dataset, cfg Config) (*Result, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	m, err := NewModel(net, cfg.Seed)
@@ -109,6 +133,9 @@ func (native) Train(ctx context.Context, net arch.Network, train, val *dataset.D
 		if !slices.Equal(val.Classes, train.Classes) {
 			return nil, fmt.Errorf("nn: validation classes %v differ from training classes %v", val.Classes, train.Classes)
 		}
+	}
+	if cfg.Patience > 0 && val == nil {
+		return nil, fmt.Errorf("%w: patience %d, but the validation data is missing or empty", ErrPatienceWithoutValidation, cfg.Patience)
 	}
 	m.Classes = slices.Clone(train.Classes)
 	t := newTrainer(m, train.Len(), cfg)
@@ -149,7 +176,8 @@ func newTrainer(m *Model, n int, cfg Config) *trainer {
 }
 
 func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result, error) {
-	res := &Result{Model: t.m, History: make([]Epoch, 0, t.cfg.Epochs)}
+	// Epochs may be huge when Patience ends the run: grow History as needed.
+	res := &Result{Model: t.m, History: make([]Epoch, 0, min(t.cfg.Epochs, 1024))}
 	bestAcc, bestLoss := math.Inf(-1), math.Inf(1)
 	for e := range t.cfg.Epochs {
 		start := time.Now()

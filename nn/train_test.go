@@ -133,7 +133,7 @@ func TestBestEpochAndPatience(t *testing.T) {
 	}
 
 	// Without validation data: every epoch, the last one's weights.
-	cfg.Epochs = 4
+	cfg.Epochs, cfg.Patience = 4, 0
 	res, err = Native().Train(context.Background(), net, train, nil, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -227,21 +227,81 @@ func TestTrainErrors(t *testing.T) {
 		{"train classes", randomData(5, net.Input(), 4, 1), nil, DefaultConfig(), "training data has 4 classes [A B C D], network has 3 outputs"},
 		{"val shape", good(), randomData(5, arch.Shape{Len: 255, Ch: 1}, 3, 1), DefaultConfig(), "validation data has samples of 255x1"},
 		{"val names", good(), func() *dataset.Dataset { d := good(); d.Classes = []string{"x", "y", "z"}; return d }(), DefaultConfig(), "validation classes [x y z] differ"},
-		{"label", func() *dataset.Dataset { d := good(); d.Labels[3] = 3; return d }(), nil, DefaultConfig(), "training sample 3 has label 3"},
-		{"epochs", good(), nil, cfgWith(func(c *Config) { c.Epochs = 0 }), "0 epochs"},
-		{"batch", good(), nil, cfgWith(func(c *Config) { c.Batch = -1 }), "batch size -1"},
-		{"lr", good(), nil, cfgWith(func(c *Config) { c.LR = math.NaN() }), "learning rate NaN"},
-		{"dropout", good(), nil, cfgWith(func(c *Config) { c.Dropout = 1 }), "dropout rate 1"},
-		{"patience", good(), nil, cfgWith(func(c *Config) { c.Patience = -2 }), "patience -2"},
+		{"label", func() *dataset.Dataset { d := good(); d.Labels[3] = 3; return d }(), nil, DefaultConfig(), "training data: "},
+		{"val records", good(), func() *dataset.Dataset { d := good(); d.Records = d.Records[:5]; return d }(), DefaultConfig(), "validation data: "},
+		{"Epochs", good(), nil, cfgWith(func(c *Config) { c.Epochs = 0 }), "Epochs 0"},
+		{"Batch", good(), nil, cfgWith(func(c *Config) { c.Batch = -1 }), "Batch -1"},
+		{"LR", good(), nil, cfgWith(func(c *Config) { c.LR = math.NaN() }), "LR NaN"},
+		{"LR", good(), nil, cfgWith(func(c *Config) { c.LR = math.Inf(1) }), "LR +Inf"},
+		{"Dropout", good(), nil, cfgWith(func(c *Config) { c.Dropout = 1 }), "Dropout 1"},
+		{"Patience", good(), nil, cfgWith(func(c *Config) { c.Patience = -2 }), "Patience -2"},
 	}
 	for _, tt := range tests {
 		_, err := Native().Train(context.Background(), net, tt.train, tt.val, tt.cfg)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
+		// An invalid dataset is refused with Dataset.Validate's own error.
+		for _, d := range []*dataset.Dataset{tt.train, tt.val} {
+			if d == nil {
+				continue
+			}
+			if verr := d.Validate(); verr != nil && (err == nil || !strings.Contains(err.Error(), verr.Error())) {
+				t.Errorf("%s: error %v, want it to include Validate's %q", tt.name, err, verr)
+			}
+		}
+		// Train refuses a configuration exactly when Validate does, with a
+		// ConfigError naming the field.
+		if verr := tt.cfg.Validate(); verr != nil {
+			var ce *ConfigError
+			if err == nil || err.Error() != verr.Error() || !errors.As(err, &ce) || ce.Field != tt.name {
+				t.Errorf("%s: Train error %v, Config.Validate %v; want a ConfigError for %s", tt.name, err, verr, tt.name)
+			}
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("DefaultConfig().Validate() = %v", err)
 	}
 	if _, err := Native().Train(context.Background(), arch.Network{}, good(), nil, DefaultConfig()); err == nil {
 		t.Error("empty network trained without error")
+	}
+}
+
+// TestPatienceWithoutValidation checks that a positive Patience without
+// validation data, nil or empty, is refused before training, not ignored,
+// and that Patience 0 trains without it.
+func TestPatienceWithoutValidation(t *testing.T) {
+	net := toyNet(t)
+	train := randomData(20, net.Input(), 3, 1)
+	cfg := DefaultConfig()
+	cfg.Epochs, cfg.Patience = 2, 1
+	for _, val := range []*dataset.Dataset{nil, randomData(0, net.Input(), 3, 2)} {
+		res, err := Native().Train(context.Background(), net, train, val, cfg)
+		if !errors.Is(err, ErrPatienceWithoutValidation) || res != nil {
+			t.Errorf("val %v: result %v, error %v; want ErrPatienceWithoutValidation", val, res, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "patience 1") {
+			t.Errorf("error %q does not name the patience", err)
+		}
+	}
+	cfg.Patience = 0
+	if _, err := Native().Train(context.Background(), net, train, nil, cfg); err != nil {
+		t.Errorf("patience 0 without validation data: %v", err)
+	}
+}
+
+// TestTrainHugeEpochs checks that a huge epoch count, which Patience may
+// cut short, is not allocated for up front: here the run is cancelled in
+// its first epoch.
+func TestTrainHugeEpochs(t *testing.T) {
+	net := toyNet(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cfg := DefaultConfig()
+	cfg.Epochs = math.MaxInt
+	_, err := Native().Train(ctx, net, randomData(20, net.Input(), 3, 1), nil, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
 

@@ -2,9 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -79,13 +83,24 @@ best validation accuracy, and scores them once on the test split. Without --data
 embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in float32.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Every flag is checked before the dataset is read, and the
+			// dataset before the (long) training; --out is written last.
 			net, err := a.network()
 			if err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return trainFlagError(err)
+			}
+			if err := checkOutPath(out); err != nil {
 				return err
 			}
 			d, err := loadDataset(data)
 			if err != nil {
 				return err
+			}
+			if cfg.Patience > 0 && len(d.Indices(dataset.Val)) == 0 {
+				return fmt.Errorf("--patience %d: %w: %s has no validation split (use --patience 0)", cfg.Patience, nn.ErrPatienceWithoutValidation, dataName(data))
 			}
 			start := time.Now()
 			res, err := nn.Native().Train(cmd.Context(), net, d.Part(dataset.Train), d.Part(dataset.Val), cfg)
@@ -137,6 +152,35 @@ embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in
 	f.StringVar(&out, "out", "", "save the trained model to this file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// checkOutPath refuses an --out that cannot be written as a file: one
+// whose directory does not exist or that names a directory. It writes
+// nothing.
+func checkOutPath(out string) error {
+	if out == "" {
+		return nil
+	}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return fmt.Errorf("--out %s is a directory, want a file name", out)
+	}
+	dir := filepath.Dir(out)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--out %s: directory %s does not exist", out, dir)
+	}
+	return nil
+}
+
+// trainFlagError words an *nn.ConfigError with the flag that sets the
+// field (the flags of train and search are named alike); other errors are
+// returned as they are.
+func trainFlagError(err error) error {
+	var ce *nn.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	flag := strings.ToLower(ce.Field) // Epochs, Batch, LR, Dropout, Patience
+	return fmt.Errorf("--%s %v: %s", flag, ce.Value, ce.Problem)
 }
 
 func dataName(path string) string {

@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/dataset/sample"
 	"github.com/splitnas/splitnas/nn"
 )
 
@@ -66,6 +71,54 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		_, err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want it to mention %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestTrainValidatesBeforeWork checks that train refuses bad flags before
+// it reads the dataset (here a missing file, which would be the error
+// otherwise), refuses --patience on a dataset without a validation split
+// before training, and writes no --out file in any of these cases.
+func TestTrainValidatesBeforeWork(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.snnm")
+	missing := filepath.Join(dir, "missing.snds")
+
+	// The embedded sample without its validation split.
+	d, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noVal := filepath.Join(dir, "noval.snds")
+	if err := dataset.Save(noVal, d.Subset(append(d.Indices(dataset.Train), d.Indices(dataset.Test)...)), dataset.F32); err != nil {
+		t.Fatal(err)
+	}
+
+	base := []string{"train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "1"}
+	for _, c := range []struct {
+		args []string
+		want string
+		is   error
+	}{
+		{[]string{"--lr", "-1", "--data", missing, "--out", model}, "--lr -1: want a positive, finite learning rate", nil},
+		{[]string{"--epochs", "0", "--data", missing, "--out", model}, "--epochs 0: want at least 1", nil},
+		{[]string{"--batch", "0", "--data", missing, "--out", model}, "--batch 0: want at least 1", nil},
+		{[]string{"--dropout", "1", "--data", missing, "--out", model}, "--dropout 1: want 0 ≤ rate < 1", nil},
+		{[]string{"--patience", "-1", "--data", missing, "--out", model}, "--patience -1", nil},
+		{[]string{"--data", missing, "--out", filepath.Join(dir, "no", "such", "m.snnm")}, "--out", nil},
+		{[]string{"--data", missing, "--out", dir}, "is a directory", nil},
+		{[]string{"--patience", "2", "--data", noVal, "--out", model}, "--patience 2", nn.ErrPatienceWithoutValidation},
+	} {
+		args := append(slices.Clone(base), c.args...)
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to mention %q", c.args, err, c.want)
+		}
+		if c.is != nil && !errors.Is(err, c.is) {
+			t.Errorf("%v: errors.Is(%v, %v) = false", c.args, err, c.is)
+		}
+		if _, err := os.Stat(model); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%v: --out %s written (stat: %v) though the run was refused", c.args, model, err)
 		}
 	}
 }
