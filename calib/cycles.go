@@ -101,8 +101,11 @@ func (c Counts) Add(o Counts) Counts {
 	return r
 }
 
-// CountNames names the extra counts after the classes, as CSV columns.
-var CountNames = []string{"regs", "taken", "pipelined", "stalls", "flash_reads", "flash_misses"}
+// CountNames names the extra counts after the classes (Regs … FlashMisses),
+// as CSV columns. The slice is new on every call.
+func CountNames() []string {
+	return []string{"regs", "taken", "pipelined", "stalls", "flash_reads", "flash_misses"}
+}
 
 // CycleTable turns counts into clock cycles:
 //

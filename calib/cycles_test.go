@@ -60,10 +60,13 @@ func TestCyclesByHand(t *testing.T) {
 }
 
 func TestSTM32L4WaitStates(t *testing.T) {
-	for hz, want := range map[float64]int{80e6: 4, 64e6: 3, 64.1e6: 4, 16e6: 0, 4e6: 0, 24e6: 1} {
-		got, err := STM32L4WaitStates(hz)
-		if err != nil || got != want {
-			t.Errorf("%g Hz: %d, %v; want %d", hz, got, err, want)
+	for _, c := range []struct {
+		hz   float64
+		want int
+	}{{4e6, 0}, {16e6, 0}, {24e6, 1}, {64e6, 3}, {64.1e6, 4}, {80e6, 4}} {
+		got, err := STM32L4WaitStates(c.hz)
+		if err != nil || got != c.want {
+			t.Errorf("%g Hz: %d, %v; want %d", c.hz, got, err, c.want)
 		}
 	}
 	for _, hz := range []float64{0, -1, 81e6} {
@@ -84,18 +87,21 @@ func TestClassNames(t *testing.T) {
 	if strings.Contains(h, "latency_us") {
 		t.Error("header has latency_us: hw.ReadMeasurements rejects it beside cycles")
 	}
-	if got := len(CSVHeader()); got != 13+int(NumClasses)+len(CountNames)+2 {
+	if got := len(CSVHeader()); got != 13+int(NumClasses)+len(CountNames())+2 {
 		t.Errorf("%d columns", got)
 	}
-	if numCounts != int(NumClasses)+len(CountNames) {
-		t.Errorf("numCounts %d, want %d", numCounts, int(NumClasses)+len(CountNames))
+	if numCounts != int(NumClasses)+len(CountNames()) {
+		t.Errorf("numCounts %d, want %d", numCounts, int(NumClasses)+len(CountNames()))
 	}
 }
 
 func TestParsePrecision(t *testing.T) {
-	for s, want := range map[string]Precision{"f32": Float32, "float32": Float32, "int8": Int8, "I8": Int8} {
-		if p, err := ParsePrecision(s); err != nil || p != want {
-			t.Errorf("%q: %v, %v", s, p, err)
+	for _, c := range []struct {
+		s    string
+		want Precision
+	}{{"f32", Float32}, {"float32", Float32}, {"int8", Int8}, {"I8", Int8}} {
+		if p, err := ParsePrecision(c.s); err != nil || p != c.want {
+			t.Errorf("%q: %v, %v", c.s, p, err)
 		}
 	}
 	if _, err := ParsePrecision("int4"); err == nil {

@@ -30,12 +30,24 @@ const (
 	Int8
 )
 
-// String returns "float32" or "int8", the names arch.Precision uses.
+// String returns "float32" or "int8", the names arch.Precision uses, and
+// "Precision(N)" for any other value.
 func (p Precision) String() string {
-	if p == Int8 {
+	switch p {
+	case Float32:
+		return "float32"
+	case Int8:
 		return "int8"
 	}
-	return "float32"
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// check refuses a Precision that is neither Float32 nor Int8.
+func (p Precision) check() error {
+	if p != Float32 && p != Int8 {
+		return fmt.Errorf("calib: invalid precision %v (want %v or %v)", p, Float32, Int8)
+	}
+	return nil
 }
 
 // suffix is the kernel name suffix: "f32" or "i8".
@@ -83,11 +95,11 @@ func (p Precision) sizes() (w, b, act int) {
 
 var kernelsTmpl = template.Must(template.ParseFS(csrc, "c/kernels.c.tmpl"))
 
-// KernelsC returns the C source of the layer kernels at precision p:
+// kernelsC returns the C source of the layer kernels at precision p:
 // conv1d_SUF, conv1d_transpose_SUF and dense_SUF with SUF f32 or i8, each
 // taking the layer's shape (a layer_t, see c/calib.h), its input, weights,
 // biases and output.
-func KernelsC(p Precision) ([]byte, error) {
+func kernelsC(p Precision) ([]byte, error) {
 	var b bytes.Buffer
 	if err := kernelsTmpl.Execute(&b, p.ctypes()); err != nil {
 		return nil, fmt.Errorf("calib: kernels template: %w", err)
@@ -95,9 +107,9 @@ func KernelsC(p Precision) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Source returns one of the embedded C sources by its name under c/, e.g.
+// source returns one of the embedded C sources by its name under c/, e.g.
 // "calib.h" or "plugin/count.c".
-func Source(name string) ([]byte, error) { return fs.ReadFile(csrc, "c/"+name) }
+func source(name string) ([]byte, error) { return fs.ReadFile(csrc, "c/"+name) }
 
 // cLayer is a layer_t: a layer's shape as the kernels take it.
 type cLayer struct {

@@ -27,7 +27,7 @@ func hostHarness(t *testing.T) string {
 	}
 	dir := t.TempDir()
 	for _, name := range []string{"calib.h", "runtime.c"} {
-		b, err := Source(name)
+		b, err := source(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func hostHarness(t *testing.T) string {
 	}
 	srcs := []string{filepath.Join(dir, "runtime.c"), filepath.Join("testdata", "host_main.c")}
 	for _, p := range []Precision{Float32, Int8} {
-		b, err := KernelsC(p)
+		b, err := kernelsC(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestKernelsMatchNNInt8(t *testing.T) {
 
 func TestKernelsCSyntax(t *testing.T) {
 	for _, p := range []Precision{Float32, Int8} {
-		src, err := KernelsC(p)
+		src, err := kernelsC(p)
 		if err != nil {
 			t.Fatal(err)
 		}

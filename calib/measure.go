@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/hw"
 )
 
 // Result is one measured layer.
@@ -55,6 +57,9 @@ func (c Config) jobs() int {
 // Conv, ConvTranspose or Dense layers whose shapes agree with their
 // kernel, stride and padding; a layer runs its ReLU if l.ReLU is set.
 func (e *Emulator) Measure(ctx context.Context, cfg Config, layers []arch.Layer) ([]Result, error) {
+	if err := cfg.Precision.check(); err != nil {
+		return nil, err
+	}
 	for i, l := range layers {
 		if err := checkLayer(l); err != nil {
 			return nil, fmt.Errorf("layer %d: %w", i+1, err)
@@ -94,6 +99,9 @@ func (e *Emulator) Measure(ctx context.Context, cfg Config, layers []arch.Layer)
 // with the sum of a latency surrogate's per-layer predictions
 // (hw.LatencyModel.Cycles).
 func (e *Emulator) MeasureNetwork(ctx context.Context, cfg Config, net arch.Network, P int) (Result, error) {
+	if err := cfg.Precision.check(); err != nil {
+		return Result{}, err
+	}
 	if P < 1 || P > len(net.Layers) {
 		return Result{}, fmt.Errorf("calib: split point %d outside 1..%d", P, len(net.Layers))
 	}
@@ -168,22 +176,36 @@ func SampleLayers(s arch.Space, n int, rng *rand.Rand) ([]arch.Layer, error) {
 }
 
 // CSVHeader is the header WriteCSV writes: the columns hw.ReadMeasurements
-// requires, then the instruction count, the precision, MACs, padding, the
-// count of each instruction class (n_alu …), the extra counts (regs …
+// requires (hw.MeasurementColumns, then hw.ColumnCycles), then the
+// instruction count, the precision, MACs, padding, the count of each
+// instruction class (n_alu …), the extra counts (CountNames: regs …
 // flash_misses), and time_us and energy_uj at the device's clock and power.
 func CSVHeader() []string {
-	h := []string{"kind", "l_in", "c_in", "l_out", "c_out", "kernel", "stride", "cycles", "instructions", "precision", "macs", "pad_left", "pad_right"}
+	h := append(hw.MeasurementColumns(), hw.ColumnCycles, "instructions", "precision", "macs", "pad_left", "pad_right")
 	for c := range NumClasses {
 		h = append(h, "n_"+c.String())
 	}
-	h = append(h, CountNames...)
+	h = append(h, CountNames()...)
 	return append(h, "time_us", "energy_uj")
 }
 
-// WriteCSV writes results as CSV (see CSVHeader) for hw.ReadMeasurements
-// and splitnas calibrate fit. clockHz and powerMW convert cycles to time
-// and energy.
+// WriteCSV writes results as CSV (see CSVHeader) for hw.ReadMeasurements.
+// clockHz and powerMW convert cycles to time and energy, and must be
+// positive and finite; every result's precision must be valid.
 func WriteCSV(w io.Writer, rs []Result, clockHz, powerMW float64) error {
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"clock", clockHz}, {"power", powerMW}} {
+		if math.IsNaN(c.v) || math.IsInf(c.v, 0) || c.v <= 0 {
+			return fmt.Errorf("calib: CSV %s %v: must be positive and finite", c.name, c.v)
+		}
+	}
+	for i, r := range rs {
+		if err := r.Precision.check(); err != nil {
+			return fmt.Errorf("result %d: %w", i+1, err)
+		}
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader()); err != nil {
 		return err

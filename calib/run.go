@@ -34,7 +34,7 @@ func (e *Emulator) build(ctx context.Context, im image) (string, error) {
 		return "", fmt.Errorf("calib: %w", err)
 	}
 	elfPath := filepath.Join(dir, "image.elf")
-	args := append(append([]string{}, CrossFlags...),
+	args := append(CrossFlags(),
 		"-I", e.dir, "-T", filepath.Join(e.dir, "link.ld"), "-o", elfPath,
 		filepath.Join(e.dir, "startup.o"), filepath.Join(e.dir, "semihost.o"), filepath.Join(e.dir, "runtime.o"),
 		filepath.Join(e.dir, "kernels_"+im.prec.suffix()+".o"), filepath.Join(dir, "main.c"), "-lgcc")

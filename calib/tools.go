@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,16 +73,23 @@ func FindTools() (Tools, error) {
 	return t, nil
 }
 
-// CrossFlags are the arm-none-eabi-gcc flags of every image: Cortex-M4 with
-// its single-precision FPU, hard-float ABI, -O2, bare metal.
-var CrossFlags = []string{"-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-ffreestanding", "-nostdlib", "-Wall"}
+// CrossFlags returns the arm-none-eabi-gcc flags of every image: Cortex-M4
+// with its single-precision FPU, hard-float ABI, -O2, bare metal. The slice
+// is new on every call.
+func CrossFlags() []string {
+	return []string{"-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-ffreestanding", "-nostdlib", "-Wall"}
+}
 
 // commonSources are the C files of every image but its main.c, written to
 // and compiled in the emulator's directory.
 var commonSources = []string{"startup.c", "semihost.c", "runtime.c", "kernels_f32.c", "kernels_i8.c"}
 
-// Boards lists the QEMU machines Measure supports.
-var Boards = []string{"mps2-an386"}
+// Boards lists the QEMU machines Measure supports, the default first. The
+// slice is new on every call.
+func Boards() []string { return []string{"mps2-an386"} }
+
+// qemuVersionRE finds the version in qemu-system-arm --version's output.
+var qemuVersionRE = regexp.MustCompile(`version (\d+)\.(\d+)(\.\d+)?`)
 
 // Emulator builds and runs calibration images. Its methods may be called
 // from several goroutines at once. Close removes its work directory.
@@ -102,15 +110,12 @@ type Emulator struct {
 // NewEmulator finds the tools (see FindTools), checks the board, writes the
 // C sources to a temporary directory and builds the counting plugin.
 func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
+	boards := Boards()
 	if board == "" {
-		board = Boards[0]
+		board = boards[0]
 	}
-	known := false
-	for _, b := range Boards {
-		known = known || b == board
-	}
-	if !known {
-		return nil, fmt.Errorf("calib: unsupported board %q (supported: %s)", board, strings.Join(Boards, ", "))
+	if !slices.Contains(boards, board) {
+		return nil, fmt.Errorf("calib: unsupported board %q (supported: %s)", board, strings.Join(boards, ", "))
 	}
 	tools, err := FindTools()
 	if err != nil {
@@ -122,7 +127,7 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 		return nil, fmt.Errorf("calib: %s --version: %w", tools.QEMU, err)
 	}
 	major := 0
-	if m := regexp.MustCompile(`version (\d+)\.(\d+)(\.\d+)?`).FindStringSubmatch(string(out)); m != nil {
+	if m := qemuVersionRE.FindStringSubmatch(string(out)); m != nil {
 		e.QEMUVersion = strings.TrimPrefix(m[0], "version ")
 		major, _ = strconv.Atoi(m[1])
 	}
@@ -133,7 +138,7 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 		return nil, fmt.Errorf("calib: %w", err)
 	}
 	for _, name := range []string{"calib.h", "runtime.c", "semihost.c", "startup.c", "link.ld", "plugin/count.c"} {
-		b, err := Source(name)
+		b, err := source(name)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(e.dir, filepath.Base(name)), b, 0o644)
 		}
@@ -143,7 +148,7 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 		}
 	}
 	for _, p := range []Precision{Float32, Int8} {
-		src, err := KernelsC(p)
+		src, err := kernelsC(p)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(e.dir, "kernels_"+p.suffix()+".c"), src, 0o644)
 		}
@@ -153,7 +158,7 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 		}
 	}
 	// The sources every image shares, compiled once.
-	cargs := append(append([]string{}, CrossFlags...), "-I", e.dir, "-c")
+	cargs := append(CrossFlags(), "-I", e.dir, "-c")
 	for _, f := range commonSources {
 		cargs = append(cargs, filepath.Join(e.dir, f))
 	}

@@ -35,7 +35,7 @@ func TestDefaultProfileIsTheCommittedFit(t *testing.T) {
 			got, want := p.Edge.Latency[r.Kind].Coefficients(), r.Model.Coefficients()
 			for i := range got {
 				if math.Abs(got[i]-want[i]) > 1e-9*math.Max(1, math.Abs(want[i])) {
-					t.Errorf("%s: %s.%s = %v, the fit of %s gives %v", name, r.Kind, FeatureNames[i], got[i], csv, want[i])
+					t.Errorf("%s: %s.%s = %v, the fit of %s gives %v", name, r.Kind, FeatureNames()[i], got[i], csv, want[i])
 				}
 			}
 		}

@@ -15,9 +15,12 @@ import (
 // Profile: the fog as a factor or as a device table, latency tables sorted
 // by kind, and floats in the shortest form that round-trips exactly.
 // comment, which may span several lines, is written first as `# ` lines.
-// WriteTOML writes nothing and returns Parse's error if p is not a valid
-// profile.
+// WriteTOML writes nothing if p is not a valid profile, and returns
+// Validate's error (a *FieldError).
 func (p Profile) WriteTOML(w io.Writer, comment string) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("hw: writing profile %q: %w", p.Name, err)
+	}
 	var b bytes.Buffer
 	if comment != "" {
 		for line := range strings.SplitSeq(strings.TrimRight(comment, "\n"), "\n") {
@@ -38,16 +41,14 @@ func (p Profile) WriteTOML(w io.Writer, comment string) error {
 	fmt.Fprintf(&b, "energy_per_byte_uj = %s\n", tomlFloat(p.Radio.EnergyPerByteUJ))
 	fmt.Fprintf(&b, "energy_per_packet_uj = %s\n", tomlFloat(p.Radio.EnergyPerPacketUJ))
 	fmt.Fprintf(&b, "payload_bytes_per_packet = %d\n", p.Radio.PayloadBytesPerPacket)
-	switch {
-	case p.Fog.Device != nil && p.Fog.Factor != 0:
-		return fmt.Errorf("hw: profile %q: fog has both a factor and a device", p.Name)
-	case p.Fog.Device != nil:
+	if p.Fog.Device != nil {
 		writeDevice(&b, "fog", *p.Fog.Device)
-	default:
+	} else {
 		fmt.Fprintf(&b, "\n[fog]\nfactor = %s\n", tomlFloat(p.Fog.Factor))
 	}
+	// What was written must read back: a check of the encoding itself.
 	if _, err := Parse(bytes.NewReader(b.Bytes()), p.Name); err != nil {
-		return fmt.Errorf("hw: writing an invalid profile: %w", err)
+		return fmt.Errorf("hw: profile %q does not read back: %w", p.Name, err)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -67,13 +68,11 @@ func writeDevice(b *bytes.Buffer, table string, d Device) {
 		kinds = append(kinds, k)
 	}
 	slices.Sort(kinds)
-	if len(kinds) == 0 {
-		fmt.Fprintf(b, "latency = {}\n")
-	}
 	for _, k := range kinds {
 		fmt.Fprintf(b, "\n[%s.latency.%s]\n", table, tomlKey(k))
+		names := FeatureNames()
 		for i, c := range d.Latency[k].Coefficients() {
-			fmt.Fprintf(b, "%s = %s\n", FeatureNames[i], tomlFloat(c))
+			fmt.Fprintf(b, "%s = %s\n", names[i], tomlFloat(c))
 		}
 	}
 }

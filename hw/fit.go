@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/internal/stats"
 )
 
 // Measurement is one measured layer: its kind, shapes, kernel and stride
@@ -30,14 +31,19 @@ func (m Measurement) Layer() arch.Layer {
 	return arch.Layer{Kind: m.Kind, In: m.In, Out: m.Out, Kernel: m.Kernel, Stride: m.Stride, ReLU: m.Kind == arch.Conv || m.Kind == arch.ConvTranspose}
 }
 
-// Measurement CSV columns: the required ones, and the two ways to give the
-// measured time (exactly one of them).
+// The columns of a measurement CSV that give the measured time of a layer:
+// a file has exactly one of them (see ReadMeasurements).
 const (
-	colCycles    = "cycles"
-	colLatencyUS = "latency_us"
+	ColumnCycles    = "cycles"
+	ColumnLatencyUS = "latency_us"
 )
 
-var measurementCols = []string{"kind", "l_in", "c_in", "l_out", "c_out", "kernel", "stride"}
+// MeasurementColumns returns the columns every measurement CSV has (see
+// ReadMeasurements), in the order calib's CSV writer puts them first: kind,
+// l_in, c_in, l_out, c_out, kernel, stride. The slice is new on every call.
+func MeasurementColumns() []string {
+	return []string{"kind", "l_in", "c_in", "l_out", "c_out", "kernel", "stride"}
+}
 
 // maxCSVInt bounds the sizes a measurement may give, so that products of
 // them (MACs) stay exact in float64 and in int.
@@ -64,6 +70,7 @@ func ReadMeasurements(r io.Reader, name string, clockHz float64) ([]Measurement,
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
+	measurementCols := MeasurementColumns()
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, fmt.Errorf("%s: empty file (want a header row: %s, and cycles or latency_us)", name, strings.Join(measurementCols, ","))
@@ -88,16 +95,16 @@ func ReadMeasurements(r io.Reader, name string, clockHz float64) ([]Measurement,
 			return nil, fmt.Errorf("%s line %d: missing column %s (required: %s, and cycles or latency_us)", name, headerLine, c, strings.Join(measurementCols, ", "))
 		}
 	}
-	_, hasCycles := col[colCycles]
-	_, hasLatency := col[colLatencyUS]
-	timeCol := colCycles
+	_, hasCycles := col[ColumnCycles]
+	_, hasLatency := col[ColumnLatencyUS]
+	timeCol := ColumnCycles
 	switch {
 	case hasCycles && hasLatency:
 		return nil, fmt.Errorf("%s line %d: both cycles and latency_us columns; give only one", name, headerLine)
 	case !hasCycles && !hasLatency:
 		return nil, fmt.Errorf("%s line %d: missing column cycles or latency_us (the measured time of each layer)", name, headerLine)
 	case hasLatency:
-		timeCol = colLatencyUS
+		timeCol = ColumnLatencyUS
 		if math.IsNaN(clockHz) || math.IsInf(clockHz, 0) || clockHz <= 0 {
 			return nil, fmt.Errorf("%s: latency_us needs a positive clock to convert to cycles, got %v Hz", name, clockHz)
 		}
@@ -124,7 +131,7 @@ func ReadMeasurements(r io.Reader, name string, clockHz float64) ([]Measurement,
 		}
 		if len(rec) < len(header) {
 			// A short row: name the first required column it lacks.
-			for _, c := range append(slices.Clone(measurementCols), timeCol) {
+			for _, c := range append(measurementCols, timeCol) {
 				if col[c] >= len(rec) {
 					return nil, fail(c, "missing (the row has %d fields, the header %d)", len(rec), len(header))
 				}
@@ -133,7 +140,7 @@ func ReadMeasurements(r io.Reader, name string, clockHz float64) ([]Measurement,
 		var m Measurement
 		kind, err := ParseKind(strings.ToLower(field("kind")))
 		if err != nil {
-			return nil, fail("kind", "%v", err)
+			return nil, fmt.Errorf("%s line %d, column kind: %w", name, line, err)
 		}
 		m.Kind = kind
 		whole := func(c string, allowZero bool) (int, error) {
@@ -177,7 +184,7 @@ func ReadMeasurements(r io.Reader, name string, clockHz float64) ([]Measurement,
 		case t == 0:
 			return nil, fail(timeCol, "latency must be positive, got %s", s)
 		}
-		if timeCol == colLatencyUS {
+		if timeCol == ColumnLatencyUS {
 			t *= clockHz / 1e6
 		}
 		m.Cycles = t
@@ -189,11 +196,12 @@ func ReadMeasurements(r io.Reader, name string, clockHz float64) ([]Measurement,
 	return ms, nil
 }
 
-// csvError rewrites an encoding/csv error to name the file and line.
+// csvError names the file and line of an encoding/csv error, wrapping its
+// cause (e.g. csv.ErrBareQuote).
 func csvError(name string, err error) error {
 	var perr *csv.ParseError
 	if errors.As(err, &perr) {
-		return fmt.Errorf("%s line %d, column %d: %v", name, perr.Line, perr.Column, perr.Err)
+		return fmt.Errorf("%s line %d, column %d: %w", name, perr.Line, perr.Column, perr.Err)
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
@@ -286,7 +294,7 @@ func fitKind(kind string, ms []Measurement) (LatencyModel, error) {
 	}
 	names := make([]string, len(used))
 	for i, j := range used {
-		names[i] = FeatureNames[j]
+		names[i] = FeatureNames()[j]
 	}
 	p := len(used)
 	if len(ms) < p+1 {
@@ -368,7 +376,8 @@ func rankError(kind string, ms []Measurement, feats [][NumFeatures]float64, used
 // Evaluate scores model m on measurements ms (e.g. held out from its fit):
 // the coefficient of determination R² of the predicted cycles
 // (LatencyModel.Cycles, so clipped at zero), and the median and 95th
-// percentile of the relative error |predicted − measured| / measured. With
+// percentile of the relative error |predicted − measured| / measured
+// (interpolated between order statistics: stats.Quantile). With
 // no measurements all three are NaN. If every measurement has the same
 // cycles, R² is 1 for a perfect prediction and 0 otherwise.
 func Evaluate(m LatencyModel, ms []Measurement) (r2, medianRel, p95Rel float64) {
@@ -394,17 +403,5 @@ func Evaluate(m LatencyModel, ms []Measurement) (r2, medianRel, p95Rel float64) 
 	case ssRes == 0:
 		r2 = 1
 	}
-	slices.Sort(rel)
-	return r2, quantile(rel, 0.5), quantile(rel, 0.95)
-}
-
-// quantile is the q-quantile of sorted xs, interpolating linearly between
-// order statistics (the default of R and NumPy).
-func quantile(xs []float64, q float64) float64 {
-	h := q * float64(len(xs)-1)
-	i := int(h)
-	if i+1 >= len(xs) {
-		return xs[len(xs)-1]
-	}
-	return xs[i] + (h-float64(i))*(xs[i+1]-xs[i])
+	return r2, stats.Quantile(rel, 0.5), stats.Quantile(rel, 0.95)
 }

@@ -1,6 +1,8 @@
 package hw
 
 import (
+	"encoding/csv"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -144,7 +146,7 @@ func TestFitRecoversNoisyCoefficients(t *testing.T) {
 			}
 			for j := range got {
 				if e := math.Abs(got[j]-want[j]) * fmax[j] / cmax; e > noisyContributionTol {
-					t.Errorf("%s: %s error moves the largest prediction by %.1f %% of the largest layer", where, FeatureNames[j], 100*e)
+					t.Errorf("%s: %s error moves the largest prediction by %.1f %% of the largest layer", where, FeatureNames()[j], 100*e)
 				}
 			}
 			ss := 0.0
@@ -177,7 +179,7 @@ func TestFitNoiseless(t *testing.T) {
 		got, want := r.Model.Coefficients(), trueModels[k].Coefficients()
 		for j := range got {
 			if math.Abs(got[j]-want[j]) > 1e-6*math.Abs(want[j]) {
-				t.Errorf("%s: %s = %v, want %v within 1e-6 relative", r.Kind, FeatureNames[j], got[j], want[j])
+				t.Errorf("%s: %s = %v, want %v within 1e-6 relative", r.Kind, FeatureNames()[j], got[j], want[j])
 			}
 		}
 	}
@@ -343,5 +345,13 @@ func TestReadMeasurementsErrors(t *testing.T) {
 				t.Errorf("%s: error %q does not contain %q", c.name, err, w)
 			}
 		}
+	}
+}
+
+// A CSV syntax error keeps encoding/csv's cause beside the file and line.
+func TestReadMeasurementsWrapsCSVErrors(t *testing.T) {
+	_, err := ReadMeasurements(strings.NewReader("kind,l_in,c_in,l_out,c_out,kernel,stride,cycles\nconv1d,2048,1,128,2,16,16,5\"000\n"), "bad.csv", 0)
+	if !errors.Is(err, csv.ErrBareQuote) || !strings.Contains(err.Error(), "bad.csv line 2, column") {
+		t.Errorf("error %v: want bad.csv's line and csv.ErrBareQuote", err)
 	}
 }

@@ -32,7 +32,9 @@ const NumFeatures = 4
 
 // FeatureNames names the terms of a LatencyModel, in the order of Features
 // and Coefficients: the TOML keys of a profile's latency tables.
-var FeatureNames = [NumFeatures]string{"per_mac", "per_input", "per_output", "fixed"}
+func FeatureNames() [NumFeatures]string {
+	return [NumFeatures]string{"per_mac", "per_input", "per_output", "fixed"}
+}
 
 // Features returns the terms a LatencyModel multiplies for layer l: MACs,
 // input size, output size and 1.
@@ -60,10 +62,13 @@ func (m LatencyModel) Cycles(l arch.Layer) float64 {
 	return max(s, 0)
 }
 
-func (m LatencyModel) check() error {
+// check returns a *FieldError naming the first coefficient that is not a
+// finite number, as a field of table (e.g. "edge.latency.dense"), or nil.
+func (m LatencyModel) check(table string) error {
+	names := FeatureNames()
 	for i, c := range m.Coefficients() {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
-			return fmt.Errorf("%s: must be a finite number, got %v", FeatureNames[i], c)
+			return fieldErr(table+"."+names[i], "must be a finite number, got %v", c)
 		}
 	}
 	return nil

@@ -84,27 +84,49 @@ func (d Device) Precision() arch.Precision {
 	return arch.Precision{Name: name, WeightBits: w, ActBits: a}
 }
 
-// LayerSeconds is the predicted latency of layer l on d.
+// LayerSeconds is the predicted latency of layer l on d. It fails if d has
+// no latency model for l's kind, or if d's clock or that model's
+// coefficients are not valid (see Profile.Validate; the *FieldError names
+// the field within the device, e.g. "clock_hz").
 func (d Device) LayerSeconds(l arch.Layer) (float64, error) {
 	m, ok := d.Latency[l.Kind.String()]
 	if !ok {
 		return 0, fmt.Errorf("hw: device %q has no latency model for %s layers", d.Name, l.Kind)
 	}
+	if err := positive("clock_hz", d.ClockHz); err != nil {
+		return 0, fmt.Errorf("hw: device %q: %w", d.Name, err)
+	}
+	if err := m.check("latency." + l.Kind.String()); err != nil {
+		return 0, fmt.Errorf("hw: device %q: %w", d.Name, err)
+	}
 	return m.Cycles(l) / d.ClockHz, nil
 }
 
 // LayerEnergyMJ is the energy of running layer l on d: latency × power.
+// It fails as LayerSeconds does, and if d's power is not positive.
 func (d Device) LayerEnergyMJ(l arch.Layer) (float64, error) {
+	if err := positive("active_power_mw", d.ActivePowerMW); err != nil {
+		return 0, fmt.Errorf("hw: device %q: %w", d.Name, err)
+	}
 	s, err := d.LayerSeconds(l)
-	return s * d.ActivePowerMW, err
+	if err != nil {
+		return 0, err
+	}
+	return s * d.ActivePowerMW, nil
 }
 
-// Packets is the number of packets that carry n bytes (0 for n = 0).
+// Packets is the number of packets that carry n bytes (0 for n = 0). The
+// radio's payload must be positive (Profile.Validate checks it); Packets
+// panics otherwise.
 func (r Radio) Packets(n int) int {
+	if r.PayloadBytesPerPacket <= 0 {
+		panic(fmt.Sprintf("hw: radio %q: payload_bytes_per_packet is %d; a profile must pass Validate before use", r.Name, r.PayloadBytesPerPacket))
+	}
 	return (n + r.PayloadBytesPerPacket - 1) / r.PayloadBytesPerPacket
 }
 
-// EnergyMJ is the edge's energy to send n bytes.
+// EnergyMJ is the edge's energy to send n bytes. Like Packets, it needs a
+// positive payload.
 func (r Radio) EnergyMJ(n int) float64 {
 	return (float64(n)*r.EnergyPerByteUJ + float64(r.Packets(n))*r.EnergyPerPacketUJ) / 1000
 }
@@ -128,9 +150,10 @@ func Load(nameOrPath string) (Profile, error) {
 // Parse reads a TOML profile; name (a file name) prefixes its errors. Every
 // field is required except descriptions, and the fog's: exactly one of
 // fog.factor or a fog device (fog.name, fog.clock_hz, …). Unknown fields
-// and unknown layer kinds are errors, as are non-positive clocks, powers,
-// sizes and packet payloads, and negative radio energies. Errors name the
-// field, e.g. `profile my.toml: edge.active_power_mw: must be positive, got -3`.
+// and unknown layer kinds are errors, and the values must pass Validate.
+// Errors name the field with a *FieldError, e.g.
+// `profile my.toml: edge.active_power_mw: must be positive, got -3`, or the
+// line of a TOML syntax error.
 func Parse(r io.Reader, name string) (Profile, error) {
 	p, err := parse(r)
 	if err != nil {
@@ -154,27 +177,40 @@ type fileFog struct {
 	Device
 }
 
+// syntaxError is a TOML syntax error: its line, and the decoder's error.
+type syntaxError struct {
+	line int
+	err  toml.ParseError
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.err.Message) }
+func (e *syntaxError) Unwrap() error { return e.err }
+
+// parse decodes the file and checks what only a file can get wrong
+// (unknown and missing fields, the fog's form); Validate checks the values.
 func parse(r io.Reader) (Profile, error) {
 	var fp fileProfile
 	md, err := toml.NewDecoder(r).Decode(&fp)
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return Profile{}, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
+			return Profile{}, &syntaxError{line: perr.Position.Line, err: perr}
 		}
 		return Profile{}, err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return Profile{}, fmt.Errorf("%s: unknown field", und[0])
+		return Profile{}, fieldErr(und[0].String(), "unknown field")
 	}
 	if !md.IsDefined("name") {
-		return Profile{}, errors.New("name: missing field")
+		return Profile{}, fieldErr("name", "missing field")
 	}
-	if err := checkDevice(md, "edge", fp.Edge); err != nil {
+	if err := checkDeviceFields(md, "edge", fp.Edge); err != nil {
 		return Profile{}, err
 	}
-	if err := checkRadio(md, fp.Radio); err != nil {
-		return Profile{}, err
+	for _, f := range []string{"name", "energy_per_byte_uj", "energy_per_packet_uj", "payload_bytes_per_packet"} {
+		if !md.IsDefined("radio", f) {
+			return Profile{}, fieldErr("radio."+f, "missing field")
+		}
 	}
 	p := Profile{Name: fp.Name, Description: fp.Description, Edge: fp.Edge, Radio: fp.Radio}
 	hasFactor := md.IsDefined("fog", "factor")
@@ -186,51 +222,32 @@ func parse(r io.Reader) (Profile, error) {
 	}
 	switch {
 	case !md.IsDefined("fog"):
-		return Profile{}, errors.New("fog: missing table (set fog.factor, or describe the fog device)")
+		return Profile{}, fieldErr("fog", "missing table (set fog.factor, or describe the fog device)")
 	case hasFactor && hasDevice:
-		return Profile{}, errors.New("fog: give either factor or a device model, not both")
+		return Profile{}, fieldErr("fog", "give either factor or a device model, not both")
 	case hasFactor:
-		if err := positive("fog.factor", fp.Fog.Factor); err != nil {
-			return Profile{}, err
-		}
 		p.Fog.Factor = fp.Fog.Factor
 	default:
-		if err := checkDevice(md, "fog", fp.Fog.Device); err != nil {
+		if err := checkDeviceFields(md, "fog", fp.Fog.Device); err != nil {
 			return Profile{}, err
 		}
 		d := fp.Fog.Device
 		p.Fog.Device = &d
 	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, err
+	}
 	return p, nil
 }
 
-func checkDevice(md toml.MetaData, table string, d Device) error {
+// checkDeviceFields checks that a device table gives every field, and every
+// coefficient of the latency models of known kinds (Validate refuses
+// unknown kinds).
+func checkDeviceFields(md toml.MetaData, table string, d Device) error {
 	for _, f := range []string{"name", "clock_hz", "active_power_mw", "flash_bytes", "ram_bytes",
 		"bytes_per_weight", "bytes_per_activation", "latency"} {
 		if !md.IsDefined(table, f) {
-			return fmt.Errorf("%s.%s: missing field", table, f)
-		}
-	}
-	checks := []struct {
-		field string
-		v     float64
-	}{
-		{"clock_hz", d.ClockHz}, {"active_power_mw", d.ActivePowerMW},
-		{"flash_bytes", float64(d.FlashBytes)}, {"ram_bytes", float64(d.RAMBytes)},
-		{"bytes_per_weight", d.BytesPerWeight}, {"bytes_per_activation", d.BytesPerActivation},
-	}
-	for _, c := range checks {
-		if err := positive(table+"."+c.field, c.v); err != nil {
-			return err
-		}
-	}
-	for _, f := range []string{"bytes_per_weight", "bytes_per_activation"} {
-		v := d.BytesPerWeight
-		if f == "bytes_per_activation" {
-			v = d.BytesPerActivation
-		}
-		if bits := 8 * v; bits != math.Trunc(bits) || bits > 64 {
-			return fmt.Errorf("%s.%s: must be a whole number of bits (a multiple of 0.125) up to 8 bytes, got %v", table, f, v)
+			return fieldErr(table+"."+f, "missing field")
 		}
 	}
 	kinds := make([]string, 0, len(d.Latency))
@@ -240,48 +257,13 @@ func checkDevice(md toml.MetaData, table string, d Device) error {
 	slices.Sort(kinds)
 	for _, k := range kinds {
 		if !knownKind(k) {
-			return fmt.Errorf("%s.latency.%s: unknown layer kind %q (known: %s)", table, k, k, strings.Join(Kinds(), ", "))
+			continue
 		}
-		for _, f := range FeatureNames {
+		for _, f := range FeatureNames() {
 			if !md.IsDefined(table, "latency", k, f) {
-				return fmt.Errorf("%s.latency.%s.%s: missing field", table, k, f)
+				return fieldErr(table+".latency."+k+"."+f, "missing field")
 			}
 		}
-		if err := d.Latency[k].check(); err != nil {
-			return fmt.Errorf("%s.latency.%s.%w", table, k, err)
-		}
-	}
-	for _, k := range requiredKinds() {
-		if _, ok := d.Latency[k]; !ok {
-			return fmt.Errorf("%s.latency.%s: missing table (every device models %s)", table, k, strings.Join(requiredKinds(), ", "))
-		}
-	}
-	return nil
-}
-
-func checkRadio(md toml.MetaData, r Radio) error {
-	for _, f := range []string{"name", "energy_per_byte_uj", "energy_per_packet_uj", "payload_bytes_per_packet"} {
-		if !md.IsDefined("radio", f) {
-			return fmt.Errorf("radio.%s: missing field", f)
-		}
-	}
-	for _, c := range []struct {
-		field string
-		v     float64
-	}{{"energy_per_byte_uj", r.EnergyPerByteUJ}, {"energy_per_packet_uj", r.EnergyPerPacketUJ}} {
-		if math.IsNaN(c.v) || math.IsInf(c.v, 0) || c.v < 0 {
-			return fmt.Errorf("radio.%s: must be a finite number ≥ 0, got %v", c.field, c.v)
-		}
-	}
-	if r.EnergyPerByteUJ == 0 && r.EnergyPerPacketUJ == 0 {
-		return errors.New("radio: energy_per_byte_uj and energy_per_packet_uj are both 0 (a free radio makes every split look best at the input)")
-	}
-	return positive("radio.payload_bytes_per_packet", float64(r.PayloadBytesPerPacket))
-}
-
-func positive(field string, v float64) error {
-	if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
-		return fmt.Errorf("%s: must be positive, got %v", field, v)
 	}
 	return nil
 }

@@ -1,11 +1,15 @@
 package hw
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/splitnas/splitnas/arch"
 )
@@ -101,25 +105,29 @@ func base(t *testing.T) string {
 func TestParseErrors(t *testing.T) {
 	cases := []struct {
 		name, old, new, want string
+		field                string // the *FieldError's Field; "" for none
 	}{
-		{"missing field", "active_power_mw = 26.4\n", "", "edge.active_power_mw: missing field"},
-		{"negative power", "active_power_mw = 26.4", "active_power_mw = -3", "edge.active_power_mw: must be positive, got -3"},
+		{"missing field", "active_power_mw = 26.4\n", "", "edge.active_power_mw: missing field", "edge.active_power_mw"},
+		{"negative power", "active_power_mw = 26.4", "active_power_mw = -3", "edge.active_power_mw: must be positive, got -3", "edge.active_power_mw"},
 		{"unknown kind", "[edge.latency.dense]", "[edge.latency.pool]\nper_mac = 1.0\nper_input = 0.0\nper_output = 0.0\nfixed = 0.0\n\n[edge.latency.dense]",
-			`edge.latency.pool: unknown layer kind "pool" (known: conv1d, conv1d_transpose, dense, maxpool1d)`},
+			`edge.latency.pool: unknown layer kind "pool" (known: conv1d, conv1d_transpose, dense, maxpool1d)`, "edge.latency.pool"},
+		{"unknown kind without coefficients", "[edge.latency.dense]", "[edge.latency.pool]\n\n[edge.latency.dense]",
+			`edge.latency.pool: unknown layer kind "pool"`, "edge.latency.pool"},
 		{"missing kind", "[edge.latency.dense]\nper_mac = 11.500214683756454\nper_input = 0.0037711538491730042\nper_output = 18.28809398468092\nfixed = 57.77538524483968\n", "",
-			"edge.latency.dense: missing table"},
-		{"missing coefficient", "per_mac = 11.500214683756454\n", "", "edge.latency.dense.per_mac: missing field"},
-		{"unknown field", "clock_hz = 80e6", "clock_hz = 80e6\nclock_mhz = 80", "edge.clock_mhz: unknown field"},
-		{"zero RAM", "ram_bytes = 131072", "ram_bytes = 0", "edge.ram_bytes: must be positive, got 0"},
-		{"odd bytes", "bytes_per_weight = 4", "bytes_per_weight = 0.3", "edge.bytes_per_weight: must be a whole number of bits"},
-		{"negative radio", "energy_per_byte_uj = 0.1272", "energy_per_byte_uj = -1", "radio.energy_per_byte_uj: must be a finite number ≥ 0, got -1"},
-		{"zero payload", "payload_bytes_per_packet = 244", "payload_bytes_per_packet = 0", "radio.payload_bytes_per_packet: must be positive, got 0"},
-		{"missing radio field", "energy_per_packet_uj = 9.65\n", "", "radio.energy_per_packet_uj: missing field"},
-		{"factor and device", "factor = 10", "factor = 10\nname = \"phone\"", "fog: give either factor or a device model, not both"},
-		{"zero factor", "factor = 10", "factor = 0", "fog.factor: must be positive, got 0"},
-		{"fog device incomplete", "factor = 10", "name = \"phone\"\nclock_hz = 2e9", "fog.active_power_mw: missing field"},
-		{"syntax", "factor = 10", "factor = = 10", "line "},
-		{"wrong type", "ram_bytes = 131072", "ram_bytes = \"128K\"", "ram_bytes"},
+			"edge.latency.dense: missing table", "edge.latency.dense"},
+		{"missing coefficient", "per_mac = 11.500214683756454\n", "", "edge.latency.dense.per_mac: missing field", "edge.latency.dense.per_mac"},
+		{"infinite coefficient", "per_mac = 11.500214683756454\n", "per_mac = inf\n", "edge.latency.dense.per_mac: must be a finite number, got +Inf", "edge.latency.dense.per_mac"},
+		{"unknown field", "clock_hz = 80e6", "clock_hz = 80e6\nclock_mhz = 80", "edge.clock_mhz: unknown field", "edge.clock_mhz"},
+		{"zero RAM", "ram_bytes = 131072", "ram_bytes = 0", "edge.ram_bytes: must be positive, got 0", "edge.ram_bytes"},
+		{"odd bytes", "bytes_per_weight = 4", "bytes_per_weight = 0.3", "edge.bytes_per_weight: must be a whole number of bits", "edge.bytes_per_weight"},
+		{"negative radio", "energy_per_byte_uj = 0.1272", "energy_per_byte_uj = -1", "radio.energy_per_byte_uj: must be a finite number ≥ 0, got -1", "radio.energy_per_byte_uj"},
+		{"zero payload", "payload_bytes_per_packet = 244", "payload_bytes_per_packet = 0", "radio.payload_bytes_per_packet: must be positive, got 0", "radio.payload_bytes_per_packet"},
+		{"missing radio field", "energy_per_packet_uj = 9.65\n", "", "radio.energy_per_packet_uj: missing field", "radio.energy_per_packet_uj"},
+		{"factor and device", "factor = 10", "factor = 10\nname = \"phone\"", "fog: give either factor or a device model, not both", "fog"},
+		{"zero factor", "factor = 10", "factor = 0", "fog.factor: must be positive, got 0", "fog.factor"},
+		{"fog device incomplete", "factor = 10", "name = \"phone\"\nclock_hz = 2e9", "fog.active_power_mw: missing field", "fog.active_power_mw"},
+		{"syntax", "factor = 10", "factor = = 10", "line ", ""},
+		{"wrong type", "ram_bytes = 131072", "ram_bytes = \"128K\"", "ram_bytes", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -135,13 +143,27 @@ func TestParseErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "profile my.toml: ") {
 				t.Errorf("error %q, want it to start with \"profile my.toml: \" and contain %q", err, c.want)
 			}
+			var fe *FieldError
+			if got := errors.As(err, &fe); got != (c.field != "") || got && fe.Field != c.field {
+				t.Errorf("error %q: errors.As *FieldError = %v (%+v), want field %q", err, got, fe, c.field)
+			}
 		})
 	}
 	t.Run("missing fog", func(t *testing.T) {
 		text, _, _ := strings.Cut(base(t), "[fog]")
 		_, err := Parse(strings.NewReader(text), "my.toml")
-		if err == nil || !strings.Contains(err.Error(), "fog: missing table") {
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "fog" || !strings.Contains(err.Error(), "fog: missing table") {
 			t.Errorf("error = %v", err)
+		}
+	})
+	// A syntax error keeps its line and wraps the TOML decoder's error.
+	t.Run("syntax wraps", func(t *testing.T) {
+		text := strings.Replace(base(t), "factor = 10", "factor = = 10", 1)
+		_, err := Parse(strings.NewReader(text), "my.toml")
+		var perr toml.ParseError
+		if !errors.As(err, &perr) || !strings.Contains(err.Error(), fmt.Sprintf("line %d: ", perr.Position.Line)) {
+			t.Errorf("error %v: want a toml.ParseError and its line", err)
 		}
 	})
 }

@@ -32,13 +32,19 @@ const (
 	Total
 )
 
-// String returns "edge" or "total".
+// String returns "edge" or "total", and "Scenario(N)" for any other value.
 func (s Scenario) String() string {
-	if s == Total {
+	switch s {
+	case Edge:
+		return "edge"
+	case Total:
 		return "total"
 	}
-	return "edge"
+	return fmt.Sprintf("Scenario(%d)", int(s))
 }
+
+// valid reports whether s is Edge or Total.
+func (s Scenario) valid() bool { return s == Edge || s == Total }
 
 // ParseScenario reads "edge" or "total".
 func ParseScenario(s string) (Scenario, error) {
@@ -119,9 +125,17 @@ func (s Scenario) Objective(p Point) float64 {
 // Evaluate computes every split point of net on prof and picks the valid
 // one with the least energy for the scenario; on a tie the later point
 // wins (more work stays on the edge, less depends on the link). net must
-// pass arch's Validate; Evaluate returns an error if a device has no
-// latency model for one of net's layer kinds.
+// pass arch's Validate. Evaluate returns an error if prof does not pass
+// hw.Profile.Validate (wrapping its *hw.FieldError), if sc is neither Edge
+// nor Total, and if a device has no latency model for one of net's layer
+// kinds.
 func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table, error) {
+	if err := prof.Validate(); err != nil {
+		return Table{}, fmt.Errorf("partition: profile %q: %w", prof.Name, err)
+	}
+	if !sc.valid() {
+		return Table{}, fmt.Errorf("partition: invalid scenario %v (want %v or %v)", sc, Edge, Total)
+	}
 	if len(net.Layers) == 0 {
 		return Table{}, errors.New("partition: network has no layers")
 	}
@@ -169,7 +183,7 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 			comp += t.Layers[P-1].EdgeMJ
 		}
 		sent := net.Tensor(P)
-		bytes := (sent.Size()*prec.ActBits + 7) / 8
+		bytes := arch.ByteSize(sent.Size(), prec.ActBits)
 		comm := prof.Radio.EnergyMJ(bytes)
 		pt := Point{
 			P: P, Tensor: sent.String(), SendBytes: bytes, Packets: prof.Radio.Packets(bytes),

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -83,7 +84,7 @@ func checkTable(t *testing.T, name string, net arch.Network, prof hw.Profile, ta
 		t.Fatalf("%s %v: %d points, want %d", name, net, len(tab.Points), L+1)
 	}
 	prec := prof.Edge.Precision()
-	in := (net.Input().Size()*prec.ActBits + 7) / 8
+	in := arch.ByteSize(net.Input().Size(), prec.ActBits)
 	p0 := tab.Points[0]
 	if p0.ECompEdge != 0 || p0.EEdge != prof.Radio.EnergyMJ(in) || p0.FlashBytes != 0 {
 		t.Errorf("%s %v: P=0 has E_comp %v, E_edge %v, Flash %d; want 0, radio(%d B) = %v, 0",
@@ -257,4 +258,58 @@ func TestParseScenario(t *testing.T) {
 	if _, err := ParseScenario("fog"); err == nil || !strings.Contains(err.Error(), `"fog"`) {
 		t.Errorf("ParseScenario(fog) error = %v", err)
 	}
+}
+
+// TestScenarioString: a value that is neither Edge nor Total prints as
+// invalid, not as a scenario's name.
+func TestScenarioString(t *testing.T) {
+	for _, c := range []struct {
+		s    Scenario
+		want string
+	}{{Edge, "edge"}, {Total, "total"}, {Scenario(7), "Scenario(7)"}, {Scenario(-1), "Scenario(-1)"}} {
+		if got := c.s.String(); got != c.want {
+			t.Errorf("Scenario(%d).String() = %q, want %q", int(c.s), got, c.want)
+		}
+	}
+}
+
+// TestEvaluateRefusesInvalidInput: a profile built in Go that would divide
+// by zero or give Inf or NaN energies, and an out-of-range scenario, are
+// refused before any evaluation, with the profile's *hw.FieldError.
+func TestEvaluateRefusesInvalidInput(t *testing.T) {
+	net, err := arch.Parse("2048x1-128x2-8x4-64x2-5", arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		edit  func(p *hw.Profile)
+		field string
+	}{
+		{"zero payload", func(p *hw.Profile) { p.Radio.PayloadBytesPerPacket = 0 }, "radio.payload_bytes_per_packet"},
+		{"fog factor 0", func(p *hw.Profile) { p.Fog.Factor = 0 }, "fog.factor"},
+		{"zero clock", func(p *hw.Profile) { p.Edge.ClockHz = 0 }, "edge.clock_hz"},
+		{"missing conv1d model", func(p *hw.Profile) { delete(p.Edge.Latency, "conv1d") }, "edge.latency.conv1d"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			prof := mustLoad(t, hw.DefaultProfile)
+			c.edit(&prof)
+			for _, sc := range []Scenario{Edge, Total} {
+				tab, err := Evaluate(net, prof, sc, Limits{})
+				var fe *hw.FieldError
+				if !errors.As(err, &fe) || fe.Field != c.field {
+					t.Errorf("%v: Evaluate = %v, want a *hw.FieldError for %s", sc, err, c.field)
+				}
+				if tab.Points != nil {
+					t.Errorf("%v: a table beside the error", sc)
+				}
+			}
+		})
+	}
+	t.Run("invalid scenario", func(t *testing.T) {
+		_, err := Evaluate(net, mustLoad(t, hw.DefaultProfile), Scenario(2), Limits{})
+		if err == nil || !strings.Contains(err.Error(), "invalid scenario Scenario(2)") {
+			t.Errorf("Evaluate(Scenario(2)) = %v, want an error naming it as invalid", err)
+		}
+	})
 }

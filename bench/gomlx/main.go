@@ -37,6 +37,7 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/internal/stats"
 	"github.com/splitnas/splitnas/internal/trainbench"
 	"github.com/splitnas/splitnas/nn"
 )
@@ -115,8 +116,8 @@ func run(samples, batch, epochs int, seed uint64, backendConfig string) (report,
 	}
 	rep := report{
 		Arch: candidate, Samples: samples, Batch: batch, Epochs: epochs,
-		NativeEpochSeconds: median(native), NativeEpochsAll: native,
-		GoMLXEpochSeconds: median(gomlx), GoMLXEpochsAll: gomlx,
+		NativeEpochSeconds: stats.Median(native), NativeEpochsAll: native,
+		GoMLXEpochSeconds: stats.Median(gomlx), GoMLXEpochsAll: gomlx,
 		NativeLastLoss: nativeLoss, GoMLXLastLoss: gomlxLoss,
 		GoMLXVersion: moduleVersion("github.com/gomlx/gomlx"),
 		GoMLXBackend: simplego.BackendName,
@@ -275,13 +276,4 @@ func moduleVersion(path string) string {
 		}
 	}
 	return "unknown"
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

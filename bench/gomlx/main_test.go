@@ -95,21 +95,6 @@ func TestGoMLXLearns(t *testing.T) {
 	}
 }
 
-func TestMedian(t *testing.T) {
-	for _, tc := range []struct {
-		xs   []float64
-		want float64
-	}{
-		{[]float64{3, 1, 2}, 2},
-		{[]float64{4, 1, 3, 2}, 2.5},
-		{[]float64{5}, 5},
-	} {
-		if got := median(tc.xs); got != tc.want {
-			t.Errorf("median(%v) = %g, want %g", tc.xs, got, tc.want)
-		}
-	}
-}
-
 // BenchmarkGoMLXDatasetEpoch measures the part of a GoMLX epoch spent only
 // yielding the shuffled mini-batches of 4,000 samples (no training).
 func BenchmarkGoMLXDatasetEpoch(b *testing.B) {

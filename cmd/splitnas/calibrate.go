@@ -136,13 +136,14 @@ func newCalibrateFitCmd() *cobra.Command {
 					return err
 				}
 			}
-			rep := calibrateReport{Profile: out, Base: profile, CSV: csvPath, Kept: []string{}}
-			p := base
+			p, kept, err := hw.WithFittedLatency(base, fits)
+			if err != nil {
+				return fmt.Errorf("%s: %w", csvPath, err)
+			}
 			p.Name = strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
-			p.Edge.Latency = make(map[string]hw.LatencyModel, len(base.Edge.Latency)+len(fits))
+			rep := calibrateReport{Profile: out, Base: profile, CSV: csvPath, Kept: kept}
 			var fitted []string
 			for _, r := range fits {
-				p.Edge.Latency[r.Kind] = r.Model
 				fitted = append(fitted, r.Kind)
 				c := r.Model
 				rep.Kinds = append(rep.Kinds, calibrateKind{
@@ -153,19 +154,14 @@ func newCalibrateFitCmd() *cobra.Command {
 					Holdout:      holdoutOf(r.Kind, r.Model, held),
 				})
 			}
-			for k, m := range base.Edge.Latency {
-				if !slices.Contains(fitted, k) {
-					p.Edge.Latency[k] = m
-					rep.Kept = append(rep.Kept, k)
-				}
-			}
-			slices.Sort(rep.Kept)
 			if len(rep.Kept) > 0 {
 				slog.Warn("the CSV measures no layers of some kinds; keeping the base profile's latency models for them",
 					"kinds", strings.Join(rep.Kept, ","), "base", base.Name, "csv", csvPath)
 			}
-			p.Description = fmt.Sprintf("%s; edge latency of %s fitted to %s", base.Description, strings.Join(fitted, ", "), filepath.Base(csvPath))
-			p.Description = strings.TrimPrefix(p.Description, "; ")
+			p.Description = fmt.Sprintf("edge latency of %s fitted to %s", strings.Join(fitted, ", "), filepath.Base(csvPath))
+			if base.Description != "" {
+				p.Description = base.Description + "; " + p.Description
+			}
 			rep.Name = p.Name
 
 			var comment bytes.Buffer
@@ -175,7 +171,7 @@ func newCalibrateFitCmd() *cobra.Command {
 			if len(rep.Kept) > 0 {
 				fmt.Fprintf(&comment, "Kept from %s (not in the CSV): %s.\n", base.Name, strings.Join(rep.Kept, ", "))
 			}
-			comment.WriteString("The format is documented in README.md (\"Device profiles\"). Fits:\n\n")
+			comment.WriteString("The format is documented in README.md (\"Hardware model and split points\"). Fits:\n\n")
 			printCalibrate(&comment, rep.Kinds)
 			if err := atomicfile.Write(out, func(w io.Writer) error { return p.WriteTOML(w, comment.String()) }); err != nil {
 				return fmt.Errorf("--out: %w", err)

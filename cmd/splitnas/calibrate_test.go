@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,7 +94,7 @@ func TestCalibrateFit(t *testing.T) {
 				t.Errorf("kind %v: no field %s", obj["kind"], f)
 			}
 		}
-		for _, f := range hw.FeatureNames {
+		for _, f := range hw.FeatureNames() {
 			if _, ok := obj["coefficients"].(map[string]any)[f]; !ok {
 				t.Errorf("kind %v: no coefficient %s", obj["kind"], f)
 			}
@@ -128,11 +130,11 @@ func TestCalibrateFit(t *testing.T) {
 	if p.Name != "my-board" {
 		t.Errorf("profile name %q, want my-board", p.Name)
 	}
-	for kind, want := range calibrateModels {
-		got, w := p.Edge.Latency[kind].Coefficients(), want.Coefficients()
+	for _, kind := range slices.Sorted(maps.Keys(calibrateModels)) {
+		got, w := p.Edge.Latency[kind].Coefficients(), calibrateModels[kind].Coefficients()
 		for j := range got {
 			if math.Abs(got[j]-w[j]) > 1e-6*math.Abs(w[j]) {
-				t.Errorf("%s.%s = %v, want %v", kind, hw.FeatureNames[j], got[j], w[j])
+				t.Errorf("%s.%s = %v, want %v", kind, hw.FeatureNames()[j], got[j], w[j])
 			}
 		}
 	}

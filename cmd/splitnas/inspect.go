@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -41,8 +42,8 @@ func (h *hwFlags) resolve(cmd *cobra.Command) (hw.Profile, partition.Scenario, p
 		return hw.Profile{}, 0, lim, fmt.Errorf("--profile: %w", err)
 	}
 	if cmd.Flags().Changed("fog-factor") {
-		if !(h.fogFactor > 0) {
-			return hw.Profile{}, 0, lim, fmt.Errorf("--fog-factor %v: must be positive", h.fogFactor)
+		if !(h.fogFactor > 0) || math.IsInf(h.fogFactor, 1) {
+			return hw.Profile{}, 0, lim, fmt.Errorf("--fog-factor %v: must be positive and finite", h.fogFactor)
 		}
 		prof.Fog = hw.Fog{Factor: h.fogFactor}
 	}

@@ -145,6 +145,7 @@ func TestInspectBadFlags(t *testing.T) {
 		{[]string{"inspect", "--arch", "2048x1-5", "--profile", bad}, "--profile: profile " + bad + ": edge.active_power_mw: missing field"},
 		{[]string{"inspect", "--arch", "2048x1-5", "--scenario", "fog"}, `--scenario: unknown scenario "fog"`},
 		{[]string{"inspect", "--arch", "2048x1-5", "--fog-factor", "0"}, "--fog-factor 0: must be positive"},
+		{[]string{"inspect", "--arch", "2048x1-5", "--fog-factor", "inf"}, "--fog-factor +Inf: must be positive and finite"},
 		{[]string{"inspect", "--arch", "2048x1-5", "--ram-limit", "lots"}, `--ram-limit "lots": not a size`},
 	} {
 		_, stderr, code := runProcess(t, c.args...)

@@ -113,7 +113,7 @@ func newCalibrateMeasureCmd() *cobra.Command {
 			var given []string
 			cmd.Flags().Visit(func(fl *pflag.Flag) { given = append(given, "--"+fl.Name+" "+fl.Value.String()) })
 			header := fmt.Sprintf("# splitnas calibrate measure %s; %s; arm-none-eabi-gcc %s %s; qemu-system-arm %s -M %s; %d flash wait states at %g Hz, %g mW (%s)\n",
-				strings.Join(given, " "), prec, e.CrossCCVersion, strings.Join(calib.CrossFlags, " "),
+				strings.Join(given, " "), prec, e.CrossCCVersion, strings.Join(calib.CrossFlags(), " "),
 				e.QEMUVersion, e.Board, waitStates, clockHz, prof.Edge.ActivePowerMW, prof.Name)
 			if err := atomicfile.Write(out, func(f io.Writer) error {
 				if _, err := io.WriteString(f, header); err != nil {
@@ -130,7 +130,7 @@ func newCalibrateMeasureCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&board, "board", calib.Boards[0], "QEMU machine ("+strings.Join(calib.Boards, ", ")+")")
+	f.StringVar(&board, "board", calib.Boards()[0], "QEMU machine ("+strings.Join(calib.Boards(), ", ")+")")
 	f.IntVar(&samples, "samples", 200, "layer shapes to sample and measure (Conv1D, transposed Conv1D and Dense in turn)")
 	f.StringVar(&precision, "precision", "f32", "kernel precision: f32 or int8")
 	f.Uint64Var(&seed, "seed", 1, "seed of the sampled shapes and of the kernels' data")

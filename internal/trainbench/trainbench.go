@@ -7,12 +7,12 @@ package trainbench
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/internal/stats"
 	"github.com/splitnas/splitnas/nn"
 )
 
@@ -84,7 +84,7 @@ func Run(ctx context.Context, e nn.Engine, net arch.Network, opt Options) (Repor
 	for _, ep := range res.History {
 		rep.EpochSecondsAll = append(rep.EpochSecondsAll, ep.Seconds)
 	}
-	rep.EpochSeconds = median(rep.EpochSecondsAll)
+	rep.EpochSeconds = stats.Median(rep.EpochSecondsAll)
 	rep.SamplesPerSec = float64(opt.Samples) / rep.EpochSeconds
 
 	if opt.Parallel > 1 {
@@ -117,15 +117,6 @@ func Run(ctx context.Context, e nn.Engine, net arch.Network, opt Options) (Repor
 		rep.ParallelSpeedup = rep.ParallelSamplesPerS / single
 	}
 	return rep, nil
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func sum(xs []float64) float64 {
