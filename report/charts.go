@@ -119,7 +119,7 @@ func accuracyEnergyChart(r *search.Result) (template.HTML, error) {
 	var valid, over plotter.XYs
 	xs := []float64{}
 	for _, c := range r.Candidates {
-		if !plotted(c) {
+		if !c.HasScores() {
 			continue
 		}
 		pt := plotter.XY{X: c.Energy, Y: 100 * c.ValAccuracy}
@@ -157,7 +157,7 @@ func accuracyEnergyChart(r *search.Result) (template.HTML, error) {
 	}
 
 	var front plotter.XYs
-	for _, c := range ParetoFront(r.Candidates) {
+	for _, c := range search.ParetoFront(r.Candidates) {
 		front = append(front, plotter.XY{X: c.Energy, Y: 100 * c.ValAccuracy})
 	}
 	line, err := plotter.NewLine(front)
@@ -176,7 +176,7 @@ func accuracyEnergyChart(r *search.Result) (template.HTML, error) {
 		xs = append(xs, lim)
 	}
 
-	if b := r.Best; b != nil && finite(objective(b, r.Settings.Scenario)) {
+	if b := r.Best; b != nil && !math.IsNaN(objective(b, r.Settings.Scenario)) && !math.IsInf(objective(b, r.Settings.Scenario), 0) {
 		e := objective(b, r.Settings.Scenario)
 		s, err := plotter.NewScatter(plotter.XYs{{X: e, Y: 100 * b.ValAccuracy}})
 		if err != nil {

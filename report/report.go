@@ -219,7 +219,7 @@ func partitionSummary(b *search.Best) string {
 }
 
 func countCandidates(cands []search.Candidate) counts {
-	n := counts{All: len(cands), Front: len(ParetoFront(cands))}
+	n := counts{All: len(cands), Front: len(search.ParetoFront(cands))}
 	for _, c := range cands {
 		switch c.Status {
 		case search.Valid:
@@ -229,7 +229,7 @@ func countCandidates(cands []search.Candidate) counts {
 		case search.Abandoned:
 			n.Abandoned++
 		}
-		if c.Status != search.Abandoned && !plotted(c) {
+		if c.Status != search.Abandoned && !c.HasScores() {
 			n.Unplotted++
 		}
 	}
@@ -288,7 +288,7 @@ func confusionTable(r *search.Result) *confusion {
 func topTable(cands []search.Candidate) []topRow {
 	var trained []search.Candidate
 	for _, c := range cands {
-		if plotted(c) {
+		if c.HasScores() {
 			trained = append(trained, c)
 		}
 	}
@@ -305,7 +305,7 @@ func topTable(cands []search.Candidate) []topRow {
 		return a.ID < b.ID
 	})
 	onFront := map[int]bool{}
-	for _, c := range ParetoFront(cands) {
+	for _, c := range search.ParetoFront(cands) {
 		onFront[c.ID] = true
 	}
 	rows := make([]topRow, 0, topCandidates)

@@ -17,8 +17,9 @@ import (
 // CheckpointFile is the checkpoint's name in the output directory.
 const CheckpointFile = "checkpoint.json"
 
-// checkpointVersion changes when the checkpoint's layout does.
-const checkpointVersion = 1
+// checkpointVersion changes when the checkpoint's layout does. Version 2
+// added the data and profile content hashes and patience to Settings.
+const checkpointVersion = 2
 
 // checkpoint is the state of a search between generations: with the same
 // configuration and data, it continues exactly as the search would have.
@@ -86,8 +87,8 @@ func (s *searcher) loadCheckpoint() (int, error) {
 	if cp.Version != checkpointVersion {
 		return 0, fmt.Errorf("%s: checkpoint version %d, this splitnas reads version %d", path, cp.Version, checkpointVersion)
 	}
-	if diff := settingsDiff(cp.Settings, s.settings()); diff != "" {
-		return 0, fmt.Errorf("%s was made with different settings (%s); resume with the original flags", path, diff)
+	if changes := settingsDiff(cp.Settings, s.settings()); len(changes) > 0 {
+		return 0, &SettingsChangedError{Checkpoint: path, Changes: changes}
 	}
 	if cp.Next < 0 || cp.Next > s.cfg.Generations || len(cp.History) != cp.Next {
 		return 0, fmt.Errorf("%s: inconsistent: %d generations finished, %d in the history", path, cp.Next, len(cp.History))
@@ -117,15 +118,20 @@ func (s *searcher) loadCheckpoint() (int, error) {
 	return cp.Next, nil
 }
 
-// settingsDiff lists the fields in which two settings differ.
-func settingsDiff(a, b Settings) string {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	var diffs []string
+// settingsDiff lists the settings in which a checkpoint (was) and the
+// configuration resuming it (now) differ, in Settings field order.
+func settingsDiff(was, now Settings) []SettingsChange {
+	va, vb := reflect.ValueOf(was), reflect.ValueOf(now)
+	var diffs []SettingsChange
 	for i := range va.NumField() {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			name := strings.Split(va.Type().Field(i).Tag.Get("json"), ",")[0]
-			diffs = append(diffs, fmt.Sprintf("%s %v, now %v", name, va.Field(i).Interface(), vb.Field(i).Interface()))
+		name := strings.Split(va.Type().Field(i).Tag.Get("json"), ",")[0]
+		if name == "data" {
+			continue // the data's name may change; its content hash may not
+		}
+		a, b := va.Field(i).Interface(), vb.Field(i).Interface()
+		if !reflect.DeepEqual(a, b) {
+			diffs = append(diffs, SettingsChange{Setting: name, Was: fmt.Sprint(a), Now: fmt.Sprint(b)})
 		}
 	}
-	return strings.Join(diffs, "; ")
+	return diffs
 }

@@ -2,19 +2,17 @@ package search
 
 import (
 	"context"
-	"errors"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"path/filepath"
 	"time"
 
+	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
 )
-
-// ErrNoValid is returned (wrapped, with the partial result) when a search
-// ends without any candidate within every budget.
-var ErrNoValid = errors.New("no candidate met every budget")
 
 // ModelFile is the name of the best model's file in the output directory.
 const ModelFile = "best.model"
@@ -24,11 +22,11 @@ const ModelFile = "best.model"
 func (s *searcher) settings() Settings {
 	c := s.cfg
 	st := Settings{
-		Strategy: string(c.Strategy), Data: c.DataName, Classes: s.train.Classes,
-		Profile: c.Profile.Name, Scenario: c.Scenario.String(), FogFactor: c.Profile.Fog.Factor,
+		Strategy: string(c.Strategy), Data: c.DataName, DataSHA256: s.dataHash, Classes: s.train.Classes,
+		Profile: c.Profile.Name, ProfileSHA256: s.profileHash, Scenario: c.Scenario.String(), FogFactor: c.Profile.Fog.Factor,
 		FlashLimit: s.limits.FlashBytes, RAMLimit: s.limits.RAMBytes, EnergyLimitMJ: c.EnergyLimitMJ,
 		Population: c.Population, Generations: c.Generations, Epochs: c.Train.Epochs, Batch: c.Train.Batch,
-		LR: c.Train.LR, Dropout: c.Train.Dropout, Elite: c.Elite, Tournament: c.Tournament,
+		LR: c.Train.LR, Dropout: c.Train.Dropout, Patience: c.Train.Patience, Elite: c.Elite, Tournament: c.Tournament,
 		CrossoverRate: c.CrossoverRate, MutationRate: c.MutationRate, Seed: c.Seed,
 		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
@@ -38,6 +36,19 @@ func (s *searcher) settings() Settings {
 		st.FogDevice = d.Name
 	}
 	return st
+}
+
+// profileHash is the SHA-256 (hex) of everything in a profile that can
+// change a search's result: its canonical TOML form (hw's WriteTOML: floats
+// that round-trip exactly, tables sorted) without the free-text
+// description.
+func profileHash(p hw.Profile) (string, error) {
+	p.Description = ""
+	h := sha256.New()
+	if err := p.WriteTOML(h, ""); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // result assembles the result so far.
@@ -84,7 +95,7 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	r := s.result()
 	id := s.pick()
 	if id < 0 {
-		return r, fmt.Errorf("search: %w: %s", ErrNoValid, s.noValidReason())
+		return r, s.noValid()
 	}
 	c := s.cands[id]
 	net, err := s.cfg.Space.Decode(c.Genome)
@@ -131,28 +142,25 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	return r, nil
 }
 
-// noValidReason says why no candidate was valid.
-func (s *searcher) noValidReason() string {
-	var trained, over, abandoned int
-	lowest, lowArch := math.Inf(1), ""
+// noValid says why no candidate was valid.
+func (s *searcher) noValid() *NoValidError {
+	e := &NoValidError{EnergyLimitMJ: s.cfg.EnergyLimitMJ, Scenario: s.cfg.Scenario.String(), LowestEnergyMJ: math.Inf(1)}
 	for _, c := range s.cands {
 		switch c.Status {
 		case Abandoned:
-			abandoned++
+			e.Abandoned++
 		case OverEnergy:
-			over++
-			if c.Energy < lowest {
-				lowest, lowArch = c.Energy, c.Arch
+			e.OverEnergy++
+			if c.Energy < e.LowestEnergyMJ {
+				e.LowestEnergyMJ, e.LowestArch = c.Energy, c.Arch
 			}
 		}
 		if c.BestEpoch > 0 {
-			trained++
+			e.Trained++
 		}
 	}
-	msg := fmt.Sprintf("%d candidates trained, %d over the energy limit of %g mJ, %d abandoned for Flash/RAM",
-		trained, over, s.cfg.EnergyLimitMJ, abandoned)
-	if lowArch != "" {
-		msg += fmt.Sprintf("; the lowest %s energy found was %.4g mJ (%s) — raise --energy-limit or search longer", s.cfg.Scenario, lowest, lowArch)
+	if e.LowestArch == "" {
+		e.LowestEnergyMJ = 0
 	}
-	return msg
+	return e
 }

@@ -92,28 +92,37 @@ type Best struct {
 
 // Settings records what a search was run with.
 type Settings struct {
-	Strategy      string   `json:"strategy"`
-	Data          string   `json:"data"`
-	Classes       []string `json:"classes"`
-	Profile       string   `json:"profile"`
-	Scenario      string   `json:"scenario"`
-	FogFactor     float64  `json:"fog_factor,omitempty"`
-	FogDevice     string   `json:"fog_device,omitempty"`
-	FlashLimit    int64    `json:"flash_limit_bytes"`
-	RAMLimit      int64    `json:"ram_limit_bytes"`
-	EnergyLimitMJ float64  `json:"energy_limit_mj"` // 0: none
-	Population    int      `json:"population"`
-	Generations   int      `json:"generations"`
-	Epochs        int      `json:"epochs"`
-	Batch         int      `json:"batch"`
-	LR            float64  `json:"lr"`
-	Dropout       float64  `json:"dropout"`
-	Elite         int      `json:"elite"`
-	Tournament    int      `json:"tournament"`
-	CrossoverRate float64  `json:"crossover_rate"`
-	MutationRate  float64  `json:"mutation_rate"`
-	Seed          uint64   `json:"seed"`
-	Space         string   `json:"space"` // slots, lengths, channels and kernel rule
+	Strategy string `json:"strategy"`
+	// Data names the dataset (its path, or the embedded sample's name);
+	// DataSHA256 is its content hash (dataset.Dataset.Hash). A resume
+	// compares the hash, not the name, so a moved file still resumes.
+	Data       string   `json:"data"`
+	DataSHA256 string   `json:"data_sha256"`
+	Classes    []string `json:"classes"`
+	// Profile is the device profile's name; ProfileSHA256 the hash of its
+	// contents (all but the description), so an edited profile file with
+	// the same name is noticed.
+	Profile       string  `json:"profile"`
+	ProfileSHA256 string  `json:"profile_sha256"`
+	Scenario      string  `json:"scenario"`
+	FogFactor     float64 `json:"fog_factor,omitempty"`
+	FogDevice     string  `json:"fog_device,omitempty"`
+	FlashLimit    int64   `json:"flash_limit_bytes"`
+	RAMLimit      int64   `json:"ram_limit_bytes"`
+	EnergyLimitMJ float64 `json:"energy_limit_mj"` // 0: none
+	Population    int     `json:"population"`
+	Generations   int     `json:"generations"`
+	Epochs        int     `json:"epochs"`
+	Batch         int     `json:"batch"`
+	LR            float64 `json:"lr"`
+	Dropout       float64 `json:"dropout"`
+	Patience      int     `json:"patience,omitempty"`
+	Elite         int     `json:"elite"`
+	Tournament    int     `json:"tournament"`
+	CrossoverRate float64 `json:"crossover_rate"`
+	MutationRate  float64 `json:"mutation_rate"`
+	Seed          uint64  `json:"seed"`
+	Space         string  `json:"space"` // slots, lengths, channels and kernel rule
 }
 
 // Result is what a search produces; it is written as result.json.

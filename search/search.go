@@ -37,6 +37,7 @@ import (
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/internal/stats"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
 )
@@ -113,44 +114,72 @@ func DefaultConfig(classes int) Config {
 	}
 }
 
-func (c *Config) check(d *dataset.Dataset) error {
+// Validate reports the first setting a search cannot run with on d, as a
+// *ConfigError naming the Config field (or an error wrapping
+// ErrImpossibleBudget for budgets no candidate can meet), so that callers
+// can refuse a configuration before writing anything. Run calls it first.
+// Zero MutationRate and Workers mean their defaults and are accepted.
+func (c Config) Validate(d *dataset.Dataset) error {
+	if d == nil {
+		return &ConfigError{Field: "data", Value: nil, Problem: "no dataset"}
+	}
+	if err := d.Validate(); err != nil {
+		return &ConfigError{Field: "data", Value: c.DataName, Err: err}
+	}
+	bad := func(field string, v any, problem string) error {
+		return &ConfigError{Field: field, Value: v, Problem: problem}
+	}
 	switch {
 	case c.Population < 2:
-		return fmt.Errorf("population %d: want at least 2", c.Population)
+		return bad("Population", c.Population, "want at least 2")
 	case c.Generations < 1:
-		return fmt.Errorf("generations %d: want at least 1", c.Generations)
+		return bad("Generations", c.Generations, "want at least 1")
 	case c.Elite < 0 || c.Elite >= c.Population:
-		return fmt.Errorf("elite %d: want 0 ≤ elite < population %d", c.Elite, c.Population)
+		return bad("Elite", c.Elite, fmt.Sprintf("want 0 ≤ elite < population %d", c.Population))
 	case c.Tournament < 1:
-		return fmt.Errorf("tournament size %d: want at least 1", c.Tournament)
+		return bad("Tournament", c.Tournament, "want at least 1")
 	case !(c.CrossoverRate >= 0 && c.CrossoverRate <= 1):
-		return fmt.Errorf("crossover rate %v: want 0…1", c.CrossoverRate)
+		return bad("CrossoverRate", c.CrossoverRate, "want 0…1")
 	case !(c.MutationRate >= 0 && c.MutationRate <= 1):
-		return fmt.Errorf("mutation rate %v: want 0…1", c.MutationRate)
+		return bad("MutationRate", c.MutationRate, "want 0…1 (0: 1/slots)")
 	case c.Workers < 0:
-		return fmt.Errorf("workers %d: want ≥ 0", c.Workers)
-	case math.IsNaN(c.EnergyLimitMJ) || c.EnergyLimitMJ < 0:
-		return fmt.Errorf("energy limit %v mJ: want ≥ 0", c.EnergyLimitMJ)
+		return bad("Workers", c.Workers, "want ≥ 0 (0: GOMAXPROCS)")
+	case math.IsNaN(c.EnergyLimitMJ) || math.IsInf(c.EnergyLimitMJ, 0) || c.EnergyLimitMJ < 0:
+		return bad("EnergyLimitMJ", c.EnergyLimitMJ, "want a finite energy ≥ 0 mJ (0: no limit)")
+	case c.Space.Slots < 1:
+		return bad("Space.Slots", c.Space.Slots, "want at least 1")
+	case c.Resume && c.Dir == "":
+		return bad("Resume", c.Resume, "needs Dir, the directory holding the checkpoint")
 	}
 	if _, err := ParseStrategy(string(c.Strategy)); err != nil {
-		return err
+		return &ConfigError{Field: "Strategy", Value: c.Strategy, Err: err}
+	}
+	if c.Scenario != partition.Edge && c.Scenario != partition.Total {
+		return bad("Scenario", c.Scenario, "want edge or total")
 	}
 	if err := c.Space.Validate(); err != nil {
-		return err
+		return &ConfigError{Field: "Space", Value: c.Space, Err: err}
 	}
 	if c.Space.InputLength != d.Length || c.Space.InputChannels != d.Channels || c.Space.Classes != len(d.Classes) {
-		return fmt.Errorf("search space input %dx%d with %d classes does not match the data (%dx%d, %d classes)",
-			c.Space.InputLength, c.Space.InputChannels, c.Space.Classes, d.Length, d.Channels, len(d.Classes))
+		return &ConfigError{Field: "Space", Value: c.Space, Problem: fmt.Sprintf(
+			"search space input %dx%d with %d classes does not match the data (%dx%d, %d classes)",
+			c.Space.InputLength, c.Space.InputChannels, c.Space.Classes, d.Length, d.Channels, len(d.Classes))}
+	}
+	if err := c.Profile.Validate(); err != nil {
+		return &ConfigError{Field: "Profile", Value: c.Profile.Name, Err: err}
+	}
+	if err := c.Train.Validate(); err != nil {
+		return &ConfigError{Field: "Train", Value: c.Train, Err: err}
 	}
 	for _, s := range dataset.Splits() {
 		if len(d.Indices(s)) == 0 {
-			return fmt.Errorf("the data has no %s samples", s)
+			return &ConfigError{Field: "data", Value: c.DataName, Problem: fmt.Sprintf("no %s samples", s)}
 		}
 	}
 	if len(d.Indices(dataset.Val)) < 2 {
-		return errors.New("the validation split needs at least 2 samples (it is halved)")
+		return &ConfigError{Field: "data", Value: c.DataName, Problem: "the validation split needs at least 2 samples (it is halved)"}
 	}
-	return nil
+	return checkBudgets(c, resolveLimits(c))
 }
 
 // searcher is one search's state. Everything a checkpoint holds is here;
@@ -160,6 +189,9 @@ type searcher struct {
 	train, valA, valB *dataset.Dataset
 	test              *dataset.Dataset
 	limits            partition.Limits
+	// Content hashes of the data and the profile, recorded in Settings
+	// so that a resume on other data or another profile is refused.
+	dataHash, profileHash string
 
 	pcg *rand.PCG
 	rng *rand.Rand
@@ -182,6 +214,12 @@ type searcher struct {
 // search that ends with no candidate within every budget is an error
 // (ErrNoValid) naming the budgets, returned with the partial result.
 func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
+	// Defaults are derived only from a configuration known to be valid
+	// (a zero slot count would make the default mutation rate +Inf).
+	err := cfg.Validate(d)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
 	if cfg.Engine == nil {
 		cfg.Engine = nn.Native()
 	}
@@ -191,12 +229,10 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	if cfg.MutationRate == 0 {
 		cfg.MutationRate = 1 / float64(cfg.Space.Slots)
 	}
-	if err := cfg.check(d); err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, start: time.Now()}
 	s.limits = resolveLimits(cfg)
-	if err := s.checkBudgets(); err != nil {
+	s.dataHash = d.Hash()
+	if s.profileHash, err = profileHash(cfg.Profile); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	s.train, s.test = d.Part(dataset.Train), d.Part(dataset.Test)
@@ -222,11 +258,7 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 				if cerr := s.saveCheckpoint(g, snap); cerr != nil {
 					return nil, errors.Join(err, cerr)
 				}
-				where := ""
-				if cfg.Dir != "" {
-					where = fmt.Sprintf("; resume with --resume %s", cfg.Dir)
-				}
-				return nil, fmt.Errorf("search: interrupted in generation %d (%d finished)%s: %w", g, g, where, ctx.Err())
+				return nil, &InterruptedError{Generation: g, Finished: g, Dir: cfg.Dir, Err: ctx.Err()}
 			}
 			return nil, fmt.Errorf("search: generation %d: %w", g, err)
 		}
@@ -253,15 +285,15 @@ func resolveLimits(cfg Config) partition.Limits {
 }
 
 // checkBudgets rejects budgets no candidate can meet before any training.
-func (s *searcher) checkBudgets() error {
-	prec := s.cfg.Profile.Edge.Precision()
-	sp := s.cfg.Space
-	in := (sp.InputLength*sp.InputChannels*prec.ActBits + 7) / 8
-	if int64(in) > s.limits.RAMBytes {
-		return fmt.Errorf("impossible budget: the RAM limit (%d B) is below the input buffer (%d B = %dx%d at %s): no split point fits, not even sending the raw input",
-			s.limits.RAMBytes, in, sp.InputLength, sp.InputChannels, prec.Name)
+func checkBudgets(c Config, limits partition.Limits) error {
+	prec := c.Profile.Edge.Precision()
+	sp := c.Space
+	in := arch.ByteSize(sp.InputLength*sp.InputChannels, prec.ActBits)
+	if int64(in) > limits.RAMBytes {
+		return fmt.Errorf("%w: the RAM limit (%d B) is below the input buffer (%d B = %dx%d at %s): no split point fits, not even sending the raw input",
+			ErrImpossibleBudget, limits.RAMBytes, in, sp.InputLength, sp.InputChannels, prec.Name)
 	}
-	if s.cfg.EnergyLimitMJ > 0 {
+	if c.EnergyLimitMJ > 0 {
 		// The least any candidate can cost the edge is sending its smallest
 		// possible tensor, with no computation at all.
 		minVals := sp.Classes
@@ -270,10 +302,10 @@ func (s *searcher) checkBudgets() error {
 				minVals = min(minVals, l*slices.Min(sp.Channels))
 			}
 		}
-		floor := s.cfg.Profile.Radio.EnergyMJ((minVals*prec.ActBits + 7) / 8)
-		if s.cfg.EnergyLimitMJ < floor {
-			return fmt.Errorf("impossible budget: the energy limit (%g mJ) is below the radio cost of the smallest tensor any candidate can send (%d values: %.4g mJ)",
-				s.cfg.EnergyLimitMJ, minVals, floor)
+		floor := c.Profile.Radio.EnergyMJ(arch.ByteSize(minVals, prec.ActBits))
+		if c.EnergyLimitMJ < floor {
+			return fmt.Errorf("%w: the energy limit (%g mJ) is below the radio cost of the smallest tensor any candidate can send (%d values: %.4g mJ)",
+				ErrImpossibleBudget, c.EnergyLimitMJ, minVals, floor)
 		}
 	}
 	return nil
@@ -391,8 +423,8 @@ func (s *searcher) impossible(attempts int) error {
 			break
 		}
 	}
-	return fmt.Errorf("impossible budget: %d genomes in a row fit Flash %d B and RAM %d B at no allowed split point%s",
-		attempts, s.limits.FlashBytes, s.limits.RAMBytes, why)
+	return fmt.Errorf("%w: %d genomes in a row fit Flash %d B and RAM %d B at no allowed split point%s",
+		ErrImpossibleBudget, attempts, s.limits.FlashBytes, s.limits.RAMBytes, why)
 }
 
 // candidate decodes a genome and returns its candidate's ID, creating the
@@ -508,13 +540,7 @@ func (s *searcher) summarise(g, trained, abandoned int, secs float64) Generation
 	gen := Generation{Index: g, Trained: trained, Abandoned: abandoned, Seconds: secs}
 	gen.BestFitness = fit[order[0]]
 	gen.BestArch = s.cands[s.pop[order[0]]].Arch
-	sorted := slices.Clone(fit)
-	slices.Sort(sorted)
-	if n := len(sorted); n%2 == 1 {
-		gen.MedianFitness = sorted[n/2]
-	} else {
-		gen.MedianFitness = (sorted[n/2-1] + sorted[n/2]) / 2
-	}
+	gen.MedianFitness = stats.Median(fit)
 	valid := 0
 	for _, id := range s.pop {
 		c := s.cands[id]

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -203,8 +204,10 @@ func TestResume(t *testing.T) {
 		}
 		_, err = Run(ctx, cfg, d)
 		cancel()
-		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "resume with --resume "+cfg.Dir) {
-			t.Fatalf("interrupted run: error %v, want context.Canceled and a resume hint", err)
+		var ie *InterruptedError
+		if !errors.Is(err, context.Canceled) || !errors.As(err, &ie) || ie.Dir != cfg.Dir || ie.Finished != stopAfter+1 {
+			t.Fatalf("interrupted run: error %v (%+v), want context.Canceled in an InterruptedError naming %s and %d finished generations",
+				err, ie, cfg.Dir, stopAfter+1)
 		}
 		if _, err := os.Stat(filepath.Join(cfg.Dir, CheckpointFile)); err != nil {
 			t.Fatal(err)
@@ -227,23 +230,63 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// A resume is refused, naming the setting, whenever something that alters
+// the result changed: a flag, the data's content, the profile's content or
+// the patience; not when only the data's name changed.
 func TestResumeWithOtherSettings(t *testing.T) {
 	d := waves(t)
 	cfg := smallConfig(t)
 	cfg.Generations = 1
 	cfg.Dir = t.TempDir()
+	cfg.DataName = "waves.snds"
 	if _, err := Run(context.Background(), cfg, d); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Resume, cfg.Population = true, 8
-	_, err := Run(context.Background(), cfg, d)
-	if err == nil || !strings.Contains(err.Error(), "population 6, now 8") {
-		t.Errorf("error = %v, want it to name the changed population", err)
+	cfg.Resume = true
+	for _, c := range []struct {
+		name    string
+		setting string
+		edit    func(*Config, *dataset.Dataset)
+	}{
+		{"population", "population", func(c *Config, _ *dataset.Dataset) { c.Population = 8 }},
+		{"patience", "patience", func(c *Config, _ *dataset.Dataset) { c.Train.Patience = 2 }},
+		{"one sample value", "data_sha256", func(_ *Config, d *dataset.Dataset) { d.X[17] += 0.5 }},
+		{"one label", "data_sha256", func(_ *Config, d *dataset.Dataset) { d.Labels[3] = (d.Labels[3] + 1) % 3 }},
+		{"profile contents under the same name", "profile_sha256", func(c *Config, _ *dataset.Dataset) {
+			m := c.Profile.Edge.Latency["conv1d"]
+			m.PerMAC *= 1.01
+			lat := maps.Clone(c.Profile.Edge.Latency)
+			lat["conv1d"] = m
+			c.Profile.Edge.Latency = lat
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, d := cfg, waves(t)
+			c.edit(&cfg, d)
+			_, err := Run(context.Background(), cfg, d)
+			var sce *SettingsChangedError
+			if !errors.As(err, &sce) || !sce.Changed(c.setting) || len(sce.Changes) != 1 {
+				t.Fatalf("error = %v, want a SettingsChangedError naming only %s", err, c.setting)
+			}
+			if !strings.Contains(err.Error(), c.setting) {
+				t.Errorf("error %q does not name %s", err, c.setting)
+			}
+		})
 	}
-	cfg.Dir = t.TempDir()
-	if _, err := Run(context.Background(), cfg, d); err == nil || !strings.Contains(err.Error(), CheckpointFile) {
-		t.Errorf("resume from an empty directory: error = %v", err)
-	}
+	t.Run("data renamed", func(t *testing.T) {
+		cfg := cfg
+		cfg.DataName = "moved/waves.snds"
+		if _, err := Run(context.Background(), cfg, waves(t)); err != nil {
+			t.Errorf("resume with the same data under another name: %v", err)
+		}
+	})
+	t.Run("empty directory", func(t *testing.T) {
+		cfg := cfg
+		cfg.Dir = t.TempDir()
+		if _, err := Run(context.Background(), cfg, d); err == nil || !strings.Contains(err.Error(), CheckpointFile) {
+			t.Errorf("resume from an empty directory: error = %v", err)
+		}
+	})
 }
 
 func TestImpossibleBudgets(t *testing.T) {
@@ -251,14 +294,14 @@ func TestImpossibleBudgets(t *testing.T) {
 	cfg := smallConfig(t)
 	cfg.Limits = partition.Limits{RAMBytes: 512} // the input alone is 1024 B
 	_, err := Run(context.Background(), cfg, d)
-	if err == nil || !strings.Contains(err.Error(), "impossible budget: the RAM limit (512 B) is below the input buffer (1024 B") {
+	if !errors.Is(err, ErrImpossibleBudget) || !strings.Contains(err.Error(), "impossible budget: the RAM limit (512 B) is below the input buffer (1024 B") {
 		t.Errorf("RAM below the input: %v", err)
 	}
 
 	cfg = smallConfig(t)
 	cfg.EnergyLimitMJ = 1e-6
 	_, err = Run(context.Background(), cfg, d)
-	if err == nil || !strings.Contains(err.Error(), "impossible budget: the energy limit (1e-06 mJ) is below the radio cost") {
+	if !errors.Is(err, ErrImpossibleBudget) || !strings.Contains(err.Error(), "impossible budget: the energy limit (1e-06 mJ) is below the radio cost") {
 		t.Errorf("tiny energy limit: %v", err)
 	}
 
@@ -270,7 +313,7 @@ func TestImpossibleBudgets(t *testing.T) {
 	cfg.Space.Lengths = []int{128, 32, 8}         // no skips: every net has hidden layers
 	cfg.Limits = partition.Limits{RAMBytes: 1030} // input 1024 B + the smallest hidden tensor 32 B
 	_, err = Run(context.Background(), cfg, d)
-	if err == nil || !strings.Contains(err.Error(), "impossible budget") || !strings.Contains(err.Error(), "RAM") {
+	if !errors.Is(err, ErrImpossibleBudget) || !strings.Contains(err.Error(), "RAM") {
 		t.Errorf("sequential, tight RAM: %v", err)
 	}
 }
@@ -283,8 +326,10 @@ func TestNoValidCandidate(t *testing.T) {
 	cfg.Scenario = partition.Total
 	cfg.EnergyLimitMJ = 0.0115 // above sending 3 scores (0.0112 mJ), below any network's compute + send
 	r, err := Run(context.Background(), cfg, waves(t))
-	if !errors.Is(err, ErrNoValid) || !strings.Contains(err.Error(), "lowest total energy found was") {
-		t.Fatalf("error = %v, want ErrNoValid naming the lowest energy", err)
+	var nve *NoValidError
+	if !errors.Is(err, ErrNoValid) || !errors.As(err, &nve) || nve.LowestArch == "" || !(nve.LowestEnergyMJ > cfg.EnergyLimitMJ) ||
+		nve.OverEnergy == 0 || nve.Trained != nve.OverEnergy || !strings.Contains(err.Error(), "lowest total energy found was") {
+		t.Fatalf("error = %v (%+v), want ErrNoValid naming the lowest energy", err, nve)
 	}
 	if r == nil || len(r.Candidates) == 0 || r.Best != nil {
 		t.Fatalf("partial result = %+v", r)
@@ -332,22 +377,50 @@ func TestStrategies(t *testing.T) {
 	}
 }
 
+// Every impossible configuration is refused by Validate (and so by Run)
+// with a ConfigError naming the field, before anything is written.
 func TestBadConfig(t *testing.T) {
-	d := waves(t)
 	for _, c := range []struct {
-		edit func(*Config)
-		want string
+		field string
+		edit  func(*Config, *dataset.Dataset)
+		want  string
 	}{
-		{func(c *Config) { c.Population = 1 }, "population 1"},
-		{func(c *Config) { c.Generations = 0 }, "generations 0"},
-		{func(c *Config) { c.Elite = 6 }, "elite 6"},
-		{func(c *Config) { c.Space.InputLength = 512 }, "does not match the data"},
-		{func(c *Config) { c.Strategy = "x" }, `unknown strategy "x"`},
+		{"Population", func(c *Config, _ *dataset.Dataset) { c.Population = 1 }, "Population 1"},
+		{"Generations", func(c *Config, _ *dataset.Dataset) { c.Generations = 0 }, "Generations 0"},
+		{"Elite", func(c *Config, _ *dataset.Dataset) { c.Elite = 6 }, "Elite 6"},
+		{"Space.Slots", func(c *Config, _ *dataset.Dataset) { c.Space.Slots = 0 }, "Space.Slots 0: want at least 1"},
+		{"MutationRate", func(c *Config, _ *dataset.Dataset) { c.MutationRate = math.Inf(1) }, "MutationRate +Inf"},
+		{"EnergyLimitMJ", func(c *Config, _ *dataset.Dataset) { c.EnergyLimitMJ = math.Inf(1) }, "EnergyLimitMJ +Inf"},
+		{"Space", func(c *Config, _ *dataset.Dataset) { c.Space.InputLength = 512 }, "does not match the data"},
+		{"Strategy", func(c *Config, _ *dataset.Dataset) { c.Strategy = "x" }, `unknown strategy "x"`},
+		{"Scenario", func(c *Config, _ *dataset.Dataset) { c.Scenario = 7 }, "Scenario"},
+		{"Resume", func(c *Config, _ *dataset.Dataset) { c.Resume, c.Dir = true, "" }, "needs Dir"},
+		{"Profile", func(c *Config, _ *dataset.Dataset) { c.Profile.Radio.PayloadBytesPerPacket = 0 }, "Profile"},
+		{"Profile", func(c *Config, _ *dataset.Dataset) { c.Profile.Fog = hw.Fog{} }, "Profile"},
+		{"Train", func(c *Config, _ *dataset.Dataset) { c.Train.Epochs = 0 }, "Train"},
+		{"data", func(_ *Config, d *dataset.Dataset) { d.Records = d.Records[:10] }, "data"},
+		{"data", func(_ *Config, d *dataset.Dataset) { d.Splits = d.Splits[:5] }, "data"},
 	} {
-		cfg := smallConfig(t)
-		c.edit(&cfg)
-		if _, err := Run(context.Background(), cfg, d); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("error = %v, want %q", err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			d := waves(t)
+			cfg := smallConfig(t)
+			cfg.Dir = filepath.Join(t.TempDir(), "out")
+			c.edit(&cfg, d)
+			verr := cfg.Validate(d)
+			_, err := Run(context.Background(), cfg, d)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != c.field || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Run: error = %v, want a ConfigError for %s containing %q", err, c.field, c.want)
+			}
+			if verr == nil || verr.Error() != ce.Error() {
+				t.Errorf("Validate: %v, want the error Run gives: %v", verr, ce)
+			}
+			if _, err := os.Stat(cfg.Dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a refused configuration wrote %s (%v)", cfg.Dir, err)
+			}
+		})
+	}
+	if err := smallConfig(t).Validate(nil); err == nil {
+		t.Error("Validate(nil data) = nil")
 	}
 }

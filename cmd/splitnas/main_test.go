@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,8 +94,8 @@ func TestPrepareMITDBThenInfoAndExport(t *testing.T) {
 	in := infoJSON(t, out)
 	// Record 100: 2236 N, 33 S, 1 V; record 208: 1584 N, 2 S, 991 V, 372 F, 2 Q (edge beats dropped).
 	want := map[string]int{"N": 2236 + 1584, "S": 33 + 2, "V": 1 + 991, "F": 372, "Q": 2}
-	for c, n := range want {
-		if in.Counts[c] != n {
+	for _, c := range slices.Sorted(maps.Keys(want)) {
+		if n := want[c]; in.Counts[c] != n {
 			t.Errorf("class %s: %d, want %d", c, in.Counts[c], n)
 		}
 	}

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -87,6 +90,11 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 			cfg.Space.InputLength, cfg.Space.InputChannels, cfg.Space.Classes = d.Length, d.Channels, len(d.Classes)
 			cfg.Space.Kernel.Overlap, cfg.Space.Kernel.Same = overlap, same
 			cfg.Dir, cfg.Resume, cfg.DataName = out, resume != "", dataName(data)
+			// Nothing is written before the whole configuration is known to
+			// be one a search can run with.
+			if err := cfg.Validate(d); err != nil {
+				return searchError(err)
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("--out: %w", err)
 			}
@@ -144,6 +152,7 @@ func runSearch(cmd *cobra.Command, cfg search.Config, d *dataset.Dataset, showBa
 	}
 	r, err := search.Run(cmd.Context(), cfg, d)
 	bar.Finish()
+	err = searchError(err)
 	if r == nil {
 		return err
 	}
@@ -184,7 +193,62 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 	fmt.Fprintf(w, "report:  %s\n", filepath.Join(dir, reportFile))
 }
 
-func round4(x float64) float64 { return float64(int64(x*1e4+0.5)) / 1e4 }
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+// searchFlag names the flag that sets a search.Config field, as a
+// *search.ConfigError names it.
+func searchFlag(field string) (string, bool) {
+	switch field {
+	case "Population", "Generations", "Elite", "Tournament", "Workers", "Strategy", "Scenario", "Profile":
+		return strings.ToLower(field), true
+	case "CrossoverRate":
+		return "crossover", true
+	case "MutationRate":
+		return "mutation", true
+	case "EnergyLimitMJ":
+		return "energy-limit", true
+	case "Space.Slots":
+		return "slots", true
+	case "data":
+		return "data", true
+	}
+	return "", false
+}
+
+// searchError words the search package's errors for the command line: the
+// flag behind a configuration error, and what to do after an interrupted
+// search, a changed resume or a search that found nothing within budget.
+func searchError(err error) error {
+	var (
+		ce  *search.ConfigError
+		ie  *search.InterruptedError
+		nve *search.NoValidError
+		sce *search.SettingsChangedError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		if ce.Field == "Train" {
+			return trainFlagError(ce.Err)
+		}
+		flag, ok := searchFlag(ce.Field)
+		if !ok {
+			return err
+		}
+		if ce.Err != nil {
+			return fmt.Errorf("--%s: %w", flag, ce.Err)
+		}
+		return fmt.Errorf("--%s %v: %s", flag, ce.Value, ce.Problem)
+	case errors.As(err, &ie) && ie.Dir != "":
+		return fmt.Errorf("%w; resume with --resume %s", err, ie.Dir)
+	case errors.As(err, &nve) && nve.LowestArch != "":
+		return fmt.Errorf("%w — raise --energy-limit or search longer", err)
+	case errors.As(err, &sce):
+		return fmt.Errorf("%w; resume with the original flags, or start a new search in another --out", err)
+	}
+	return err
+}
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -218,7 +282,10 @@ func restoreFlags(fs *pflag.FlagSet, path string) error {
 	if err := json.Unmarshal(b, &set); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	for name, v := range set {
+	// In name order, so that of several bad entries the same one is named
+	// every time.
+	for _, name := range slices.Sorted(maps.Keys(set)) {
+		v := set[name]
 		if fs.Changed(name) {
 			continue
 		}

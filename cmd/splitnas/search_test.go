@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/dataset/sample"
 	"github.com/splitnas/splitnas/nn"
 )
 
@@ -92,6 +95,8 @@ func TestSearchCommand(t *testing.T) {
 	}
 }
 
+// Bad flags are refused with the flag's name, a non-zero exit and no
+// panic, and before anything is written to --out.
 func TestSearchBadInput(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -101,17 +106,55 @@ func TestSearchBadInput(t *testing.T) {
 		{[]string{"--energy-limit", "1uJ"}, "impossible budget: the energy limit"},
 		{[]string{"--energy-limit", "cheap"}, `--energy-limit "cheap": not an energy`},
 		{[]string{"--strategy", "greedy"}, `--strategy: unknown strategy "greedy"`},
-		{[]string{"--population", "1"}, "population 1"},
+		{[]string{"--population", "1"}, "--population 1: want at least 2"},
+		{[]string{"--slots", "0"}, "--slots 0: want at least 1"},
+		{[]string{"--mutation", "2"}, "--mutation 2: want 0…1"},
+		{[]string{"--elite", "4"}, "--elite 4: want 0 ≤ elite < population 4"},
+		{[]string{"--workers", "-1"}, "--workers -1"},
+		{[]string{"--epochs", "0"}, "--epochs 0: want at least 1"},
+		{[]string{"--lr", "NaN"}, "--lr NaN"},
 		{[]string{"--data", "/nonexistent.snds"}, "/nonexistent.snds"},
 		{[]string{"--resume", "/nonexistent-dir"}, "--resume /nonexistent-dir"},
 	} {
-		args := append([]string{}, tinySearch...)
-		if c.args[0] != "--resume" {
-			args = append(args, "--out", filepath.Join(t.TempDir(), "s"))
-		}
-		_, stderr, code := runProcess(t, append(args, c.args...)...)
-		if code == 0 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "panic") {
-			t.Errorf("search %v: exit %d, stderr %q; want non-zero and %q", c.args, code, stderr, c.want)
-		}
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			args := append([]string{}, tinySearch...)
+			out := filepath.Join(t.TempDir(), "s")
+			if c.args[0] != "--resume" {
+				args = append(args, "--out", out)
+			}
+			_, stderr, code := runProcess(t, append(args, c.args...)...)
+			if code == 0 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "panic") {
+				t.Errorf("search %v: exit %d, stderr %q; want non-zero and %q", c.args, code, stderr, c.want)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("search %v was refused but created %s (%v)", c.args, out, err)
+			}
+		})
+	}
+}
+
+// A resume on data whose content changed (same file name) is refused,
+// naming the data hash, with what to do.
+func TestSearchResumeChangedData(t *testing.T) {
+	tmp := t.TempDir()
+	data, dir := filepath.Join(tmp, "d.snds"), filepath.Join(tmp, "s")
+	d, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.Save(data, d, dataset.F32); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "search", "--population", "4", "--generations", "1", "--epochs", "1", "--slots", "4",
+		"--data", data, "--out", dir); err != nil {
+		t.Fatal(err)
+	}
+	d.X[0] += 1
+	if err := dataset.Save(data, d, dataset.F32); err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, "search", "--resume", dir)
+	if err == nil || !strings.Contains(err.Error(), "data_sha256") || !strings.Contains(err.Error(), "resume with the original flags") {
+		t.Errorf("resume on changed data: %v", err)
 	}
 }
