@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -250,12 +251,7 @@ func checkDeviceFields(md toml.MetaData, table string, d Device) error {
 			return fieldErr(table+"."+f, "missing field")
 		}
 	}
-	kinds := make([]string, 0, len(d.Latency))
-	for k := range d.Latency {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(d.Latency)) {
 		if !knownKind(k) {
 			continue
 		}

@@ -2,6 +2,7 @@ package hw
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -77,12 +78,7 @@ func validateDevice(table string, d Device) error {
 			return fieldErr(table+"."+c.field, "must be a whole number of bits (a multiple of 0.125) up to 8 bytes, got %v", c.v)
 		}
 	}
-	kinds := make([]string, 0, len(d.Latency))
-	for k := range d.Latency {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
+	for _, k := range slices.Sorted(maps.Keys(d.Latency)) {
 		if !knownKind(k) {
 			return fieldErr(table+".latency."+k, "unknown layer kind %q (known: %s)", k, strings.Join(Kinds(), ", "))
 		}
