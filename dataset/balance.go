@@ -29,9 +29,9 @@ func BalancePerClass(d *Dataset, perClass int, seed uint64) (*Dataset, error) {
 // indices of the items to keep. Builders use it to plan which windows to cut
 // before reading any signal.
 func BalanceIndices(labels []uint8, classes []string, perClass int, seed uint64) ([]int, error) {
-	byClass := make([][]int, len(classes))
-	for i, l := range labels {
-		byClass[l] = append(byClass[l], i)
+	byClass, err := groupByClass(labels, classes)
+	if err != nil {
+		return nil, err
 	}
 	smallest := 0
 	for c, idx := range byClass {
@@ -61,4 +61,17 @@ func BalanceIndices(labels []uint8, classes []string, perClass int, seed uint64)
 	}
 	slices.Sort(keep)
 	return keep, nil
+}
+
+// groupByClass returns the indices of the labels of each class. A label
+// that names no class is an error wrapping ErrInvalid.
+func groupByClass(labels []uint8, classes []string) ([][]int, error) {
+	byClass := make([][]int, len(classes))
+	for i, l := range labels {
+		if int(l) >= len(classes) {
+			return nil, fmt.Errorf("dataset: %w: label %d of item %d names none of the %d classes", ErrInvalid, l, i, len(classes))
+		}
+		byClass[l] = append(byClass[l], i)
+	}
+	return byClass, nil
 }

@@ -8,9 +8,12 @@
 package dataset
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/splitnas/splitnas/dataset/internal/size"
 )
 
 // Split says which part of the experiment a sample belongs to.
@@ -111,6 +114,8 @@ func (d *Dataset) Append(o *Dataset) error {
 }
 
 // Subset returns a new dataset holding the samples at idx, in that order.
+// Every index must be in range and d must have one label, split and record
+// per sample, as Validate checks; otherwise Subset panics.
 func (d *Dataset) Subset(idx []int) *Dataset {
 	s := &Dataset{Classes: d.Classes, Length: d.Length, Channels: d.Channels, Source: d.Source}
 	n := d.SampleSize()
@@ -173,25 +178,72 @@ func (d *Dataset) RecordIDs() []string {
 	return ids
 }
 
-// Validate checks the internal consistency of d.
+// ErrInvalid is wrapped by the errors of Validate, and by those of Decode
+// for a file whose sizes or contents are impossible.
+var ErrInvalid = errors.New("invalid")
+
+// Validate checks everything a Dataset built by hand can get wrong: a
+// positive shape whose sample size and total size fit in an int, 1 to 255
+// distinct class names, as many labels, splits and records as samples, X
+// holding exactly Len()·Channels·Length values, every label naming a class
+// and every split being Train, Val or Test. Its errors wrap ErrInvalid. The
+// methods of a Dataset that does not validate may panic.
 func (d *Dataset) Validate() error {
-	switch {
-	case d.Length <= 0 || d.Channels <= 0:
-		return fmt.Errorf("dataset: shape %d×%d is not positive", d.Channels, d.Length)
-	case len(d.Classes) == 0 || len(d.Classes) > 255:
-		return fmt.Errorf("dataset: %d classes (want 1..255)", len(d.Classes))
-	case len(d.X) != d.Len()*d.SampleSize():
-		return fmt.Errorf("dataset: %d values for %d samples of %d", len(d.X), d.Len(), d.SampleSize())
-	case len(d.Splits) != d.Len() || len(d.Records) != d.Len():
-		return fmt.Errorf("dataset: %d labels, %d splits, %d records", d.Len(), len(d.Splits), len(d.Records))
+	if err := d.validate(); err != nil {
+		return fmt.Errorf("dataset: %w", err)
+	}
+	return nil
+}
+
+// validate is Validate without the package prefix on the error.
+func (d *Dataset) validate() error {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+	if len(d.Classes) == 0 || len(d.Classes) > 255 {
+		return invalid("%d classes (want 1..255)", len(d.Classes))
+	}
+	for i, c := range d.Classes {
+		if slices.Contains(d.Classes[:i], c) {
+			return invalid("class %q is named twice", c)
+		}
+	}
+	n := d.Len()
+	if len(d.Splits) != n || len(d.Records) != n {
+		return invalid("%d labels, %d splits, %d records (want one of each per sample)", n, len(d.Splits), len(d.Records))
+	}
+	values, err := checkShape(d.Channels, d.Length, n)
+	if err != nil {
+		return err
+	}
+	if len(d.X) != values {
+		return invalid("%d values for %d samples of %d×%d", len(d.X), n, d.Channels, d.Length)
 	}
 	for i, l := range d.Labels {
 		if int(l) >= len(d.Classes) {
-			return fmt.Errorf("dataset: sample %d has label %d, only %d classes", i, l, len(d.Classes))
+			return invalid("sample %d has label %d, only %d classes", i, l, len(d.Classes))
 		}
 		if d.Splits[i] >= numSplits {
-			return fmt.Errorf("dataset: sample %d has unknown split %d", i, d.Splits[i])
+			return invalid("sample %d has unknown split %d", i, d.Splits[i])
 		}
 	}
 	return nil
+}
+
+// checkShape checks that channels and length are positive and that n
+// samples of channels×length values can be counted in an int, and returns
+// that count. Its errors wrap ErrInvalid.
+func checkShape(channels, length, n int) (values int, err error) {
+	if channels <= 0 || length <= 0 {
+		return 0, fmt.Errorf("%w: shape %d×%d is not positive", ErrInvalid, channels, length)
+	}
+	per, ok := size.Mul(channels, length)
+	if !ok {
+		return 0, fmt.Errorf("%w: %d×%d values per sample is more than an int holds", ErrInvalid, channels, length)
+	}
+	values, ok = size.Mul(n, per)
+	if !ok {
+		return 0, fmt.Errorf("%w: %d samples of %d×%d values is more than an int holds", ErrInvalid, n, channels, length)
+	}
+	return values, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -88,27 +89,36 @@ func TestDecodeRejectsCorruptFiles(t *testing.T) {
 	wrongVersion := slices.Clone(good)
 	wrongVersion[8] = 7
 	cases := []struct {
-		name string
-		b    []byte
-		want string
+		name     string
+		b        []byte
+		checksum bool // the error wraps ErrChecksum
+		want     string
 	}{
-		{"truncated", good[:len(good)-10], "checksum mismatch"},
-		{"flipped byte", flipped, "checksum mismatch"},
-		{"empty", nil, "not a splitnas dataset file"},
-		{"other file", []byte("PK\x03\x04 this is a zip file, not a dataset"), "not a splitnas dataset file"},
-		{"short", good[:12], "truncated"},
-		{"version", wrongVersion, "format version 7"},
+		{"truncated", good[:len(good)-10], true, "checksum mismatch"},
+		{"flipped byte", flipped, true, "checksum mismatch"},
+		{"empty", nil, false, "not a splitnas dataset file"},
+		{"other file", []byte("PK\x03\x04 this is a zip file, not a dataset"), false, "not a splitnas dataset file"},
+		{"short", good[:12], false, "truncated"},
+		{"version", wrongVersion, false, "format version 7"},
 	}
 	for _, c := range cases {
-		_, err := Decode(c.b, "some/file.snds")
-		if err == nil {
-			t.Errorf("%s: no error", c.name)
-			continue
-		}
-		var fe *FormatError
-		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "some/file.snds") || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %q does not name the file and %q", c.name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.b, "some/file.snds")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var fe *FormatError
+			if !errors.As(err, &fe) || fe.File != "some/file.snds" {
+				t.Fatalf("error %v (%T) is not a *FormatError naming some/file.snds", err, err)
+			}
+			if got := errors.Is(err, ErrChecksum); got != c.checksum {
+				t.Errorf("errors.Is(%q, ErrChecksum) = %v, want %v", err, got, c.checksum)
+			}
+			// The words users read.
+			if !strings.Contains(err.Error(), "some/file.snds") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not name the file and %q", err, c.want)
+			}
+		})
 	}
 }
 
@@ -127,7 +137,7 @@ func TestSaveLoadAtomic(t *testing.T) {
 	if err != nil || got.Len() != 4 {
 		t.Fatalf("Load: %v, %d samples", err, got.Len())
 	}
-	if _, err := Load(filepath.Join(dir, "missing.snds")); err == nil || !strings.Contains(err.Error(), "missing.snds") {
+	if _, err := Load(filepath.Join(dir, "missing.snds")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "missing.snds") {
 		t.Fatalf("missing file error %v does not name it", err)
 	}
 }

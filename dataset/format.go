@@ -14,6 +14,7 @@ import (
 
 	"github.com/x448/float16"
 
+	"github.com/splitnas/splitnas/dataset/internal/size"
 	"github.com/splitnas/splitnas/internal/atomicfile"
 )
 
@@ -165,18 +166,35 @@ func Read(r io.Reader, name string) (*Dataset, error) {
 	return Decode(b, name)
 }
 
-// FormatError reports a malformed dataset file.
+// FormatError reports a malformed dataset file. Err, when set, is the
+// cause: ErrChecksum for a file whose checksum does not match, an error
+// wrapping ErrInvalid for an intact file whose sizes or contents are
+// impossible, or the JSON error of an unreadable header.
 type FormatError struct {
 	File string
-	Msg  string
+	Msg  string // what is wrong, or where (then Err says what); may be empty when Err says it all
+	Err  error
 }
 
-func (e *FormatError) Error() string { return "dataset: " + e.File + ": " + e.Msg }
+func (e *FormatError) Error() string {
+	s := "dataset: " + e.File + ": "
+	switch {
+	case e.Err == nil:
+		return s + e.Msg
+	case e.Msg == "":
+		return s + e.Err.Error()
+	}
+	return s + e.Msg + ": " + e.Err.Error()
+}
 
-// ErrChecksum is wrapped by the error for a file whose checksum does not match.
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// ErrChecksum is wrapped by the error for a file whose checksum does not
+// match: errors.Is(err, ErrChecksum) tells a truncated or corrupted file.
 var ErrChecksum = errors.New("checksum mismatch")
 
 // Decode parses the bytes of a dataset file; name is used in error messages.
+// Every error is a *FormatError naming the file.
 func Decode(b []byte, name string) (*Dataset, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
@@ -192,29 +210,44 @@ func Decode(b []byte, name string) (*Dataset, error) {
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if got := crc32.Checksum(body, castagnoli); got != sum {
-		return nil, &FormatError{File: name, Msg: fmt.Sprintf("%v: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
+		return nil, &FormatError{File: name,
+			Err: fmt.Errorf("%w: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
 	}
-	hlen := int(binary.LittleEndian.Uint32(b[12:]))
-	if hlen > maxHeaderLen || fixedHeader+hlen > len(body) {
-		return nil, bad("header length %d runs past the end of the file", hlen)
+	h32 := binary.LittleEndian.Uint32(b[12:])
+	if h32 > maxHeaderLen || uint64(fixedHeader)+uint64(h32) > uint64(len(body)) {
+		return nil, bad("header length %d runs past the end of the file", h32)
 	}
+	hlen := int(h32)
 	var h fileHeader
 	dec := json.NewDecoder(bytes.NewReader(b[fixedHeader : fixedHeader+hlen]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
-		return nil, bad("header: %v", err)
+		return nil, &FormatError{File: name, Msg: "header", Err: err}
 	}
 	width, err := h.Encoding.width()
 	if err != nil {
 		return nil, bad("header: %v", err)
 	}
-	if h.Samples < 0 || h.Length <= 0 || h.Channels <= 0 || len(h.Classes) == 0 || len(h.Classes) > 255 {
-		return nil, bad("header: bad shape: %d samples × %d channels × %d, %d classes", h.Samples, h.Channels, h.Length, len(h.Classes))
+	// Every size is checked before it is multiplied or allocated: a file
+	// with an intact checksum can still promise 2^32 × 2^32 values.
+	n := h.Samples
+	if n < 0 {
+		return nil, &FormatError{File: name, Msg: "header", Err: fmt.Errorf("%w: %d samples", ErrInvalid, n)}
 	}
-	n, size := h.Samples, h.Channels*h.Length
-	want := uint64(fixedHeader+hlen) + uint64(n)*(6+uint64(size)*uint64(width))
-	if uint64(len(body)) != want {
-		return nil, bad("%d bytes of data, header promises %d samples of %d×%d %s (%d bytes)", len(body), n, h.Channels, h.Length, h.Encoding, want)
+	values, err := checkShape(h.Channels, h.Length, n)
+	if err != nil {
+		return nil, &FormatError{File: name, Msg: "header", Err: err}
+	}
+	// labels, splits and record indices (6 bytes a sample), then the values.
+	data, ok1 := size.Mul(n, 6)
+	vbytes, ok2 := size.Mul(values, width)
+	want, ok3 := size.Add(fixedHeader, hlen, data, vbytes)
+	if !ok1 || !ok2 || !ok3 || len(body) != want {
+		promise := "more bytes than a file can hold"
+		if ok1 && ok2 && ok3 {
+			promise = fmt.Sprintf("%d bytes", want)
+		}
+		return nil, bad("%d bytes of data, header promises %d samples of %d×%d %s (%s)", len(body), n, h.Channels, h.Length, h.Encoding, promise)
 	}
 
 	d := &Dataset{Classes: h.Classes, Length: h.Length, Channels: h.Channels, Source: h.Source}
@@ -229,13 +262,13 @@ func Decode(b []byte, name string) (*Dataset, error) {
 	d.Records = make([]string, n)
 	for i := range d.Records {
 		r := binary.LittleEndian.Uint32(p[4*i:])
-		if int(r) >= len(h.Records) {
+		if uint64(r) >= uint64(len(h.Records)) {
 			return nil, bad("sample %d names record %d, header lists %d", i, r, len(h.Records))
 		}
 		d.Records[i] = h.Records[r]
 	}
 	p = p[4*n:]
-	d.X = make([]float32, n*size)
+	d.X = make([]float32, values)
 	if h.Encoding == F16 {
 		for i := range d.X {
 			d.X[i] = float16.Frombits(binary.LittleEndian.Uint16(p[2*i:])).Float32()
@@ -245,8 +278,8 @@ func Decode(b []byte, name string) (*Dataset, error) {
 			d.X[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
 		}
 	}
-	if err := d.Validate(); err != nil {
-		return nil, bad("%v", err)
+	if err := d.validate(); err != nil {
+		return nil, &FormatError{File: name, Err: err}
 	}
 	return d, nil
 }

@@ -1,6 +1,7 @@
 package dataset
 
-// Info is the summary `splitnas dataset info` prints.
+// Info summarises a dataset: its shape, classes, sample counts per class
+// and split, and provenance.
 type Info struct {
 	Classes  []string                  `json:"classes"`   // names in label order
 	Counts   map[string]int            `json:"counts"`    // class → samples over all splits

@@ -42,11 +42,11 @@ func SplitStratified(d *Dataset, f Fractions, seed uint64) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	rng := NewRand(seed)
-	byClass := make([][]int, len(d.Classes))
-	for i, l := range d.Labels {
-		byClass[l] = append(byClass[l], i)
+	byClass, err := splittable(d)
+	if err != nil {
+		return err
 	}
+	rng := NewRand(seed)
 	for _, idx := range byClass {
 		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 		nTrain, nVal := f.cut(len(idx))
@@ -62,6 +62,9 @@ func SplitStratified(d *Dataset, f Fractions, seed uint64) error {
 // correlated). Records are stratified by the label of their first sample.
 func SplitByRecord(d *Dataset, f Fractions, seed uint64) error {
 	if err := f.check(); err != nil {
+		return err
+	}
+	if _, err := splittable(d); err != nil {
 		return err
 	}
 	first := map[string]uint8{}
@@ -98,4 +101,15 @@ func splitAt(k, nTrain, nVal int) Split {
 		return Val
 	}
 	return Test
+}
+
+// splittable checks what the split functions index, which is less than
+// Validate asks: builders split a plan of labels and records before any
+// sample is cut. It returns the sample indices of each class.
+func splittable(d *Dataset) ([][]int, error) {
+	if len(d.Splits) != len(d.Labels) || len(d.Records) != len(d.Labels) {
+		return nil, fmt.Errorf("dataset: %w: %d labels, %d splits, %d records (want one of each per sample)",
+			ErrInvalid, len(d.Labels), len(d.Splits), len(d.Records))
+	}
+	return groupByClass(d.Labels, d.Classes)
 }

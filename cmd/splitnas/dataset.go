@@ -93,6 +93,11 @@ func newDatasetExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Checked before the output file is created, so nothing is
+			// written for a dataset that cannot be exported.
+			if err := d.Validate(); err != nil {
+				return err
+			}
 			return atomicfile.Write(npz, func(w io.Writer) error { return dataset.WriteNPZ(w, d) })
 		},
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,9 +25,16 @@ func newPrepareCmd() *cobra.Command {
 	return cmd
 }
 
-// ioFlags are the flags every prepare command has.
+// ioFlags are the flags every prepare command has, and the ones whose
+// values the builders take as typed values (balance, split).
 type ioFlags struct {
 	src, out, encoding string
+	balance, split     string
+	// builder is the package that builds the dataset ("mitbih", "bonn",
+	// "chbmit"), which prefixes its option errors; flags maps the fields
+	// of its Options to the flags that set them.
+	builder string
+	flags   map[string]string
 }
 
 func (f *ioFlags) register(cmd *cobra.Command) {
@@ -34,6 +43,26 @@ func (f *ioFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.encoding, "encoding", "f32", "value encoding in the file: f32, or f16 for half the size")
 	cmd.MarkFlagRequired("src")
 	cmd.MarkFlagRequired("out")
+}
+
+// registerMethods adds --balance and --split with their defaults.
+func (f *ioFlags) registerMethods(cmd *cobra.Command, balance dataset.Balance, split dataset.SplitBy, splitHelp string) {
+	cmd.Flags().StringVar(&f.balance, "balance", balance.String(), "per-class (same count per class, seeded) or none")
+	cmd.Flags().StringVar(&f.split, "split", split.String(), splitHelp)
+}
+
+// methods parses --balance and --split; split must be one of splits, the
+// methods the builder supports.
+func (f *ioFlags) methods(splits []dataset.SplitBy) (dataset.Balance, dataset.SplitBy, error) {
+	balance, err := dataset.ParseBalance(f.balance)
+	if err != nil {
+		return 0, 0, f.word(err)
+	}
+	split, err := dataset.ParseSplitBy(f.split)
+	if err != nil || !slices.Contains(splits, split) {
+		return 0, 0, f.word(&dataset.OptionError{Option: "Split", Value: f.split, Problem: "want " + dataset.OrList(splits)})
+	}
+	return balance, split, nil
 }
 
 // build runs a builder, saves its dataset and prints a summary.
@@ -45,7 +74,7 @@ func (f *ioFlags) build(cmd *cobra.Command, build func(ctx context.Context) (*da
 	start := time.Now()
 	d, err := build(cmd.Context())
 	if err != nil {
-		return err
+		return f.word(err)
 	}
 	if err := dataset.Save(f.out, d, enc); err != nil {
 		return err
@@ -54,8 +83,60 @@ func (f *ioFlags) build(cmd *cobra.Command, build func(ctx context.Context) (*da
 	return printInfo(cmd.OutOrStdout(), d.Info())
 }
 
+// flagError is a builder's error worded for the command line: it names the
+// flags, where the builder names the fields of its Options.
+type flagError struct {
+	msg string
+	err error
+}
+
+func (e *flagError) Error() string { return e.msg }
+func (e *flagError) Unwrap() error { return e.err }
+
+// word rewrites err for the command line when it is about an option (a
+// *dataset.OptionError) or a source folder: the message names the flags
+// that set the options and says what --src should hold. Other errors are
+// returned as they are.
+func (f *ioFlags) word(err error) error {
+	var oe *dataset.OptionError
+	if errors.As(err, &oe) {
+		msg := f.builder + ": " + f.flag(oe.Option) + " " + dataset.FormatValue(oe.Value)
+		if oe.With != "" {
+			msg += " / " + f.flag(oe.With) + " " + dataset.FormatValue(oe.WithValue)
+		}
+		if oe.Problem != "" {
+			msg += ": " + oe.Problem
+		}
+		if oe.Err != nil {
+			msg += ": " + oe.Err.Error()
+		}
+		return &flagError{msg: msg, err: err}
+	}
+	switch {
+	case errors.Is(err, mitbih.ErrNoRecords):
+		return fmt.Errorf("%w (is --src a MIT-BIH Arrhythmia Database folder?)", err)
+	case errors.Is(err, bonn.ErrNoData):
+		return fmt.Errorf("%w (is --src the Bonn folder holding A_Z … E_S?)", err)
+	case errors.Is(err, chbmit.ErrNoPatients):
+		return fmt.Errorf("%w (is --src the CHB-MIT folder holding chb01 … chb24?)", err)
+	}
+	return err
+}
+
+// flag returns the flag that sets the Options field, e.g. "--length" for
+// "Length"; a field without a flag is named as it is.
+func (f *ioFlags) flag(field string) string {
+	if name, ok := f.flags[field]; ok {
+		return "--" + name
+	}
+	return field
+}
+
 func newPrepareMITDBCmd() *cobra.Command {
-	var io ioFlags
+	io := ioFlags{builder: "mitbih", flags: map[string]string{
+		"Length": "length", "Before": "before", "After": "after", "Lead": "lead", "Balance": "balance", "PerClass": "per-class",
+		"Split": "split", "Seed": "seed", "Classes": "classes", "Records": "records", "Workers": "workers",
+	}}
 	opt := mitbih.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "mitdb --src DIR --out FILE",
@@ -67,20 +148,23 @@ puts de Chazal's DS1 in train/val and DS2 in test and leaves out the paced recor
 107 and 217 (DS2 is then kept whole: only DS1 is balanced).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opt.Balance, opt.Split, err = io.methods(mitbih.SplitMethods()); err != nil {
+				return err
+			}
 			return io.build(cmd, func(ctx context.Context) (*dataset.Dataset, error) {
 				return mitbih.Build(ctx, io.src, opt)
 			})
 		},
 	}
 	io.register(cmd)
+	io.registerMethods(cmd, opt.Balance, opt.Split, "random (70/15/15, stratified) or inter-patient (DS1 train/val, DS2 test)")
 	f := cmd.Flags()
 	f.IntVar(&opt.Length, "length", opt.Length, "samples per window after resampling (≥ 64)")
 	f.Float64Var(&opt.Before, "before", opt.Before, "seconds of signal before the R peak")
 	f.Float64Var(&opt.After, "after", opt.After, "seconds of signal after the R peak")
 	f.StringVar(&opt.Lead, "lead", opt.Lead, "lead to use")
-	f.StringVar(&opt.Balance, "balance", opt.Balance, "per-class (same count per class, seeded) or none")
 	f.IntVar(&opt.PerClass, "per-class", opt.PerClass, "samples kept per class when balancing (0 = size of the smallest class)")
-	f.StringVar(&opt.Split, "split", opt.Split, "random (70/15/15, stratified) or inter-patient (DS1 train/val, DS2 test)")
 	f.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed for balancing and splitting")
 	f.StringSliceVar(&opt.Classes, "classes", nil, "AAMI classes to keep, e.g. N,S,V,F (default: all five)")
 	f.StringSliceVar(&opt.Records, "records", nil, "records to use (default: all in --src/RECORDS)")
@@ -89,7 +173,10 @@ puts de Chazal's DS1 in train/val and DS2 in test and leaves out the paced recor
 }
 
 func newPrepareBonnCmd() *cobra.Command {
-	var io ioFlags
+	io := ioFlags{builder: "bonn", flags: map[string]string{
+		"Task": "task", "Length": "length", "Stride": "stride", "Balance": "balance", "Split": "split", "Seed": "seed",
+		"Low": "low", "High": "high", "Workers": "workers",
+	}}
 	opt := bonn.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "bonn --src DIR --out FILE",
@@ -100,18 +187,21 @@ func newPrepareBonnCmd() *cobra.Command {
 healthy eyes-open. --split record (default) keeps the windows of a segment in one split.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opt.Balance, opt.Split, err = io.methods(bonn.SplitMethods()); err != nil {
+				return err
+			}
 			return io.build(cmd, func(ctx context.Context) (*dataset.Dataset, error) {
 				return bonn.Build(ctx, io.src, opt)
 			})
 		},
 	}
 	io.register(cmd)
+	io.registerMethods(cmd, opt.Balance, opt.Split, "record (whole segments, 70/15/15) or random (windows, stratified 70/15/15)")
 	f := cmd.Flags()
 	f.StringVar(&opt.Task, "task", opt.Task, "E-vs-ABCD or A-vs-E")
 	f.IntVar(&opt.Length, "length", opt.Length, "samples per window (≥ 64)")
 	f.IntVar(&opt.Stride, "stride", opt.Stride, "samples between window starts (0 = --length, no overlap)")
-	f.StringVar(&opt.Balance, "balance", opt.Balance, "per-class (same count per class, seeded) or none")
-	f.StringVar(&opt.Split, "split", opt.Split, "record (whole segments, 70/15/15) or random (windows, stratified 70/15/15)")
 	f.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed for balancing and splitting")
 	f.Float64Var(&opt.Low, "low", opt.Low, "band-pass low corner, Hz")
 	f.Float64Var(&opt.High, "high", opt.High, "band-pass high corner, Hz")
@@ -120,7 +210,11 @@ healthy eyes-open. --split record (default) keeps the windows of a segment in on
 }
 
 func newPrepareCHBMITCmd() *cobra.Command {
-	var io ioFlags
+	io := ioFlags{builder: "chbmit", flags: map[string]string{
+		"Channels": "channels", "Window": "window", "Stride": "stride", "Length": "length", "Exclude": "exclude",
+		"Patients": "patients", "Balance": "balance", "PerClass": "per-class", "Split": "split", "Seed": "seed",
+		"Low": "low", "High": "high", "Workers": "workers",
+	}}
 	opt := chbmit.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "chbmit --src DIR --out FILE",
@@ -132,12 +226,18 @@ windows touching none "non-seizure"; those across a boundary are dropped. Patien
 and 16 are excluded by default. Recordings without the chosen channels are skipped (noted).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if opt.Balance, opt.Split, err = io.methods(chbmit.SplitMethods()); err != nil {
+				return err
+			}
+			opt.Logger = slog.Default()
 			return io.build(cmd, func(ctx context.Context) (*dataset.Dataset, error) {
 				return chbmit.Build(ctx, io.src, opt)
 			})
 		},
 	}
 	io.register(cmd)
+	io.registerMethods(cmd, opt.Balance, opt.Split, "random (stratified 70/15/15) or patient (whole patients to one split)")
 	f := cmd.Flags()
 	f.StringSliceVar(&opt.Channels, "channels", opt.Channels, "EEG channels, concatenated in this order")
 	f.Float64Var(&opt.Window, "window", opt.Window, "seconds per window")
@@ -145,9 +245,7 @@ and 16 are excluded by default. Recordings without the chosen channels are skipp
 	f.IntVar(&opt.Length, "length", opt.Length, "values per sample, all channels together")
 	f.IntSliceVar(&opt.Exclude, "exclude", opt.Exclude, "patient numbers to leave out")
 	f.IntSliceVar(&opt.Patients, "patients", nil, "patient numbers to use (default: every chbNN folder)")
-	f.StringVar(&opt.Balance, "balance", opt.Balance, "per-class (same count per class, seeded) or none")
 	f.IntVar(&opt.PerClass, "per-class", opt.PerClass, "windows kept per class when balancing (0 = size of the smallest class)")
-	f.StringVar(&opt.Split, "split", opt.Split, "random (stratified 70/15/15) or patient (whole patients to one split)")
 	f.Uint64Var(&opt.Seed, "seed", opt.Seed, "random seed for balancing and splitting")
 	f.Float64Var(&opt.Low, "low", opt.Low, "band-pass low corner, Hz")
 	f.Float64Var(&opt.High, "high", opt.High, "band-pass high corner, Hz")

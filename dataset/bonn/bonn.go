@@ -18,9 +18,10 @@ package bonn
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,28 +60,39 @@ func TaskClasses(task string) (classes, sets []string, err error) {
 	case "A-vs-E":
 		return []string{"healthy", "seizure"}, []string{"A", "E"}, nil
 	}
-	return nil, nil, fmt.Errorf("bonn: --task %q: want %s", task, strings.Join(Tasks(), " or "))
+	return nil, nil, fmt.Errorf("bonn: %w", &dataset.OptionError{Option: "Task", Value: task, Problem: "want " + strings.Join(Tasks(), " or ")})
 }
 
-// Options control Build. Each field's CLI flag is given in brackets.
+// Options control Build. An option that cannot be used is reported as a
+// *dataset.OptionError naming the field.
 type Options struct {
-	Task    string  // [--task] "E-vs-ABCD" (seizure vs everything else) or "A-vs-E" (seizure vs healthy, eyes open)
-	Length  int     // [--length] samples per window (≥ 64, at most the segment length)
-	Stride  int     // [--stride] samples between window starts; 0 = Length (non-overlapping)
-	Balance string  // [--balance] "per-class" (keep as many windows of each class as the smallest has) or "none"
-	Split   string  // [--split] "record" (whole segments to one split, 70/15/15 of the segments of each class) or "random" (stratified 70/15/15 of the windows)
-	Seed    uint64  // [--seed] for balancing and splitting
-	Low     float64 // [--low] band-pass low corner in Hz (≥ 0.01)
-	High    float64 // [--high] band-pass high corner in Hz (below Fs/2)
-	Workers int     // [--workers] files read at once; 0 = GOMAXPROCS. Does not change the result.
+	Task    string          // one of Tasks: "E-vs-ABCD" (seizure vs everything else) or "A-vs-E" (seizure vs healthy, eyes open)
+	Length  int             // samples per window (≥ 64, at most the segment length)
+	Stride  int             // samples between window starts; 0 = Length (non-overlapping)
+	Balance dataset.Balance // PerClass (keep as many windows of each class as the smallest has) or NoBalance
+	Split   dataset.SplitBy // one of SplitMethods: SplitRecord (whole segments to one split, 70/15/15 of the segments of each class) or SplitRandom (stratified 70/15/15 of the windows)
+	Seed    uint64          // for balancing and splitting
+	Low     float64         // band-pass low corner in Hz (≥ 0.01)
+	High    float64         // band-pass high corner in Hz (below Fs/2)
+	Workers int             // files read at once; 0 = GOMAXPROCS. Does not change the result.
 }
 
 // DefaultOptions are seizure (E) against all other sets, 2048-sample
 // non-overlapping windows band-passed 1–30 Hz, balanced per class and split
 // by segment.
 func DefaultOptions() Options {
-	return Options{Task: "E-vs-ABCD", Length: 2048, Balance: "per-class", Split: "record", Seed: 1, Low: 1, High: 30}
+	return Options{Task: "E-vs-ABCD", Length: 2048, Balance: dataset.PerClass, Split: dataset.SplitRecord, Seed: 1, Low: 1, High: 30}
 }
+
+// SplitMethods lists the values of Options.Split that Build supports.
+func SplitMethods() []dataset.SplitBy {
+	return []dataset.SplitBy{dataset.SplitRecord, dataset.SplitRandom}
+}
+
+// ErrNoData is wrapped by the error of Build when the source folder cannot
+// be read, lacks the folder of a set the task needs, or a set folder holds
+// no segment files.
+var ErrNoData = errors.New("no Bonn EEG data")
 
 // stride is the effective stride.
 func (o Options) stride() int {
@@ -91,25 +103,28 @@ func (o Options) stride() int {
 }
 
 func (o Options) validate() (*dsp.Bandpass, error) {
+	bad := func(option string, value any, problem string) error {
+		return fmt.Errorf("bonn: %w", &dataset.OptionError{Option: option, Value: value, Problem: problem})
+	}
 	if _, _, err := TaskClasses(o.Task); err != nil {
 		return nil, err
 	}
 	switch {
 	case o.Length < 64:
-		return nil, fmt.Errorf("bonn: --length %d: must be at least 64", o.Length)
+		return nil, bad("Length", o.Length, "must be at least 64")
 	case o.Stride < 0:
-		return nil, fmt.Errorf("bonn: --stride %d: must be positive (or 0 for the window length)", o.Stride)
-	case o.Balance != "per-class" && o.Balance != "none":
-		return nil, fmt.Errorf("bonn: --balance %q: want per-class or none", o.Balance)
-	case o.Split != "record" && o.Split != "random":
-		return nil, fmt.Errorf("bonn: --split %q: want record or random", o.Split)
+		return nil, bad("Stride", o.Stride, "must be positive (or 0 for the window length)")
+	case !o.Balance.Valid():
+		return nil, bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
+	case !slices.Contains(SplitMethods(), o.Split):
+		return nil, bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
 	case !(o.Low >= 0.01):
 		// A lower corner has under one period in a 23.6 s segment.
-		return nil, fmt.Errorf("bonn: --low %g: must be at least 0.01 Hz", o.Low)
+		return nil, bad("Low", o.Low, "must be at least 0.01 Hz")
 	}
 	bp, err := dsp.NewBandpass(o.Low, o.High, Fs)
 	if err != nil {
-		return nil, fmt.Errorf("bonn: --low %g / --high %g: %w", o.Low, o.High, err)
+		return nil, fmt.Errorf("bonn: %w", &dataset.OptionError{Option: "Low", Value: o.Low, With: "High", WithValue: o.High, Err: err})
 	}
 	return bp, nil
 }
@@ -118,7 +133,7 @@ func (o Options) settings() map[string]string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	return map[string]string{
 		"task": o.Task, "length": strconv.Itoa(o.Length), "stride": strconv.Itoa(o.stride()),
-		"balance": o.Balance, "split": o.Split, "seed": strconv.FormatUint(o.Seed, 10),
+		"balance": o.Balance.String(), "split": o.Split.String(), "seed": strconv.FormatUint(o.Seed, 10),
 		"low": f(o.Low), "high": f(o.High),
 	}
 }
@@ -194,7 +209,8 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 		unused += len(x) - ((n-1)*min(stride, length) + length) // gaps too when stride > length
 	}
 	if len(wins) == 0 {
-		return nil, fmt.Errorf("bonn: --length %d: no segment in %s is that long", length, src)
+		return nil, fmt.Errorf("bonn: %w", &dataset.OptionError{Option: "Length", Value: length,
+			Problem: fmt.Sprintf("no segment in %s is that long", src)})
 	}
 	labels := make([]uint8, len(wins))
 	records := make([]string, len(wins))
@@ -207,7 +223,6 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 		"%d segment samples fall outside every window; %d segments are shorter than a window",
 		length, stride, len(wins), plan.ClassCounts(), len(segs), unused, short))
 	if odd > 0 {
-		slog.Warn("bonn: segments with an unexpected length", "count", odd, "want", SegmentLength, "src", src)
 		notes = append(notes, fmt.Sprintf("%d segments do not have the published %d samples", odd, SegmentLength))
 	}
 
@@ -215,14 +230,14 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	for k := range keep {
 		keep[k] = k
 	}
-	if opt.Balance == "per-class" {
+	if opt.Balance == dataset.PerClass {
 		if keep, err = dataset.BalanceIndices(labels, classes, 0, opt.Seed); err != nil {
-			return nil, fmt.Errorf("bonn: --balance per-class: %w", err)
+			return nil, fmt.Errorf("bonn: %w", &dataset.OptionError{Option: "Balance", Value: opt.Balance, Err: err})
 		}
 		notes = append(notes, fmt.Sprintf("balanced: kept %d windows of each class, chosen at random", len(keep)/len(classes)))
 	}
 	plan = plan.Subset(keep)
-	if opt.Split == "record" {
+	if opt.Split == dataset.SplitRecord {
 		err = dataset.SplitByRecord(plan, dataset.PaperFractions(), opt.Seed)
 		notes = append(notes, "split by segment: 70/15/15 of the segments of each class, all windows of a segment in one split")
 	} else {

@@ -1,9 +1,12 @@
 package bonn
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -84,14 +87,14 @@ func TestReadSegmentReadError(t *testing.T) {
 }
 
 func TestSetLetter(t *testing.T) {
-	for name, want := range map[string]string{
-		"A_Z": "A", "B_O": "B", "C_N": "C", "D_F": "D", "E_S": "E", "e_s": "E", "A_anything": "A",
-		"A": "A", "E": "E", "c": "C",
-		"Z": "A", "O": "B", "N": "C", "F": "D", "S": "E", "s": "E",
-		"Extra": "", "F_x": "", "AB": "", "": "", "G": "", "setA": "", "_A": "",
+	for _, tt := range [][2]string{
+		{"A_Z", "A"}, {"B_O", "B"}, {"C_N", "C"}, {"D_F", "D"}, {"E_S", "E"}, {"e_s", "E"}, {"A_anything", "A"},
+		{"A", "A"}, {"E", "E"}, {"c", "C"},
+		{"Z", "A"}, {"O", "B"}, {"N", "C"}, {"F", "D"}, {"S", "E"}, {"s", "E"},
+		{"Extra", ""}, {"F_x", ""}, {"AB", ""}, {"", ""}, {"G", ""}, {"setA", ""}, {"_A", ""},
 	} {
-		if got := setLetter(name); got != want {
-			t.Errorf("setLetter(%q) = %q, want %q", name, got, want)
+		if got := setLetter(tt[0]); got != tt[1] {
+			t.Errorf("setLetter(%q) = %q, want %q", tt[0], got, tt[1])
 		}
 	}
 }
@@ -143,7 +146,7 @@ func sameDataset(a, b *dataset.Dataset) bool {
 func TestBuildSynthetic(t *testing.T) {
 	src := syntheticSrc(t, 4, 300)
 	opt := DefaultOptions()
-	opt.Length, opt.Stride, opt.Balance = 64, 32, "none"
+	opt.Length, opt.Stride, opt.Balance = 64, 32, dataset.NoBalance
 	opt.Workers = 1
 	d, err := Build(context.Background(), src, opt)
 	if err != nil {
@@ -230,7 +233,7 @@ func TestBuildFolderNames(t *testing.T) {
 	writeSet(t, src, "a", "Z", "txt", 2, 200, gen)
 	writeSet(t, src, "E_S", "S", "txt", 3, 200, gen)
 	opt := DefaultOptions()
-	opt.Task, opt.Length, opt.Balance = "A-vs-E", 64, "none"
+	opt.Task, opt.Length, opt.Balance = "A-vs-E", 64, dataset.NoBalance
 	d, err := Build(context.Background(), src, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -250,39 +253,95 @@ func TestBuildFolderNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt.Task = "E-vs-ABCD"
-	if _, err := Build(context.Background(), src, opt); err == nil || !strings.Contains(err.Error(), "no folder for set B (name it B_O, B or O)") {
+	if _, err := Build(context.Background(), src, opt); !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "no folder for set B (name it B_O, B or O)") {
 		t.Fatalf("missing set: error %v", err)
 	}
 
-	if _, err := Build(context.Background(), filepath.Join(src, "nowhere"), opt); err == nil || !strings.Contains(err.Error(), "nowhere") {
+	if _, err := Build(context.Background(), filepath.Join(src, "nowhere"), opt); !errors.Is(err, ErrNoData) || !errors.Is(err, fs.ErrNotExist) ||
+		!strings.Contains(err.Error(), "nowhere") {
 		t.Fatalf("missing src: error %v", err)
+	}
+
+	// A set folder without segment files.
+	empty := t.TempDir()
+	for _, dir := range []string{"A_Z", "E_S"} {
+		if err := os.Mkdir(filepath.Join(empty, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opt.Task = "A-vs-E"
+	if _, err := Build(context.Background(), empty, opt); !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "no .txt files for set A") {
+		t.Fatalf("empty set folder: error %v", err)
 	}
 }
 
 func TestBuildOptionErrors(t *testing.T) {
 	src := syntheticSrc(t, 1, 100)
 	for _, tt := range []struct {
-		change func(*Options)
-		want   string
+		name         string
+		change       func(*Options)
+		option, with string // the fields the *dataset.OptionError names
+		value        any
+		problem      string
+		cause        bool // the error wraps the cause, a dsp error
 	}{
-		{func(o *Options) { o.Length = 10 }, "bonn: --length 10: must be at least 64"},
-		{func(o *Options) { o.Task = "B-vs-E" }, `bonn: --task "B-vs-E": want E-vs-ABCD or A-vs-E`},
-		{func(o *Options) { o.Stride = -4 }, "bonn: --stride -4:"},
-		{func(o *Options) { o.Balance = "oversample" }, `bonn: --balance "oversample"`},
-		{func(o *Options) { o.Split = "patient" }, `bonn: --split "patient"`},
-		{func(o *Options) { o.Low = 0 }, "bonn: --low 0:"},
-		{func(o *Options) { o.Low = math.NaN() }, "bonn: --low NaN:"},
-		{func(o *Options) { o.Low = 1e-300 }, "bonn: --low 1e-300:"},
-		{func(o *Options) { o.High = 90 }, "bonn: --low 1 / --high 90:"},
-		{func(o *Options) { o.Low, o.High = 30, 1 }, "bonn: --low 30 / --high 1:"},
-		{func(o *Options) { o.Length = 101 }, "bonn: --length 101: no segment"},
+		{"short length", func(o *Options) { o.Length = 10 }, "Length", "", 10, "must be at least 64", false},
+		{"unknown task", func(o *Options) { o.Task = "B-vs-E" }, "Task", "", "B-vs-E", "want E-vs-ABCD or A-vs-E", false},
+		{"negative stride", func(o *Options) { o.Stride = -4 }, "Stride", "", -4, "must be positive", false},
+		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(9) }, "Balance", "", dataset.Balance(9), "want per-class or none", false},
+		{"patient split", func(o *Options) { o.Split = dataset.SplitPatient }, "Split", "", dataset.SplitPatient, "want record or random", false},
+		{"zero low", func(o *Options) { o.Low = 0 }, "Low", "", 0.0, "at least 0.01 Hz", false},
+		{"NaN low", func(o *Options) { o.Low = math.NaN() }, "Low", "", nil, "at least 0.01 Hz", false},
+		{"tiny low", func(o *Options) { o.Low = 1e-300 }, "Low", "", 1e-300, "at least 0.01 Hz", false},
+		{"high above Nyquist", func(o *Options) { o.High = 90 }, "Low", "High", 1.0, "", true},
+		{"corners swapped", func(o *Options) { o.Low, o.High = 30, 1 }, "Low", "High", 30.0, "", true},
+		{"longer than segments", func(o *Options) { o.Length = 101 }, "Length", "", 101, "no segment in " + src + " is that long", false},
 	} {
-		opt := DefaultOptions()
-		tt.change(&opt)
-		_, err := Build(context.Background(), src, opt)
-		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
-			t.Errorf("options %+v: error %v, want it to start with %q", opt, err, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			opt := DefaultOptions()
+			tt.change(&opt)
+			_, err := Build(context.Background(), src, opt)
+			var oe *dataset.OptionError
+			if !errors.As(err, &oe) {
+				t.Fatalf("error %v (%T) is not a *dataset.OptionError", err, err)
+			}
+			if oe.Option != tt.option || oe.With != tt.with || !strings.Contains(oe.Problem, tt.problem) {
+				t.Errorf("got option %q with %q, problem %q; want %q with %q, %q", oe.Option, oe.With, oe.Problem, tt.option, tt.with, tt.problem)
+			}
+			if tt.value != nil && oe.Value != tt.value {
+				t.Errorf("value %#v, want %#v", oe.Value, tt.value)
+			}
+			if (oe.Err != nil) != tt.cause {
+				t.Errorf("cause %v, want one: %v", oe.Err, tt.cause)
+			}
+			if !strings.HasPrefix(err.Error(), "bonn: option "+tt.option) || strings.Contains(err.Error(), "--") {
+				t.Errorf("message %q: want it to start with bonn: option %s and name no command-line flag", err, tt.option)
+			}
+		})
+	}
+}
+
+// TestBuildNotesOddSegments checks that segments of an unexpected length
+// are recorded in the notes, where the caller sees them, and not logged
+// through the process-wide logger, which a library does not own. (The test
+// swaps that logger only to watch it; no test in this package runs in
+// parallel.)
+func TestBuildNotesOddSegments(t *testing.T) {
+	src := syntheticSrc(t, 2, 300)
+	opt := DefaultOptions()
+	opt.Length, opt.Balance = 64, dataset.NoBalance
+	var global bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
+	d, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if global.Len() > 0 {
+		t.Errorf("Build logged through the global logger:\n%s", global.String())
+	}
+	if !slices.ContainsFunc(d.Source.Notes, func(n string) bool { return strings.Contains(n, "10 segments do not have the published 4097 samples") }) {
+		t.Errorf("notes %q do not count the 10 short segments", d.Source.Notes)
 	}
 }
 
@@ -330,10 +389,14 @@ func TestRealFiles(t *testing.T) {
 	if total != 500 {
 		t.Fatalf("read %d files, want 500", total)
 	}
-	for path, want := range map[string][]float64{
-		"E_S/S001.txt": {100, 124, 153},
-		"A_Z/Z001.txt": {12, 22, 35},
+	for _, tt := range []struct {
+		path string
+		want []float64
+	}{
+		{"E_S/S001.txt", []float64{100, 124, 153}},
+		{"A_Z/Z001.txt", []float64{12, 22, 35}},
 	} {
+		path, want := tt.path, tt.want
 		x, err := ReadFile(filepath.Join(src, path))
 		if err != nil {
 			t.Fatal(err)
@@ -357,13 +420,14 @@ func buildReal(t *testing.T, change func(*Options)) *dataset.Dataset {
 
 func TestRealCounts(t *testing.T) {
 	for _, tt := range []struct {
-		task, balance string
-		want          []int
+		task    string
+		balance dataset.Balance
+		want    []int
 	}{
-		{"E-vs-ABCD", "none", []int{800, 200}},
-		{"E-vs-ABCD", "per-class", []int{200, 200}},
-		{"A-vs-E", "none", []int{200, 200}},
-		{"A-vs-E", "per-class", []int{200, 200}},
+		{"E-vs-ABCD", dataset.NoBalance, []int{800, 200}},
+		{"E-vs-ABCD", dataset.PerClass, []int{200, 200}},
+		{"A-vs-E", dataset.NoBalance, []int{200, 200}},
+		{"A-vs-E", dataset.PerClass, []int{200, 200}},
 	} {
 		d := buildReal(t, func(o *Options) { o.Task, o.Balance = tt.task, tt.balance })
 		if got := d.ClassCounts(); !slices.Equal(got, tt.want) {
@@ -376,7 +440,7 @@ func TestRealCounts(t *testing.T) {
 }
 
 func TestRealRecordSplit(t *testing.T) {
-	for _, balance := range []string{"none", "per-class"} {
+	for _, balance := range []dataset.Balance{dataset.NoBalance, dataset.PerClass} {
 		d := buildReal(t, func(o *Options) { o.Balance = balance })
 		splitOf := map[string]dataset.Split{}
 		for i, r := range d.Records {
@@ -398,7 +462,7 @@ func TestRealRecordSplit(t *testing.T) {
 		}
 	}
 	// With 2 windows per record, a random split puts some record in two splits.
-	d := buildReal(t, func(o *Options) { o.Split, o.Balance = "random", "none" })
+	d := buildReal(t, func(o *Options) { o.Split, o.Balance = dataset.SplitRandom, dataset.NoBalance })
 	straddle := 0
 	first := map[string]dataset.Split{}
 	for i, r := range d.Records {
@@ -414,7 +478,7 @@ func TestRealRecordSplit(t *testing.T) {
 
 func TestRealZScoreAndFilter(t *testing.T) {
 	src := realData(t)
-	d := buildReal(t, func(o *Options) { o.Balance = "none" })
+	d := buildReal(t, func(o *Options) { o.Balance = dataset.NoBalance })
 	for i := range d.Len() {
 		var sum, ss float64
 		w := d.Sample(i)

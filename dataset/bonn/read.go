@@ -128,7 +128,7 @@ const (
 func findSets(src, want string) (map[string]string, error) {
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		return nil, fmt.Errorf("bonn: reading the data folder: %w (is --src the Bonn folder holding A_Z … E_S?)", err)
+		return nil, fmt.Errorf("bonn: %w: reading the folder of sets (A_Z … E_S): %w", ErrNoData, err)
 	}
 	dirs := map[string]string{}
 	for _, e := range entries {
@@ -147,8 +147,8 @@ func findSets(src, want string) (map[string]string, error) {
 	for _, l := range want {
 		if _, ok := dirs[string(l)]; !ok {
 			i := strings.IndexRune(setLetters, l)
-			return nil, fmt.Errorf("bonn: %s: no folder for set %c (name it %c_%c, %c or %c)",
-				src, l, l, fileLetters[i], l, fileLetters[i])
+			return nil, fmt.Errorf("bonn: %s: %w: no folder for set %c (name it %c_%c, %c or %c)",
+				src, ErrNoData, l, l, fileLetters[i], l, fileLetters[i])
 		}
 	}
 	return dirs, nil
@@ -183,7 +183,7 @@ func listFiles(dir, set string) ([]segmentFile, error) {
 		files = append(files, segmentFile{path: filepath.Join(dir, name), record: set + "/" + stem, set: set})
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("bonn: %s: no .txt files for set %s", dir, set)
+		return nil, fmt.Errorf("bonn: %s: %w: no .txt files for set %s", dir, ErrNoData, set)
 	}
 	slices.SortFunc(files, func(a, b segmentFile) int { return strings.Compare(a.path, b.path) })
 	return files, nil

@@ -55,21 +55,26 @@ const Attribution = "CHB-MIT Scalp EEG Database v1.0.0 (Guttag J, PhysioNet 2010
 	"from PhysioNet (Goldberger AL et al., Circulation 101(23):e215-e220, 2000), " +
 	"Open Data Commons Attribution License v1.0 (ODC-By 1.0)."
 
-// Options control Build. Each field's CLI flag is given in brackets.
+// Options control Build. An option that cannot be used is reported as a
+// *dataset.OptionError naming the field.
 type Options struct {
-	Channels []string // [--channels] EEG channels, concatenated in this order in each sample (labels match case-insensitively)
-	Window   float64  // [--window] seconds per window
-	Stride   float64  // [--stride] seconds between window starts; 0 = --window (no overlap)
-	Length   int      // [--length] values per sample, all channels together (≥ 64, a multiple of the channel count); each channel's window is resampled to Length/len(Channels) unless it already has that many samples
-	Exclude  []int    // [--exclude] patient numbers to leave out (chb06, chb14 and chb16 by default)
-	Patients []int    // [--patients] patient numbers to use; empty = every chbNN folder in src
-	Balance  string   // [--balance] "per-class" (same count per class, seeded) or "none"
-	PerClass int      // [--per-class] windows kept per class when balancing; 0 = the smallest class
-	Split    string   // [--split] "random" (stratified 70/15/15) or "patient" (whole patients to one split)
-	Seed     uint64   // [--seed] for balancing and splitting
-	Low      float64  // [--low] band-pass low cut-off, Hz
-	High     float64  // [--high] band-pass high cut-off, Hz
-	Workers  int      // [--workers] recordings read at once; 0 = min(4, number of CPUs), as each may hold 100 MB of a 4-hour file
+	Channels []string        // EEG channels, concatenated in this order in each sample (labels match case-insensitively)
+	Window   float64         // seconds per window
+	Stride   float64         // seconds between window starts; 0 = Window (no overlap)
+	Length   int             // values per sample, all channels together (≥ 64, a multiple of the channel count); each channel's window is resampled to Length/len(Channels) unless it already has that many samples
+	Exclude  []int           // patient numbers to leave out (chb06, chb14 and chb16 by default)
+	Patients []int           // patient numbers to use; empty = every chbNN folder in src
+	Balance  dataset.Balance // PerClass (same count per class, seeded) or NoBalance
+	PerClass int             // windows kept per class when balancing; 0 = the smallest class
+	Split    dataset.SplitBy // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitPatient (whole patients to one split)
+	Seed     uint64          // for balancing and splitting
+	Low      float64         // band-pass low cut-off, Hz
+	High     float64         // band-pass high cut-off, Hz
+	Workers  int             // recordings read at once; 0 = min(4, number of CPUs), as each may hold 100 MB of a 4-hour file
+	// Logger receives a warning, as it happens, for each recording or
+	// summary line that is skipped; nil discards them. The dataset's
+	// Source.Notes record the same facts.
+	Logger *slog.Logger
 }
 
 // DefaultOptions are the paper's settings: 4 s windows of F7-T7 and F8-T8
@@ -78,8 +83,31 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Channels: []string{"F7-T7", "F8-T8"}, Window: 4, Length: 2048, Exclude: []int{6, 14, 16},
-		Balance: "per-class", Split: "random", Seed: 1, Low: 1, High: 30,
+		Balance: dataset.PerClass, Split: dataset.SplitRandom, Seed: 1, Low: 1, High: 30,
 	}
+}
+
+// SplitMethods lists the values of Options.Split that Build supports.
+func SplitMethods() []dataset.SplitBy {
+	return []dataset.SplitBy{dataset.SplitRandom, dataset.SplitPatient}
+}
+
+// ErrNoPatients is wrapped by the error of Build when the source folder
+// cannot be read or holds no patient folder (chb01 … chb24) to use.
+var ErrNoPatients = errors.New("no CHB-MIT patient folders")
+
+// ErrNoSignals is wrapped by the error of Build when none of the EDF files
+// the patient summaries list is present (a download of the annotations
+// alone).
+var ErrNoSignals = errors.New("no CHB-MIT .edf signal files found")
+
+// logger returns the logger for warnings: Options.Logger or one that
+// discards.
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // samples converts seconds to a whole number of samples at 256 Hz; ok is
@@ -97,52 +125,62 @@ func (o Options) stride() float64 {
 	return o.Stride
 }
 
+// optionError returns a *dataset.OptionError with the package prefix.
+func optionError(option string, value any, problem string) error {
+	return fmt.Errorf("chbmit: %w", &dataset.OptionError{Option: option, Value: value, Problem: problem})
+}
+
 func (o Options) validate() error {
 	if len(o.Channels) == 0 {
-		return errors.New("chbmit: --channels: name at least one channel")
+		return optionError("Channels", o.Channels, "name at least one channel")
 	}
 	for i, c := range o.Channels {
 		if strings.TrimSpace(c) == "" {
-			return fmt.Errorf("chbmit: --channels %q: channel %d is empty", strings.Join(o.Channels, ","), i+1)
+			return optionError("Channels", o.Channels, fmt.Sprintf("channel %d is empty", i+1))
 		}
 		for _, d := range o.Channels[:i] {
 			if strings.EqualFold(c, d) {
-				return fmt.Errorf("chbmit: --channels %q: %s is named twice", strings.Join(o.Channels, ","), c)
+				return optionError("Channels", o.Channels, c+" is named twice")
 			}
 		}
 	}
 	if n, ok := samples(o.Window); !ok || n < 2 {
-		return fmt.Errorf("chbmit: --window %g: want a positive whole number of samples at %d Hz (a multiple of 1/%d s)", o.Window, Rate, Rate)
+		return optionError("Window", o.Window, fmt.Sprintf("want a positive whole number of samples at %d Hz (a multiple of 1/%d s)", Rate, Rate))
 	}
 	if _, ok := samples(o.stride()); !ok || o.Stride < 0 {
-		return fmt.Errorf("chbmit: --stride %g: want 0 (= --window) or a positive whole number of samples at %d Hz", o.Stride, Rate)
+		return optionError("Stride", o.Stride, fmt.Sprintf("want 0 (the window) or a positive whole number of samples at %d Hz", Rate))
 	}
 	switch {
 	case o.Length < 64:
-		return fmt.Errorf("chbmit: --length %d: must be at least 64", o.Length)
+		return optionError("Length", o.Length, "must be at least 64")
 	case o.Length%len(o.Channels) != 0:
-		return fmt.Errorf("chbmit: --length %d: must be a multiple of the %d channels", o.Length, len(o.Channels))
-	case o.Balance != "per-class" && o.Balance != "none":
-		return fmt.Errorf("chbmit: --balance %q: want per-class or none", o.Balance)
+		return optionError("Length", o.Length, fmt.Sprintf("must be a multiple of the %d channels", len(o.Channels)))
+	case !o.Balance.Valid():
+		return optionError("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
 	case o.PerClass < 0:
-		return fmt.Errorf("chbmit: --per-class %d: must not be negative", o.PerClass)
-	case o.PerClass > 0 && o.Balance != "per-class":
-		return errors.New("chbmit: --per-class needs --balance per-class")
-	case o.Split != "random" && o.Split != "patient":
-		return fmt.Errorf("chbmit: --split %q: want random or patient", o.Split)
+		return optionError("PerClass", o.PerClass, "must not be negative")
+	case o.PerClass > 0 && o.Balance != dataset.PerClass:
+		return fmt.Errorf("chbmit: %w", &dataset.OptionError{Option: "PerClass", Value: o.PerClass, With: "Balance", WithValue: o.Balance,
+			Problem: "a count per class needs per-class balancing"})
+	case !slices.Contains(SplitMethods(), o.Split):
+		return optionError("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
 	}
-	for _, p := range append(slices.Clone(o.Exclude), o.Patients...) {
+	for _, p := range o.Exclude {
 		if p < 1 || p > 99 {
-			return fmt.Errorf("chbmit: patient number %d: want 1 to 99 (as in chb01 … chb24)", p)
+			return optionError("Exclude", p, "want a patient number from 1 to 99 (as in chb01 … chb24)")
 		}
 	}
 	for _, p := range o.Patients {
+		if p < 1 || p > 99 {
+			return optionError("Patients", p, "want a patient number from 1 to 99 (as in chb01 … chb24)")
+		}
 		if slices.Contains(o.Exclude, p) {
-			return fmt.Errorf("chbmit: patient %d is in both --patients and --exclude", p)
+			return fmt.Errorf("chbmit: %w", &dataset.OptionError{Option: "Patients", Value: p, With: "Exclude", WithValue: o.Exclude,
+				Problem: fmt.Sprintf("patient %d is both used and excluded", p)})
 		}
 	}
 	if _, err := dsp.NewBandpass(o.Low, o.High, Rate); err != nil {
-		return fmt.Errorf("chbmit: --low %g / --high %g: %w", o.Low, o.High, err)
+		return fmt.Errorf("chbmit: %w", &dataset.OptionError{Option: "Low", Value: o.Low, With: "High", WithValue: o.High, Err: err})
 	}
 	return nil
 }
@@ -159,7 +197,7 @@ func (o Options) settings() map[string]string {
 	return map[string]string{
 		"channels": strings.Join(o.Channels, ","), "window": f(o.Window), "stride": f(o.stride()),
 		"length": strconv.Itoa(o.Length), "exclude": ints(o.Exclude), "patients": ints(o.Patients),
-		"balance": o.Balance, "per-class": strconv.Itoa(o.PerClass), "split": o.Split,
+		"balance": o.Balance.String(), "per-class": strconv.Itoa(o.PerClass), "split": o.Split.String(),
 		"seed": strconv.FormatUint(o.Seed, 10), "low": f(o.Low), "high": f(o.High),
 	}
 }
@@ -196,6 +234,9 @@ type plan struct {
 	noChannel []error  // recordings skipped because they lack a chosen channel
 	straddle  int      // windows dropped across a seizure boundary
 	summaries []string // summary paths read
+	unknown   []string // summary lines not understood, as "path: line N: text"
+	late      []string // seizures that start after the end of their recording, as "file at N s"
+	log       *slog.Logger
 }
 
 // Build reads the CHB-MIT database under src (folders chbNN/ holding
@@ -216,7 +257,7 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	}
 	ds := dataset.New(Classes(), 1, opt.Length)
 	notes := p.notes(opt, len(keep))
-	if opt.Split == "patient" {
+	if opt.Split == dataset.SplitPatient {
 		notes = append(notes, patientSplitNote(p, keep, splits))
 	}
 	ds.Source = dataset.Source{Kind: "chbmit", Settings: opt.settings(), Attribution: Attribution, Notes: notes}
@@ -227,11 +268,11 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 }
 
 // patientDirs returns the chbNN folders of src to use, sorted by number, and
-// the names of those left out by --exclude.
+// the names of those left out by Options.Exclude.
 func patientDirs(src string, opt Options) (use, excluded []string, err error) {
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("chbmit: reading the CHB-MIT folder: %w", err)
+		return nil, nil, fmt.Errorf("chbmit: %w: %w", ErrNoPatients, err)
 	}
 	found := map[int]string{}
 	for _, e := range entries {
@@ -245,7 +286,7 @@ func patientDirs(src string, opt Options) (use, excluded []string, err error) {
 	}
 	for _, n := range opt.Patients {
 		if _, ok := found[n]; !ok {
-			return nil, nil, fmt.Errorf("chbmit: --patients %d: no folder chb%02d in %s", n, n, src)
+			return nil, nil, optionError("Patients", n, fmt.Sprintf("no folder chb%02d in %s", n, src))
 		}
 	}
 	nums := make([]int, 0, len(found))
@@ -262,7 +303,7 @@ func patientDirs(src string, opt Options) (use, excluded []string, err error) {
 		}
 	}
 	if len(use) == 0 {
-		return nil, nil, fmt.Errorf("chbmit: no patient folders (chb01 … chb24) to use in %s (found %d, excluded %v)", src, len(found), excluded)
+		return nil, nil, fmt.Errorf("chbmit: %w (chb01 … chb24) to use in %s (found %d, excluded %v)", ErrNoPatients, src, len(found), excluded)
 	}
 	return use, excluded, nil
 }
@@ -274,7 +315,7 @@ func makePlan(ctx context.Context, src string, opt Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{excluded: excluded}
+	p := &plan{excluded: excluded, log: opt.logger()}
 	listed := 0
 	for _, patient := range use {
 		if err := ctx.Err(); err != nil {
@@ -285,6 +326,10 @@ func makePlan(ctx context.Context, src string, opt Options) (*plan, error) {
 		sum, err := readSummary(sumPath)
 		if err != nil {
 			return nil, err
+		}
+		for _, u := range sum.Unknown {
+			p.log.Warn("chbmit: summary line not understood; ignored", "file", sumPath, "line", u)
+			p.unknown = append(p.unknown, sumPath+": "+u)
 		}
 		p.summaries = append(p.summaries, sumPath)
 		names := map[string]bool{}
@@ -306,8 +351,8 @@ func makePlan(ctx context.Context, src string, opt Options) (*plan, error) {
 			case errors.As(err, &nc):
 				// The montage changes within some patients (chb12 has files
 				// without bipolar labels): skip such files, but fail below if
-				// no file has the channels (then --channels is wrong).
-				slog.Warn("chbmit: recording lacks a chosen channel; skipped", "file", path, "channel", nc.channel)
+				// no file has the channels (then Options.Channels is wrong).
+				p.log.Warn("chbmit: recording lacks a chosen channel; skipped", "file", path, "channel", nc.channel)
 				p.noChannel = append(p.noChannel, err)
 			case err != nil:
 				return nil, err
@@ -342,12 +387,12 @@ func makePlan(ctx context.Context, src string, opt Options) (*plan, error) {
 		if len(sums) > 3 {
 			sums = append(sums[:3], "…")
 		}
-		return nil, fmt.Errorf("chbmit: no CHB-MIT .edf signal files found under %s: looked for the %d EDF files listed in %s (e.g. %s) and none is there. "+
+		return nil, fmt.Errorf("chbmit: %w under %s: looked for the %d EDF files listed in %s (e.g. %s) and none is there. "+
 			"The .edf signal files are needed, not only the annotations: download them from https://physionet.org/content/chbmit/1.0.0/ into %s/chbNN/",
-			src, listed, strings.Join(sums, ", "), example, src)
+			ErrNoSignals, src, listed, strings.Join(sums, ", "), example, src)
 	}
 	for _, m := range p.missingBy {
-		slog.Warn("chbmit: summary-listed EDF files are missing; skipped", "dir", m.dir, "missing", len(m.files), "files", m.files)
+		p.log.Warn("chbmit: summary-listed EDF files are missing; skipped", "dir", m.dir, "missing", len(m.files), "files", m.files)
 	}
 	return p, nil
 }
@@ -365,9 +410,6 @@ func readSummary(path string) (*Summary, error) {
 	}
 	if sum.SamplingRate != 0 && sum.SamplingRate != Rate {
 		return nil, fmt.Errorf("chbmit: %s: data sampling rate %g Hz; CHB-MIT is %d Hz", path, sum.SamplingRate, Rate)
-	}
-	for _, u := range sum.Unknown {
-		slog.Warn("chbmit: summary line not understood; ignored", "file", path, "line", u)
 	}
 	return sum, nil
 }
@@ -400,7 +442,8 @@ func (p *plan) addRecording(patient, path string, seizures []Interval, opt Optio
 	duration := float64(n) / Rate
 	for _, z := range seizures {
 		if z.Start >= duration {
-			slog.Warn("chbmit: seizure starts after the end of its recording; ignored", "file", path, "start", z.Start, "seconds", duration)
+			p.log.Warn("chbmit: seizure starts after the end of its recording; ignored", "file", path, "start", z.Start, "seconds", duration)
+			p.late = append(p.late, fmt.Sprintf("%s at %g s (the recording lasts %g s)", filepath.Base(path), z.Start, duration))
 		}
 	}
 	win, _ := samples(opt.Window)
@@ -464,7 +507,7 @@ func choose(p *plan, opt Options) (keep []int, splits []dataset.Split, err error
 		labels[i] = w.label
 		records[i] = p.recs[w.rec].patient
 	}
-	if opt.Balance == "per-class" {
+	if opt.Balance == dataset.PerClass {
 		if keep, err = dataset.BalanceIndices(labels, Classes(), opt.PerClass, opt.Seed); err != nil {
 			return nil, nil, fmt.Errorf("chbmit: balancing the windows of %s: %w", strings.Join(p.patients, ", "), err)
 		}
@@ -475,7 +518,7 @@ func choose(p *plan, opt Options) (keep []int, splits []dataset.Split, err error
 		}
 	}
 	if len(keep) == 0 {
-		return nil, nil, fmt.Errorf("chbmit: no %g s windows fit in the recordings of %s", opt.Window, strings.Join(p.patients, ", "))
+		return nil, nil, optionError("Window", opt.Window, "no window that long fits in the recordings of "+strings.Join(p.patients, ", "))
 	}
 	// A dataset of labels and records alone lets the package dataset split
 	// logic run before any window is cut.
@@ -483,7 +526,7 @@ func choose(p *plan, opt Options) (keep []int, splits []dataset.Split, err error
 	for j, i := range keep {
 		sub.Labels[j], sub.Records[j] = labels[i], records[i]
 	}
-	if opt.Split == "patient" {
+	if opt.Split == dataset.SplitPatient {
 		err = dataset.SplitByRecord(sub, dataset.PaperFractions(), opt.Seed)
 	} else {
 		err = dataset.SplitStratified(sub, dataset.PaperFractions(), opt.Seed)
@@ -511,12 +554,7 @@ func (p *plan) notes(opt Options, kept int) []string {
 		notes = append(notes, "patients excluded: "+strings.Join(p.excluded, ", "))
 	}
 	if len(p.missing) > 0 {
-		const show = 10
-		list := strings.Join(p.missing[:min(show, len(p.missing))], ", ")
-		if len(p.missing) > show {
-			list += ", …"
-		}
-		notes = append(notes, fmt.Sprintf("%d summary-listed EDF files missing, skipped: %s", len(p.missing), list))
+		notes = append(notes, fmt.Sprintf("%d summary-listed EDF files missing, skipped: %s", len(p.missing), shortList(p.missing)))
 	}
 	if len(p.noChannel) > 0 {
 		notes = append(notes, fmt.Sprintf("%d recordings skipped because they lack a chosen channel, e.g. %v", len(p.noChannel), p.noChannel[0]))
@@ -524,7 +562,23 @@ func (p *plan) notes(opt Options, kept int) []string {
 	if p.unlisted > 0 {
 		notes = append(notes, fmt.Sprintf("%d .edf files not listed in their patient's summary were ignored", p.unlisted))
 	}
+	if len(p.late) > 0 {
+		notes = append(notes, fmt.Sprintf("%d seizures start after the end of their recording, ignored: %s", len(p.late), shortList(p.late)))
+	}
+	if len(p.unknown) > 0 {
+		notes = append(notes, fmt.Sprintf("%d summary lines not understood, ignored: %s", len(p.unknown), shortList(p.unknown)))
+	}
 	return notes
+}
+
+// shortList joins the first ten items of list for a note.
+func shortList(list []string) string {
+	const show = 10
+	s := strings.Join(list[:min(show, len(list))], ", ")
+	if len(list) > show {
+		s += ", …"
+	}
+	return s
 }
 
 // patientSplitNote says which patients went to which split.

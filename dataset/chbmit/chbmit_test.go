@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/dataset/edf"
 	"github.com/splitnas/splitnas/internal/testenv"
 )
 
@@ -93,8 +95,7 @@ func TestBuildSynthetic(t *testing.T) {
 	opt := DefaultOptions()
 	opt.Workers = 2
 	var log bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	opt.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	ds, err := Build(context.Background(), root, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +138,10 @@ func TestBuildSynthetic(t *testing.T) {
 		t.Errorf("source %+v", s)
 	}
 
-	// Unbalanced, every planned window is there.
-	opt.Balance = "none"
+	// Unbalanced, every planned window is there; without a logger the
+	// warnings are dropped, the notes stay.
+	opt.Balance = dataset.NoBalance
+	opt.Logger = nil
 	all, err := Build(context.Background(), root, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -146,13 +149,16 @@ func TestBuildSynthetic(t *testing.T) {
 	if got := all.ClassCounts(); !slices.Equal(got, []int{158, 16}) {
 		t.Errorf("unbalanced class counts %v, want [158 16]", got)
 	}
+	if !hasNote(all, "1 summary-listed EDF files missing, skipped: chb01_03.edf") {
+		t.Errorf("notes %q", all.Source.Notes)
+	}
 	checkWindows(t, all)
 }
 
 func TestBuildStrideAndLength(t *testing.T) {
 	root := writeDB(t, standardPatients())
 	opt := DefaultOptions()
-	opt.Balance = "none"
+	opt.Balance = dataset.NoBalance
 	opt.Stride = 2
 	opt.Length = 512 // 4 s × 256 Hz = 1024 samples per channel, resampled to 256
 	ds, err := Build(context.Background(), root, opt)
@@ -175,7 +181,7 @@ func TestBuildStrideAndLength(t *testing.T) {
 func TestBuildPatientSplit(t *testing.T) {
 	root := writeDB(t, standardPatients())
 	opt := DefaultOptions()
-	opt.Split = "patient"
+	opt.Split = dataset.SplitPatient
 	ds, err := Build(context.Background(), root, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +232,7 @@ func TestBuildPatientsOption(t *testing.T) {
 	root := writeDB(t, standardPatients())
 	opt := DefaultOptions()
 	opt.Patients = []int{2}
-	opt.Balance = "none"
+	opt.Balance = dataset.NoBalance
 	ds, err := Build(context.Background(), root, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +241,8 @@ func TestBuildPatientsOption(t *testing.T) {
 		t.Errorf("records %v, counts %v; want chb02 with [49 7]", got, ds.ClassCounts())
 	}
 	opt.Patients = []int{6}
-	if _, err := Build(context.Background(), root, opt); err == nil || !strings.Contains(err.Error(), "patient 6 is in both --patients and --exclude") {
+	var oe *dataset.OptionError
+	if _, err := Build(context.Background(), root, opt); !errors.As(err, &oe) || oe.Option != "Patients" || oe.Value != 6 || oe.With != "Exclude" {
 		t.Errorf("patients ∩ exclude: %v", err)
 	}
 	opt.Exclude = nil
@@ -243,7 +250,8 @@ func TestBuildPatientsOption(t *testing.T) {
 		t.Errorf("chb06 alone: %v", err)
 	}
 	opt.Patients = []int{5}
-	if _, err := Build(context.Background(), root, opt); err == nil || !strings.Contains(err.Error(), "--patients 5: no folder chb05 in "+root) {
+	if _, err := Build(context.Background(), root, opt); !errors.As(err, &oe) || oe.Option != "Patients" || oe.Value != 5 ||
+		oe.Problem != "no folder chb05 in "+root {
 		t.Errorf("absent patient: %v", err)
 	}
 }
@@ -251,8 +259,8 @@ func TestBuildPatientsOption(t *testing.T) {
 func TestBuildRealFolderNeedsEDF(t *testing.T) {
 	src := testenv.SharedData(t, "chbmit")
 	_, err := Build(context.Background(), src, DefaultOptions())
-	if err == nil {
-		t.Fatal("no error on a folder without .edf files")
+	if !errors.Is(err, ErrNoSignals) {
+		t.Fatalf("error %v on a folder without .edf files, want ErrNoSignals", err)
 	}
 	for _, want := range []string{
 		"no CHB-MIT .edf signal files found under " + src,
@@ -293,7 +301,9 @@ func TestBuildErrors(t *testing.T) {
 		if err := os.Truncate(path, 1280+3*4*512+100); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Build(ctx, root, DefaultOptions()); err == nil || !strings.Contains(err.Error(), path+": data ends in data record 4 of 8") {
+		_, err := Build(ctx, root, DefaultOptions())
+		var fe *edf.FormatError
+		if !errors.As(err, &fe) || fe.File != path || !strings.Contains(err.Error(), path+": data ends in data record 4 of 8") {
 			t.Errorf("got %v", err)
 		}
 	})
@@ -342,14 +352,31 @@ func TestBuildErrors(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(root, "chb01"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Build(ctx, root, DefaultOptions()); err == nil || !strings.Contains(err.Error(), filepath.Join(root, "chb01", "chb01-summary.txt")) {
+		if _, err := Build(ctx, root, DefaultOptions()); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(root, "chb01", "chb01-summary.txt")) {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("no patients", func(t *testing.T) {
 		root := t.TempDir()
-		if _, err := Build(ctx, root, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "no patient folders") {
+		if _, err := Build(ctx, root, DefaultOptions()); !errors.Is(err, ErrNoPatients) || !strings.Contains(err.Error(), root) {
 			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("header length wraps edf.FormatError", func(t *testing.T) {
+		root := one(fakeFile{name: "chb01_01.edf", seconds: 8})
+		path := filepath.Join(root, "chb01", "chb01_01.edf")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(b[184:192], "9999    ")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Build(ctx, root, DefaultOptions())
+		var fe *edf.FormatError
+		if !errors.As(err, &fe) || fe.File != path || fe.Offset != 184 {
+			t.Errorf("got %v, want an *edf.FormatError for %s at byte 184", err, path)
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
@@ -364,28 +391,43 @@ func TestBuildErrors(t *testing.T) {
 
 func TestOptionErrors(t *testing.T) {
 	for _, c := range []struct {
-		edit func(*Options)
-		want string
+		name         string
+		edit         func(*Options)
+		option, with string // the fields the *dataset.OptionError names
+		problem      string
+		cause        bool // the error wraps a cause (a dsp error)
 	}{
-		{func(o *Options) { o.Length = 32 }, "chbmit: --length 32: must be at least 64"},
-		{func(o *Options) { o.Length = 2049 }, "chbmit: --length 2049: must be a multiple of the 2 channels"},
-		{func(o *Options) { o.Window = 0 }, "chbmit: --window 0: want a positive whole number of samples"},
-		{func(o *Options) { o.Window = 1.001 }, "chbmit: --window 1.001:"},
-		{func(o *Options) { o.Stride = -1 }, "chbmit: --stride -1:"},
-		{func(o *Options) { o.Channels = nil }, "chbmit: --channels: name at least one channel"},
-		{func(o *Options) { o.Channels = []string{"F7-T7", "f7-t7"} }, `chbmit: --channels "F7-T7,f7-t7": f7-t7 is named twice`},
-		{func(o *Options) { o.Balance = "over" }, `chbmit: --balance "over": want per-class or none`},
-		{func(o *Options) { o.Split = "inter-patient" }, `chbmit: --split "inter-patient": want random or patient`},
-		{func(o *Options) { o.Balance, o.PerClass = "none", 5 }, "chbmit: --per-class needs --balance per-class"},
-		{func(o *Options) { o.High = 200 }, "chbmit: --low 1 / --high 200: dsp: band-pass"},
-		{func(o *Options) { o.Exclude = []int{0} }, "chbmit: patient number 0: want 1 to 99"},
+		{"short length", func(o *Options) { o.Length = 32 }, "Length", "", "must be at least 64", false},
+		{"odd length", func(o *Options) { o.Length = 2049 }, "Length", "", "must be a multiple of the 2 channels", false},
+		{"zero window", func(o *Options) { o.Window = 0 }, "Window", "", "want a positive whole number of samples", false},
+		{"fractional window", func(o *Options) { o.Window = 1.001 }, "Window", "", "want a positive whole number of samples", false},
+		{"negative stride", func(o *Options) { o.Stride = -1 }, "Stride", "", "want 0 (the window)", false},
+		{"no channels", func(o *Options) { o.Channels = nil }, "Channels", "", "name at least one channel", false},
+		{"empty channel", func(o *Options) { o.Channels = []string{"F7-T7", " "} }, "Channels", "", "channel 2 is empty", false},
+		{"channel twice", func(o *Options) { o.Channels = []string{"F7-T7", "f7-t7"} }, "Channels", "", "f7-t7 is named twice", false},
+		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(3) }, "Balance", "", "want per-class or none", false},
+		{"inter-patient split", func(o *Options) { o.Split = dataset.SplitInterPatient }, "Split", "", "want random or patient", false},
+		{"per-class unbalanced", func(o *Options) { o.Balance, o.PerClass = dataset.NoBalance, 5 }, "PerClass", "Balance", "needs per-class balancing", false},
+		{"high above Nyquist", func(o *Options) { o.High = 200 }, "Low", "High", "", true},
+		{"patient 0 excluded", func(o *Options) { o.Exclude = []int{0} }, "Exclude", "", "want a patient number from 1 to 99", false},
+		{"patient 100", func(o *Options) { o.Patients = []int{100} }, "Patients", "", "want a patient number from 1 to 99", false},
 	} {
-		opt := DefaultOptions()
-		c.edit(&opt)
-		_, err := Build(context.Background(), t.TempDir(), opt)
-		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("got %v, want %q", err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			opt := DefaultOptions()
+			c.edit(&opt)
+			_, err := Build(context.Background(), t.TempDir(), opt)
+			var oe *dataset.OptionError
+			if !errors.As(err, &oe) {
+				t.Fatalf("error %v (%T) is not a *dataset.OptionError", err, err)
+			}
+			if oe.Option != c.option || oe.With != c.with || !strings.Contains(oe.Problem, c.problem) || (oe.Err != nil) != c.cause {
+				t.Errorf("got option %q with %q, problem %q, cause %v; want %q with %q, %q, a cause: %v",
+					oe.Option, oe.With, oe.Problem, oe.Err, c.option, c.with, c.problem, c.cause)
+			}
+			if !strings.HasPrefix(err.Error(), "chbmit: option "+c.option) || strings.Contains(err.Error(), "--") {
+				t.Errorf("message %q: want it to start with chbmit: option %s and name no command-line flag", err, c.option)
+			}
+		})
 	}
 }
 
@@ -408,6 +450,58 @@ func BenchmarkBuildHour(b *testing.B) {
 		}
 		if ds.Len() != 50 {
 			b.Fatalf("%d samples, want 50", ds.Len())
+		}
+	}
+}
+
+// TestBuildWarningsAreNotesAndLogged checks where the facts a build skips
+// over go: into the dataset's notes, and as warnings to Options.Logger —
+// never to the process-wide logger, which a library does not own. (The test
+// swaps that logger only to watch it; no test in this package runs in
+// parallel.)
+func TestBuildWarningsAreNotesAndLogged(t *testing.T) {
+	root := writeDB(t, []fakePatient{{num: 1, files: []fakeFile{
+		{name: "chb01_01.edf", seconds: 120, seizures: []Interval{{42, 62}, {300, 310}}},
+		{name: "chb01_02.edf", seconds: 120, labels: []string{"FP1-F7", "F7-T7", "-"}},
+	}}})
+	sum := filepath.Join(root, "chb01", "chb01-summary.txt")
+	f, err := os.OpenFile(sum, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("Something else entirely\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	var global, own bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&global, nil)))
+	opt := DefaultOptions()
+	opt.Logger = slog.New(slog.NewTextHandler(&own, nil))
+	ds, err := Build(context.Background(), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if global.Len() > 0 {
+		t.Errorf("Build logged through the global logger:\n%s", global.String())
+	}
+	for _, w := range []string{
+		"seizure starts after the end of its recording",
+		"summary line not understood",
+		"recording lacks a chosen channel",
+	} {
+		if !strings.Contains(own.String(), w) {
+			t.Errorf("Options.Logger got no warning %q:\n%s", w, own.String())
+		}
+	}
+	for _, n := range []string{
+		"1 seizures start after the end of their recording, ignored: chb01_01.edf at 300 s (the recording lasts 120 s)",
+		"1 summary lines not understood, ignored: " + sum + ": line ",
+		"1 recordings skipped because they lack a chosen channel",
+	} {
+		if !hasNote(ds, n) {
+			t.Errorf("no note %q in %q", n, ds.Source.Notes)
 		}
 	}
 }

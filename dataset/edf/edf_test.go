@@ -369,3 +369,19 @@ func BenchmarkReadTwoOfHour(b *testing.B) {
 		f.Close()
 	}
 }
+
+// TestReadRefusesUncountableSize checks that Read and ReadDigital refuse a
+// signal whose record count times samples per record does not fit in an
+// int, instead of allocating a wrapped-around size. Open's check of the
+// file size makes this reachable only for files of more than 2^31 samples
+// of one signal on a 32-bit machine, so the File is built by hand.
+func TestReadRefusesUncountableSize(t *testing.T) {
+	f := &File{path: "huge.edf", Header: Header{NumRecords: 1<<62 + 1,
+		Signals: []Signal{{Label: "x", DigitalMin: -1, DigitalMax: 1, PhysicalMin: -1, PhysicalMax: 1, SamplesPerRecord: 4}}}}
+	if _, err := f.Read(0); err == nil || !strings.Contains(err.Error(), "huge.edf: signal 0: 4611686018427387905 records of 4 samples are more than memory can index") {
+		t.Errorf("Read: %v", err)
+	}
+	if _, err := f.ReadDigital(0); err == nil || !strings.Contains(err.Error(), "more than memory can index") {
+		t.Errorf("ReadDigital: %v", err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/splitnas/splitnas/dataset/internal/size"
 )
 
 // chunkBytes is about how much data Read holds in its buffer at once; a
@@ -51,8 +53,8 @@ func open(f *os.File, path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := st.Size()
-	data := size - int64(h.HeaderBytes) // ≥ 0: the header was read whole
+	fileSize := st.Size()
+	data := fileSize - int64(h.HeaderBytes) // ≥ 0: the header was read whole
 	rec := h.RecordSize()
 	have := data / rec // complete records in the file
 	switch {
@@ -63,12 +65,14 @@ func open(f *os.File, path string) (*File, error) {
 		h.NumRecords = int(have)
 	case int64(h.NumRecords) > have:
 		need := "more than 2^63"
-		if int64(h.NumRecords) <= (math.MaxInt64-int64(h.HeaderBytes))/rec {
-			need = fmt.Sprint(int64(h.HeaderBytes) + int64(h.NumRecords)*rec)
+		if records, ok := size.Mul64(int64(h.NumRecords), rec); ok {
+			if total, ok := size.Add64(int64(h.HeaderBytes), records); ok {
+				need = fmt.Sprint(total)
+			}
 		}
-		return nil, &FormatError{path, size, fmt.Sprintf(
+		return nil, &FormatError{path, fileSize, fmt.Sprintf(
 			"data ends in data record %d of %d (counted from 1): the file has %d bytes, but a %d-byte header and %d records of %d bytes need %s",
-			have+1, h.NumRecords, size, h.HeaderBytes, h.NumRecords, rec, need)}
+			have+1, h.NumRecords, fileSize, h.HeaderBytes, h.NumRecords, rec, need)}
 	}
 	return &File{Header: *h, path: path, f: f}, nil
 }
@@ -102,7 +106,11 @@ func (f *File) Read(idx ...int) ([][]float64, error) {
 	}
 	out := make([][]float64, len(idx))
 	for k, i := range idx {
-		out[k] = make([]float64, f.NumRecords*f.Signals[i].SamplesPerRecord)
+		n, err := f.samples(i)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = make([]float64, n)
 	}
 	err := f.scan(idx, func(k, r int, raw []byte) {
 		s := &f.Signals[idx[k]]
@@ -127,7 +135,11 @@ func (f *File) ReadDigital(idx ...int) ([][]int16, error) {
 	}
 	out := make([][]int16, len(idx))
 	for k, i := range idx {
-		out[k] = make([]int16, f.NumRecords*f.Signals[i].SamplesPerRecord)
+		n, err := f.samples(i)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = make([]int16, n)
 	}
 	err := f.scan(idx, func(k, r int, raw []byte) {
 		n := f.Signals[idx[k]].SamplesPerRecord
@@ -140,6 +152,18 @@ func (f *File) ReadDigital(idx ...int) ([][]int16, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// samples returns the number of values of signal i over all records,
+// refusing a count an int cannot hold (a file of more than 2 GiB samples of
+// one signal on a 32-bit machine).
+func (f *File) samples(i int) (int, error) {
+	n, ok := size.Mul(f.NumRecords, f.Signals[i].SamplesPerRecord)
+	if !ok {
+		return 0, fmt.Errorf("edf: %s: signal %d: %d records of %d samples are more than memory can index",
+			f.path, i, f.NumRecords, f.Signals[i].SamplesPerRecord)
+	}
+	return n, nil
 }
 
 func (f *File) checkIndices(idx []int, annotations bool) error {

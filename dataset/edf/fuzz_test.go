@@ -2,6 +2,7 @@ package edf
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,8 +51,9 @@ func FuzzReadHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := ReadHeader(bytes.NewReader(data), "fuzz")
 		if err != nil {
-			if _, ok := err.(*FormatError); !ok {
-				t.Fatalf("error of type %T: %v", err, err)
+			var fe *FormatError
+			if !errors.As(err, &fe) || fe.File != "fuzz" {
+				t.Fatalf("error of type %T: %v, want a *FormatError naming the input", err, err)
 			}
 			return
 		}

@@ -7,6 +7,7 @@ package mitbih
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -66,48 +67,68 @@ const Attribution = "MIT-BIH Arrhythmia Database (Moody GB, Mark RG, IEEE EMB Ma
 	"from PhysioNet (Goldberger AL et al., Circulation 101(23):e215-e220, 2000), " +
 	"doi:10.13026/C2F305, Open Data Commons Attribution License v1.0 (ODC-By 1.0)."
 
-// Options control Build. Each field's CLI flag is given in brackets.
+// Options control Build. An option that cannot be used is reported as a
+// *dataset.OptionError naming the field.
 type Options struct {
-	Length   int      // [--length] samples per window after resampling (≥ 64)
-	Before   float64  // [--before] seconds of signal before the R peak
-	After    float64  // [--after] seconds of signal after the R peak
-	Lead     string   // [--lead] signal to use; records without it use their first signal
-	Balance  string   // [--balance] "per-class" (same count per class) or "none"
-	PerClass int      // [--per-class] samples kept per class when balancing; 0 = the smallest class
-	Split    string   // [--split] "random" (stratified 70/15/15) or "inter-patient" (DS1 → train/val, DS2 → test)
-	Seed     uint64   // [--seed] for balancing and splitting
-	Classes  []string // [--classes] AAMI classes to keep, e.g. N,S,V,F; empty = all five
-	Records  []string // [--records] records to use; empty = every record in src/RECORDS
-	Workers  int      // [--workers] records read at once; 0 = GOMAXPROCS
+	Length   int             // samples per window after resampling (≥ 64)
+	Before   float64         // seconds of signal before the R peak (≥ 0)
+	After    float64         // seconds of signal after the R peak (> 0; Before + After at most 10)
+	Lead     string          // signal to use; records without it use their first signal
+	Balance  dataset.Balance // PerClass (same count per class) or NoBalance
+	PerClass int             // samples kept per class when balancing; 0 = the smallest class
+	Split    dataset.SplitBy // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitInterPatient (DS1 → train/val, DS2 → test)
+	Seed     uint64          // for balancing and splitting
+	Classes  []string        // AAMI classes to keep, e.g. N,S,V,F; empty = all five
+	Records  []string        // records to use; empty = every record listed in src/RECORDS
+	Workers  int             // records read at once; 0 = GOMAXPROCS
 }
 
 // DefaultOptions are the paper's settings: 2,048-sample windows of lead
 // MLII, balanced per class, split 70/15/15 at random.
 func DefaultOptions() Options {
-	return Options{Length: 2048, Before: 1.0, After: 1.0, Lead: "MLII", Balance: "per-class", Split: "random", Seed: 1}
+	return Options{Length: 2048, Before: 1.0, After: 1.0, Lead: "MLII", Balance: dataset.PerClass, Split: dataset.SplitRandom, Seed: 1}
 }
 
+// SplitMethods lists the values of Options.Split that Build supports.
+func SplitMethods() []dataset.SplitBy {
+	return []dataset.SplitBy{dataset.SplitRandom, dataset.SplitInterPatient}
+}
+
+// ErrNoRecords is wrapped by the error of Build when the source folder has
+// no record list (RECORDS) or the list names no record: the folder is not
+// the MIT-BIH Arrhythmia Database.
+var ErrNoRecords = errors.New("no MIT-BIH record list")
+
 func (o Options) validate() error {
+	bad := func(option string, value any, problem string) error {
+		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: option, Value: value, Problem: problem})
+	}
 	switch {
 	case o.Length < 64:
-		return fmt.Errorf("mitbih: --length %d: must be at least 64", o.Length)
-	case !(o.Before >= 0) || !(o.After > 0) || o.Before+o.After > 10:
-		return fmt.Errorf("mitbih: --before %g / --after %g: want before ≥ 0, after > 0 and a window of at most 10 s", o.Before, o.After)
-	case o.Balance != "per-class" && o.Balance != "none":
-		return fmt.Errorf("mitbih: --balance %q: want per-class or none", o.Balance)
-	case o.Split != "random" && o.Split != "inter-patient":
-		return fmt.Errorf("mitbih: --split %q: want random or inter-patient", o.Split)
+		return bad("Length", o.Length, "must be at least 64")
+	case !(o.Before >= 0) || math.IsInf(o.Before, 0):
+		return bad("Before", o.Before, "must be a number of seconds ≥ 0")
+	case !(o.After > 0) || math.IsInf(o.After, 0):
+		return bad("After", o.After, "must be a positive number of seconds")
+	case o.Before+o.After > 10:
+		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Before", Value: o.Before, With: "After", WithValue: o.After,
+			Problem: "the window is longer than 10 s"})
+	case !o.Balance.Valid():
+		return bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
+	case !slices.Contains(SplitMethods(), o.Split):
+		return bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
 	case o.PerClass < 0:
-		return fmt.Errorf("mitbih: --per-class %d: must not be negative", o.PerClass)
-	case o.PerClass > 0 && o.Balance != "per-class":
-		return fmt.Errorf("mitbih: --per-class needs --balance per-class")
+		return bad("PerClass", o.PerClass, "must not be negative")
+	case o.PerClass > 0 && o.Balance != dataset.PerClass:
+		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "PerClass", Value: o.PerClass, With: "Balance", WithValue: o.Balance,
+			Problem: "a count per class needs per-class balancing"})
 	}
 	for i, c := range o.Classes {
 		if !slices.Contains(Classes(), c) {
-			return fmt.Errorf("mitbih: --classes: %q is not an AAMI class (want some of %s)", c, strings.Join(Classes(), ","))
+			return bad("Classes", o.Classes, fmt.Sprintf("%q is not an AAMI class (want some of %s)", c, strings.Join(Classes(), ",")))
 		}
 		if slices.Contains(o.Classes[:i], c) {
-			return fmt.Errorf("mitbih: --classes: %s is named twice", c)
+			return bad("Classes", o.Classes, c+" is named twice")
 		}
 	}
 	return nil
@@ -129,7 +150,7 @@ func (o Options) classes() (names []string, label [5]int) {
 func (o Options) settings() map[string]string {
 	s := map[string]string{
 		"length": strconv.Itoa(o.Length), "before": fmt.Sprint(o.Before), "after": fmt.Sprint(o.After),
-		"lead": o.Lead, "balance": o.Balance, "per-class": strconv.Itoa(o.PerClass), "split": o.Split,
+		"lead": o.Lead, "balance": o.Balance.String(), "per-class": strconv.Itoa(o.PerClass), "split": o.Split.String(),
 		"seed": strconv.FormatUint(o.Seed, 10),
 	}
 	if len(o.Classes) > 0 {
@@ -174,7 +195,7 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 			return nil, err
 		}
 	}
-	if opt.Split == "inter-patient" {
+	if opt.Split == dataset.SplitInterPatient {
 		names = slices.DeleteFunc(slices.Clone(names), func(r string) bool { return slices.Contains(paced, r) })
 	}
 	workers := opt.Workers
@@ -307,8 +328,9 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 		if !ok || label[c] < 0 {
 			continue
 		}
-		start := int(a.Sample) - pre
-		if start < 0 || start+win > h.NumSamples {
+		// In int64, so that a time near the int64 limit cannot wrap
+		// around into the record.
+		if a.Sample < int64(pre) || a.Sample-int64(pre) > int64(h.NumSamples)-int64(win) {
 			p.dropped[c]++
 			continue
 		}
@@ -318,7 +340,7 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 }
 
 // minInterPatient is the fewest DS1 beats of a class that per-class
-// balancing accepts without --per-class: below it the whole training set
+// balancing accepts when PerClass is 0: below it the whole training set
 // would shrink to a handful of beats per class (Q has 8 in DS1).
 const minInterPatient = 50
 
@@ -341,9 +363,9 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 	}
 
 	switch opt.Split {
-	case "random":
+	case dataset.SplitRandom:
 		keep = allIndices(len(beats))
-		if opt.Balance == "per-class" {
+		if opt.Balance == dataset.PerClass {
 			if keep, err = dataset.BalanceIndices(labels, classes, opt.PerClass, opt.Seed); err != nil {
 				return nil, nil, fmt.Errorf("mitbih: %w", err)
 			}
@@ -353,7 +375,7 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 			return nil, nil, err
 		}
 		return keep, sub.Splits, nil
-	default: // inter-patient: DS1 → train/val, DS2 → test (never balanced: the standard protocol scores all of DS2)
+	default: // SplitInterPatient: DS1 → train/val, DS2 → test (never balanced: the standard protocol scores all of DS2)
 		var train, test []int
 		for i, b := range beats {
 			switch {
@@ -364,16 +386,17 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 			}
 		}
 		if len(train) == 0 || len(test) == 0 {
-			return nil, nil, fmt.Errorf("mitbih: --split inter-patient needs records of both DS1 and DS2, got %v", names)
+			return nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Split", Value: opt.Split,
+				Problem: fmt.Sprintf("needs records of both DS1 and DS2, got %v", names)})
 		}
-		if opt.Balance == "per-class" {
+		if opt.Balance == dataset.PerClass {
 			sub := plan.Subset(train)
 			counts := sub.ClassCounts()
 			for c, n := range counts {
 				if n < minInterPatient && opt.PerClass == 0 {
-					return nil, nil, fmt.Errorf("mitbih: --split inter-patient --balance per-class: class %s has only %d beats in DS1, "+
-						"so every class would keep %d; use --classes without it (N,S,V,F is the usual inter-patient set) or --balance none",
-						classes[c], n, n)
+					return nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Balance", Value: opt.Balance, With: "Split", WithValue: opt.Split,
+						Problem: fmt.Sprintf("class %s has only %d beats in DS1, so every class would keep %d; "+
+							"leave class %s out (N,S,V,F is the usual inter-patient set) or do not balance", classes[c], n, n, classes[c])})
 				}
 			}
 			k, err := dataset.BalanceIndices(sub.Labels, classes, opt.PerClass, opt.Seed)
@@ -419,7 +442,7 @@ func allIndices(n int) []int {
 func readRecordList(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("mitbih: reading the record list: %w (is --src a MIT-BIH folder?)", err)
+		return nil, fmt.Errorf("mitbih: %w: %w", ErrNoRecords, err)
 	}
 	var names []string
 	for _, line := range strings.Split(string(b), "\n") {
@@ -428,7 +451,7 @@ func readRecordList(path string) ([]string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("mitbih: %s lists no records", path)
+		return nil, fmt.Errorf("mitbih: %w: %s lists no records", ErrNoRecords, path)
 	}
 	return names, nil
 }

@@ -2,7 +2,11 @@ package mitbih
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,15 +26,20 @@ var aamiTotals = []int{90631, 2781, 7236, 803, 8043}
 func options(length int) Options {
 	o := DefaultOptions()
 	o.Length = length
-	o.Balance = "none"
+	o.Balance = dataset.NoBalance
 	return o
 }
 
 func TestAAMIClass(t *testing.T) {
-	for sym, want := range map[string]int{"N": 0, "L": 0, "R": 0, "e": 0, "j": 0, "A": 1, "a": 1, "J": 1, "S": 1,
-		"V": 2, "E": 2, "F": 3, "/": 4, "f": 4, "Q": 4} {
-		if c, ok := AAMIClass(sym); !ok || c != want {
-			t.Errorf("AAMIClass(%q) = %d, %v; want %d", sym, c, ok, want)
+	for _, tt := range []struct {
+		sym  string
+		want int
+	}{
+		{"N", 0}, {"L", 0}, {"R", 0}, {"e", 0}, {"j", 0}, {"A", 1}, {"a", 1}, {"J", 1}, {"S", 1},
+		{"V", 2}, {"E", 2}, {"F", 3}, {"/", 4}, {"f", 4}, {"Q", 4},
+	} {
+		if c, ok := AAMIClass(tt.sym); !ok || c != tt.want {
+			t.Errorf("AAMIClass(%q) = %d, %v; want %d", tt.sym, c, ok, tt.want)
 		}
 	}
 	for _, sym := range []string{"+", "~", "|", "x", "!", "\"", "n", "B", "[", "]"} {
@@ -97,12 +106,16 @@ func TestAllRecordsUnbalanced(t *testing.T) {
 // start or end (their 2 s window does not fit), listed beside each.
 func TestSingleRecordCounts(t *testing.T) {
 	src := testenv.SharedData(t, "mitdb")
-	for rec, want := range map[string][]int{
-		"100": {2239 - 3, 33, 1, 0, 0},            // 2239 N, 33 A, 1 V; N at samples 77, 649734, 649991 dropped
-		"208": {1586 - 2, 2, 992 - 1, 373 - 1, 2}, // 1586 N, 2 S, 992 V, 373 F, 2 Q; F at 46, V at 209, N at 649704, 649935 dropped
-		"217": {244, 0, 162, 0, 1542 + 260 - 2},   // 244 N, 162 V, 1542 /, 260 f; / at 205 and 649738 dropped
-		"232": {397 + 1, 1382, 0, 0, 0},           // 397 R, 1 j, 1382 A
+	for _, tt := range []struct {
+		rec  string
+		want []int
+	}{
+		{"100", []int{2239 - 3, 33, 1, 0, 0}},            // 2239 N, 33 A, 1 V; N at samples 77, 649734, 649991 dropped
+		{"208", []int{1586 - 2, 2, 992 - 1, 373 - 1, 2}}, // 1586 N, 2 S, 992 V, 373 F, 2 Q; F at 46, V at 209, N at 649704, 649935 dropped
+		{"217", []int{244, 0, 162, 0, 1542 + 260 - 2}},   // 244 N, 162 V, 1542 /, 260 f; / at 205 and 649738 dropped
+		{"232", []int{397 + 1, 1382, 0, 0, 0}},           // 397 R, 1 j, 1382 A
 	} {
+		rec, want := tt.rec, tt.want
 		opt := options(64)
 		opt.Records = []string{rec}
 		d, err := Build(context.Background(), src, opt)
@@ -170,8 +183,8 @@ func TestInterPatientSplit(t *testing.T) {
 	}
 	opt := DefaultOptions()
 	opt.Length = 64
-	opt.Split = "inter-patient"
-	opt.Balance = "none"
+	opt.Split = dataset.SplitInterPatient
+	opt.Balance = dataset.NoBalance
 	d, err := Build(context.Background(), src, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +196,8 @@ func TestInterPatientSplit(t *testing.T) {
 		}
 		splitsOf[r][d.Splits[i]] = true
 	}
-	for r, s := range splitsOf {
+	for _, r := range slices.Sorted(maps.Keys(splitsOf)) {
+		s := splitsOf[r]
 		if slices.Contains(Paced(), r) {
 			t.Errorf("paced record %s included", r)
 		}
@@ -200,9 +214,11 @@ func TestInterPatientSplit(t *testing.T) {
 
 	// Balanced with all five classes would keep 8 beats of each (Q has 8
 	// in DS1): refused, with the way out.
-	opt.Balance = "per-class"
-	if _, err := Build(context.Background(), src, opt); err == nil || !strings.Contains(err.Error(), "class Q has only 8 beats in DS1") ||
-		!strings.Contains(err.Error(), "--classes") {
+	opt.Balance = dataset.PerClass
+	_, err = Build(context.Background(), src, opt)
+	var oe *dataset.OptionError
+	if !errors.As(err, &oe) || oe.Option != "Balance" || oe.With != "Split" || !strings.Contains(oe.Problem, "class Q has only 8 beats in DS1") ||
+		!strings.Contains(oe.Problem, "leave class Q out") {
 		t.Errorf("inter-patient balanced with Q: %v", err)
 	}
 	opt.Classes = []string{"N", "S", "V", "F"}
@@ -224,24 +240,53 @@ func TestInterPatientSplit(t *testing.T) {
 
 func TestBadOptions(t *testing.T) {
 	for _, c := range []struct {
-		edit func(*Options)
-		want string
+		name         string
+		edit         func(*Options)
+		option, with string // the fields the *dataset.OptionError names
+		problem      string
 	}{
-		{func(o *Options) { o.Length = 10 }, "--length 10"},
-		{func(o *Options) { o.Balance = "x" }, `--balance "x"`},
-		{func(o *Options) { o.Split = "x" }, `--split "x"`},
-		{func(o *Options) { o.After = 0 }, "--after"},
-		{func(o *Options) { o.Balance = "none"; o.PerClass = 3 }, "--per-class"},
-		{func(o *Options) { o.Classes = []string{"N", "X"} }, `--classes: "X" is not an AAMI class`},
-		{func(o *Options) { o.Classes = []string{"N", "N"} }, "--classes: N is named twice"},
+		{"short length", func(o *Options) { o.Length = 10 }, "Length", "", "must be at least 64"},
+		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(7) }, "Balance", "", "want per-class or none"},
+		{"record split", func(o *Options) { o.Split = dataset.SplitRecord }, "Split", "", "want random or inter-patient"},
+		{"invalid split", func(o *Options) { o.Split = dataset.SplitBy(9) }, "Split", "", "want random or inter-patient"},
+		{"no after", func(o *Options) { o.After = 0 }, "After", "", "positive"},
+		{"negative before", func(o *Options) { o.Before = -1 }, "Before", "", "≥ 0"},
+		{"NaN before", func(o *Options) { o.Before = math.NaN() }, "Before", "", "≥ 0"},
+		{"long window", func(o *Options) { o.Before, o.After = 6, 5 }, "Before", "After", "longer than 10 s"},
+		{"per-class unbalanced", func(o *Options) { o.Balance = dataset.NoBalance; o.PerClass = 3 }, "PerClass", "Balance", "needs per-class balancing"},
+		{"negative per-class", func(o *Options) { o.PerClass = -1 }, "PerClass", "", "must not be negative"},
+		{"unknown class", func(o *Options) { o.Classes = []string{"N", "X"} }, "Classes", "", `"X" is not an AAMI class`},
+		{"class twice", func(o *Options) { o.Classes = []string{"N", "N"} }, "Classes", "", "N is named twice"},
 	} {
-		o := DefaultOptions()
-		c.edit(&o)
-		if _, err := Build(context.Background(), t.TempDir(), o); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("error %v, want it to name %s", err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			o := DefaultOptions()
+			c.edit(&o)
+			_, err := Build(context.Background(), t.TempDir(), o)
+			var oe *dataset.OptionError
+			if !errors.As(err, &oe) {
+				t.Fatalf("error %v (%T) is not a *dataset.OptionError", err, err)
+			}
+			if oe.Option != c.option || oe.With != c.with || !strings.Contains(oe.Problem, c.problem) {
+				t.Errorf("got option %q with %q, problem %q; want %q with %q, %q", oe.Option, oe.With, oe.Problem, c.option, c.with, c.problem)
+			}
+			if !strings.HasPrefix(err.Error(), "mitbih: option "+c.option) || strings.Contains(err.Error(), "--") {
+				t.Errorf("message %q: want it to start with mitbih: option %s and name no command-line flag", err, c.option)
+			}
+		})
 	}
-	if _, err := Build(context.Background(), t.TempDir(), DefaultOptions()); err == nil || !strings.Contains(err.Error(), "RECORDS") {
-		t.Errorf("empty folder: %v", err)
+}
+
+func TestNoRecordList(t *testing.T) {
+	empty := t.TempDir()
+	_, err := Build(context.Background(), empty, DefaultOptions())
+	if !errors.Is(err, ErrNoRecords) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(empty, "RECORDS")) {
+		t.Errorf("folder without RECORDS: %v; want ErrNoRecords wrapping fs.ErrNotExist, naming the file", err)
+	}
+	blank := t.TempDir()
+	if err := os.WriteFile(filepath.Join(blank, "RECORDS"), []byte("\n  \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), blank, DefaultOptions()); !errors.Is(err, ErrNoRecords) {
+		t.Errorf("empty RECORDS: %v; want ErrNoRecords", err)
 	}
 }

@@ -1,7 +1,6 @@
 // Package sample embeds the default dataset: a small, balanced sample of
-// MIT-BIH Arrhythmia Database heartbeats in the five AAMI classes, used by
-// every command when no --data file is given, so a new user can run splitnas
-// at once.
+// MIT-BIH Arrhythmia Database heartbeats in the five AAMI classes, for use
+// when no other dataset is given, so a new user can run splitnas at once.
 //
 // It is regenerated from the full database (see README.md, "Data") with
 //

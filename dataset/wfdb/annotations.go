@@ -57,8 +57,10 @@ const (
 
 	maxInterval = 1<<10 - 1 // the largest time increment I holds
 
-	// maxSample bounds the times WriteAnnotations accepts, which bounds the
-	// number of SKIPs between two annotations (at most 1024).
+	// maxSample bounds the times of annotations, read or written (2^40
+	// samples are 97 years at 360 Hz). It bounds the number of SKIPs
+	// WriteAnnotations writes between two annotations (at most 1024), and
+	// keeps every time read a usable sample index.
 	maxSample = 1 << 40
 )
 
@@ -80,7 +82,9 @@ func ReadAnnotations(path string) ([]Annotation, error) {
 // NUM and CHN persist to the following annotations, SUB applies to the
 // current annotation only. A=0 I=0 is the end marker; a file may also simply
 // end on a word boundary. As in WFDB, A=0 with I>0 is an annotation of code
-// 0 (NOTQRS). file names the input in error messages.
+// 0 (NOTQRS). An annotation time (or a SKIP) beyond ±2^40 samples is an
+// error, so that every time read is a usable sample index. file names the
+// input in error messages.
 func ParseAnnotations(r io.Reader, file string) ([]Annotation, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -125,6 +129,12 @@ func parseAnnotations(data []byte, file string) ([]Annotation, error) {
 			lo := uint32(data[off+2]) | uint32(data[off+3])<<8
 			t += int64(int32(hi<<16 | lo))
 			off += 4
+			// Bounded after every step, so the sum of any number of
+			// SKIPs cannot overflow, and a time is one a caller can
+			// use as a sample index.
+			if t < -maxSample || t > maxSample {
+				return nil, fail(at, "SKIP takes the time to sample %d, beyond ±%d", t, int64(maxSample))
+			}
 		case wordNum:
 			num = signExtend10(i)
 			if len(anns) > 0 {
@@ -158,6 +168,9 @@ func parseAnnotations(data []byte, file string) ([]Annotation, error) {
 				return nil, fail(at, "unknown annotation code %d", a)
 			}
 			t += int64(i)
+			if t > maxSample {
+				return nil, fail(at, "annotation time %d is beyond %d samples", t, int64(maxSample))
+			}
 			anns = append(anns, Annotation{Sample: t, Code: Code(a), Chan: channel, Num: num})
 		}
 	}

@@ -2,6 +2,7 @@ package wfdb
 
 import (
 	"bytes"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -23,6 +24,13 @@ func annWord(a, i int) []byte { return []byte{byte(i), byte(a<<2 | i>>8)} }
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
+// skipWord encodes a SKIP of v samples: the word, then v as two 16-bit
+// words, high first, each little-endian.
+func skipWord(v int32) []byte {
+	u := uint32(v)
+	return cat(annWord(59, 0), []byte{byte(u >> 16), byte(u >> 24), byte(u), byte(u >> 8)})
+}
+
 func TestCodeString(t *testing.T) {
 	var got []string
 	for c := Code(1); c <= 41; c++ {
@@ -34,9 +42,12 @@ func TestCodeString(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mnemonics\n got %q\nwant %q", got, want)
 	}
-	for c, want := range map[Code]string{0: " ", 42: "[42]", 49: "[49]", 255: "[255]"} {
-		if c.String() != want {
-			t.Errorf("Code(%d) = %q, want %q", c, c.String(), want)
+	for _, tt := range []struct {
+		c    Code
+		want string
+	}{{0, " "}, {42, "[42]"}, {49, "[49]"}, {255, "[255]"}} {
+		if tt.c.String() != tt.want {
+			t.Errorf("Code(%d) = %q, want %q", tt.c, tt.c.String(), tt.want)
 		}
 	}
 }
@@ -122,11 +133,15 @@ func TestWriteAnnotationsErrors(t *testing.T) {
 
 func TestParseAnnotationsEnd(t *testing.T) {
 	two := cat(annWord(1, 10), annWord(5, 20))
-	for name, data := range map[string][]byte{
-		"no end marker":      two,
-		"end marker":         cat(two, annWord(0, 0)),
-		"junk after the end": cat(two, annWord(0, 0), []byte{0xFF, 0xFF, 0x01}),
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{
+		{"no end marker", two},
+		{"end marker", cat(two, annWord(0, 0))},
+		{"junk after the end", cat(two, annWord(0, 0), []byte{0xFF, 0xFF, 0x01})},
 	} {
+		name, data := tt.name, tt.data
 		anns, err := ParseAnnotations(bytes.NewReader(data), "x.atr")
 		want := []Annotation{{Sample: 10, Code: 1}, {Sample: 30, Code: 5}}
 		if err != nil || !reflect.DeepEqual(anns, want) {
@@ -152,6 +167,11 @@ func TestParseAnnotationsErrors(t *testing.T) {
 		{"truncated SKIP", cat(annWord(59, 0), []byte{0, 0}), 0, "SKIP interval truncated: 2 of 4 bytes left"},
 		{"SUB first", cat(annWord(61, 1), beat), 0, "SUB before the first annotation"},
 		{"AUX first", cat(annWord(63, 2), []byte("(N"), beat), 0, "AUX before the first annotation"},
+		// 513 SKIPs of 2^31-1 samples pass 2^40; each is 6 bytes.
+		{"SKIPs past 2^40", cat(bytes.Repeat(skipWord(math.MaxInt32), 513), beat), 512 * 6, "SKIP takes the time to sample 1101659110911, beyond ±1099511627776"},
+		{"SKIP before 0 past -2^40", cat(bytes.Repeat(skipWord(math.MinInt32), 513), beat), 512 * 6, "SKIP takes the time to sample -1101659111424"},
+		// 512 SKIPs stay 512 short of 2^40; the beat's interval passes it.
+		{"interval past 2^40", cat(bytes.Repeat(skipWord(math.MaxInt32), 512), annWord(1, 1000)), 512 * 6, "annotation time 1099511628264 is beyond"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,11 @@
 package wfdb
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,9 +145,12 @@ func TestMITDBAnnotations208(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := countCodes(anns)
-	for code, want := range map[string]int{"N": 1586, "V": 992, "F": 373, "S": 2} {
-		if got[code] != want {
-			t.Errorf("%s: %d, want %d", code, got[code], want)
+	for _, tt := range []struct {
+		code string
+		want int
+	}{{"N", 1586}, {"V", 992}, {"F", 373}, {"S", 2}} {
+		if got[tt.code] != tt.want {
+			t.Errorf("%s: %d, want %d", tt.code, got[tt.code], tt.want)
 		}
 	}
 }
@@ -171,12 +176,13 @@ func TestMITDBBeatTotals(t *testing.T) {
 		"N": 75052, "L": 8075, "R": 7259, "a": 150, "V": 7130, "F": 803, "J": 83, "A": 2546,
 		"S": 2, "E": 106, "j": 229, "/": 7028, "e": 16, "f": 982, "Q": 33,
 	}
-	for code, n := range want {
-		if got[code] != n {
-			t.Errorf("%s: %d beats, want %d", code, got[code], n)
+	for _, code := range slices.Sorted(maps.Keys(want)) {
+		if got[code] != want[code] {
+			t.Errorf("%s: %d beats, want %d", code, got[code], want[code])
 		}
 	}
-	for aux, n := range rhythms {
+	for _, aux := range slices.Sorted(maps.Keys(rhythms)) {
+		n := rhythms[aux]
 		if !strings.HasPrefix(aux, "(") {
 			t.Errorf("rhythm annotation with aux %q (%d times)", aux, n)
 		}

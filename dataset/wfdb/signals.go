@@ -3,9 +3,10 @@ package wfdb
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/splitnas/splitnas/dataset/internal/size"
 )
 
 // maxFrameSize bounds the samples per frame of one signal file, so that
@@ -139,19 +140,22 @@ const chunkFrames = 1024
 // decode decodes data, the content of the group's file, into dst, one slice
 // per signal of the group.
 func (g *group) decode(data []byte, dst [][]int) error {
-	size := int64(len(data))
-	if g.offset > size {
-		return &FormatError{File: g.path, Offset: size,
+	fileSize := int64(len(data))
+	if g.offset > fileSize {
+		return &FormatError{File: g.path, Offset: fileSize,
 			Msg: fmt.Sprintf("file ends before byte offset %d given in the header", g.offset)}
 	}
+	// The file's size bounds every count below; NumSamples comes from the
+	// header and is only compared with it, or multiplied when that cannot
+	// overflow.
 	frameSize := int64(g.frameSize)
-	frames := g.sampleCount(size-g.offset) / frameSize
+	frames := g.sampleCount(fileSize-g.offset) / frameSize
 	if want := int64(g.h.NumSamples); want > frames {
 		need := ""
-		if want <= math.MaxInt64/3/frameSize {
+		if _, ok := size.Mul64(want, frameSize, 3); ok {
 			need = fmt.Sprintf(" (%d bytes from offset %d)", g.byteCount(want*frameSize), g.offset)
 		}
-		return &FormatError{File: g.path, Offset: size, Msg: fmt.Sprintf(
+		return &FormatError{File: g.path, Offset: fileSize, Msg: fmt.Sprintf(
 			"data run out: record %s needs %d frames of %d samples%s but the file holds %d",
 			g.h.Record, want, frameSize, need, frames)}
 	} else if want > 0 {
