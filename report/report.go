@@ -177,11 +177,21 @@ func bestRows(r *search.Result) []row {
 	if model == "" {
 		model = "not saved"
 	}
-	return []row{
+	rows := []row{
 		{"Architecture", b.Arch},
 		{"Split point", partitionSummary(b)},
 		{"Validation accuracy A (search fitness)", pct(b.ValAccuracy)},
 		{"Validation accuracy B (chose the model)", pct(b.ValBAccuracy)},
+	}
+	if f := b.Final; f != nil && len(f.Runs) > 0 {
+		runs := make([]string, len(f.Runs))
+		for k, run := range f.Runs {
+			runs[k] = pct(run.ValBAccuracy)
+		}
+		rows = append(rows, row{"Final training", fmt.Sprintf("%d runs of %d epochs from scratch; validation B %s; run %d kept (validation A %s)",
+			len(f.Runs), f.Epochs, strings.Join(runs, " / "), f.Chosen+1, pct(f.Runs[f.Chosen].ValAccuracy))})
+	}
+	return append(rows, []row{
 		{"Test accuracy", pct(b.TestAccuracy)},
 		{"Test macro-F1", fmt.Sprintf("%.4f", b.TestMacroF1)},
 		{"Parameters", count(b.Params)},
@@ -191,7 +201,7 @@ func bestRows(r *search.Result) []row {
 		{"E_edge per inference", energy(b.EEdge) + " mJ"},
 		{"E_total per inference", energy(b.ETotal) + " mJ"},
 		{"Model file", model},
-	}
+	}...)
 }
 
 // partitionSummary says what runs where at the best model's split point.

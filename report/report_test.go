@@ -304,3 +304,21 @@ func TestFormat(t *testing.T) {
 		t.Errorf("seconds = %q", got)
 	}
 }
+
+// A final training is shown with each run's validation-B accuracy and the
+// run that was kept; without one, no such row appears.
+func TestWriteFinalTraining(t *testing.T) {
+	r := synthetic(t, 12, 2)
+	if page := render(t, r); strings.Contains(page, "Final training") {
+		t.Error("a result without final training shows a final-training row")
+	}
+	r.Best.Final = &search.Final{Epochs: 60, Chosen: 1, Runs: []search.FinalRun{
+		{Seed: 1, BestEpoch: 40, ValAccuracy: 0.9, ValBAccuracy: 0.91},
+		{Seed: 2, BestEpoch: 55, ValAccuracy: 0.92, ValBAccuracy: 0.93},
+	}}
+	page := render(t, r)
+	checkPage(t, page, 4)
+	if want := "2 runs of 60 epochs from scratch; validation B 91.00 % / 93.00 %; run 2 kept (validation A 92.00 %)"; !strings.Contains(page, want) {
+		t.Errorf("page lacks %q", want)
+	}
+}

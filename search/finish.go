@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
@@ -26,7 +29,8 @@ func (s *searcher) settings() Settings {
 		Profile: c.Profile.Name, ProfileSHA256: s.profileHash, Scenario: c.Scenario.String(), FogFactor: c.Profile.Fog.Factor,
 		FlashLimit: s.limits.FlashBytes, RAMLimit: s.limits.RAMBytes, EnergyLimitMJ: c.EnergyLimitMJ,
 		Population: c.Population, Generations: c.Generations, Epochs: c.Train.Epochs, Batch: c.Train.Batch,
-		LR: c.Train.LR, Dropout: c.Train.Dropout, Patience: c.Train.Patience, Elite: c.Elite, Tournament: c.Tournament,
+		LR: c.Train.LR, Dropout: c.Train.Dropout, Patience: c.Train.Patience,
+		FinalEpochs: c.FinalEpochs, FinalSeeds: c.FinalSeeds, Elite: c.Elite, Tournament: c.Tournament,
 		CrossoverRate: c.CrossoverRate, MutationRate: c.MutationRate, Seed: c.Seed,
 		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
@@ -114,6 +118,12 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 		}
 		model = res.Model
 	}
+	var final *Final
+	if s.cfg.FinalEpochs > 0 {
+		if final, model, err = s.finalTraining(ctx, c, net); err != nil {
+			return r, err
+		}
+	}
 	tab, err := partition.Evaluate(net, s.cfg.Profile, s.cfg.Scenario, s.limits)
 	if err != nil {
 		return r, err
@@ -131,7 +141,7 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 		Arch: c.Arch, Partition: pt.P, ValAccuracy: c.ValAccuracy, ValBAccuracy: c.ValBAccuracy,
 		TestAccuracy: test.Accuracy, TestMacroF1: test.MacroF1, TestConfusion: test.Confusion,
 		Params: c.Params, MACs: c.MACs, FlashBytes: pt.FlashBytes, RAMBytes: pt.RAMBytes,
-		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points,
+		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points, Final: final,
 	}
 	if s.cfg.Dir != "" {
 		if err := nn.SaveFile(filepath.Join(s.cfg.Dir, ModelFile), model); err != nil {
@@ -140,6 +150,47 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 		r.Best.Model = ModelFile
 	}
 	return r, nil
+}
+
+// finalTraining trains the chosen candidate's architecture FinalSeeds
+// times from scratch for FinalEpochs epochs, in parallel, and returns the
+// runs and the model of the one with the best validation-B accuracy. Each
+// run's seed is derived from the search seed, the architecture and the run
+// index, so the outcome does not depend on the number of workers.
+func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Network) (*Final, *nn.Model, error) {
+	f := &Final{Epochs: s.cfg.FinalEpochs, Runs: make([]FinalRun, s.cfg.FinalSeeds)}
+	models := make([]*nn.Model, s.cfg.FinalSeeds)
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(s.cfg.Workers)
+	for k := range f.Runs {
+		eg.Go(func() error {
+			cfg := s.cfg.Train
+			cfg.Epochs = s.cfg.FinalEpochs
+			cfg.Seed = candidateSeed(s.cfg.Seed, fmt.Sprintf("%s/final/%d", c.Arch, k))
+			t0 := time.Now()
+			res, err := s.cfg.Engine.Train(ectx, net, s.train, s.valA, cfg)
+			if err != nil {
+				return fmt.Errorf("search: final training %d of %s: %w", k+1, c.Arch, err)
+			}
+			b, err := nn.Evaluate(res.Model, s.valB)
+			if err != nil {
+				return err
+			}
+			f.Runs[k] = FinalRun{Seed: cfg.Seed, BestEpoch: res.Best + 1, ValAccuracy: res.History[res.Best].ValAcc,
+				ValBAccuracy: b.Accuracy, Seconds: time.Since(t0).Seconds()}
+			models[k] = res.Model
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, nil, err
+	}
+	for k, run := range f.Runs {
+		if run.ValBAccuracy > f.Runs[f.Chosen].ValBAccuracy {
+			f.Chosen = k
+		}
+	}
+	return f, models[f.Chosen], nil
 }
 
 // noValid says why no candidate was valid.

@@ -88,6 +88,28 @@ type Best struct {
 	Layers     []partition.Layer `json:"layers"`
 	Partitions []partition.Point `json:"partitions"`
 	Model      string            `json:"model"` // file name of the trained model, in the output directory
+	// Final, when the search ran a final training (Config.FinalEpochs),
+	// records its runs; the chosen run's model is the one scored on the
+	// test split and saved. ValAccuracy and ValBAccuracy above stay the
+	// search-time scores of the candidate.
+	Final *Final `json:"final,omitempty"`
+}
+
+// Final is the final training of the chosen architecture: several runs
+// from scratch with a longer schedule, one picked by validation half B.
+type Final struct {
+	Epochs int        `json:"epochs"`
+	Runs   []FinalRun `json:"runs"`
+	Chosen int        `json:"chosen"` // index into Runs: the best validation-B accuracy, the first on a tie
+}
+
+// FinalRun is one run of the final training.
+type FinalRun struct {
+	Seed         uint64  `json:"seed"`
+	BestEpoch    int     `json:"best_epoch"`     // 1-based, chosen by validation half A
+	ValAccuracy  float64 `json:"val_accuracy"`   // validation half A, at BestEpoch
+	ValBAccuracy float64 `json:"val_b_accuracy"` // validation half B, which picks the run
+	Seconds      float64 `json:"seconds"`
 }
 
 // Settings records what a search was run with.
@@ -117,6 +139,8 @@ type Settings struct {
 	LR            float64 `json:"lr"`
 	Dropout       float64 `json:"dropout"`
 	Patience      int     `json:"patience,omitempty"`
+	FinalEpochs   int     `json:"final_epochs,omitempty"`
+	FinalSeeds    int     `json:"final_seeds,omitempty"`
 	Elite         int     `json:"elite"`
 	Tournament    int     `json:"tournament"`
 	CrossoverRate float64 `json:"crossover_rate"`

@@ -84,7 +84,16 @@ type Config struct {
 	// is redrawn. MutationRate 0 means 1/Slots.
 	CrossoverRate, MutationRate float64
 
-	Train   nn.Config // Epochs, Batch, LR, Dropout; Seed is set per candidate
+	Train nn.Config // Epochs, Batch, LR, Dropout; Seed is set per candidate
+
+	// FinalEpochs, if positive, retrains the chosen architecture from
+	// scratch after the search, FinalSeeds times (different seeds) for
+	// FinalEpochs epochs each (epoch chosen by validation half A, as in the
+	// search); the run with the best validation-half-B accuracy is the
+	// model scored on the test split and saved. 0 keeps the search-time
+	// model. FinalSeeds 0 means 3.
+	FinalEpochs, FinalSeeds int
+
 	Engine  nn.Engine // nil: nn.Native()
 	Seed    uint64
 	Workers int // parallel trainings; 0: GOMAXPROCS
@@ -148,6 +157,10 @@ func (c Config) Validate(d *dataset.Dataset) error {
 		return bad("EnergyLimitMJ", c.EnergyLimitMJ, "want a finite energy ≥ 0 mJ (0: no limit)")
 	case c.Space.Slots < 1:
 		return bad("Space.Slots", c.Space.Slots, "want at least 1")
+	case c.FinalEpochs < 0:
+		return bad("FinalEpochs", c.FinalEpochs, "want ≥ 0 (0: keep the search-time model)")
+	case c.FinalSeeds < 0:
+		return bad("FinalSeeds", c.FinalSeeds, "want ≥ 0 (0: 3 when FinalEpochs > 0)")
 	case c.Resume && c.Dir == "":
 		return bad("Resume", c.Resume, "needs Dir, the directory holding the checkpoint")
 	}
@@ -228,6 +241,9 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	}
 	if cfg.MutationRate == 0 {
 		cfg.MutationRate = 1 / float64(cfg.Space.Slots)
+	}
+	if cfg.FinalEpochs > 0 && cfg.FinalSeeds == 0 {
+		cfg.FinalSeeds = 3
 	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, start: time.Now()}
 	s.limits = resolveLimits(cfg)

@@ -16,6 +16,7 @@ import (
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
 )
 
@@ -398,6 +399,8 @@ func TestBadConfig(t *testing.T) {
 		{"Profile", func(c *Config, _ *dataset.Dataset) { c.Profile.Radio.PayloadBytesPerPacket = 0 }, "Profile"},
 		{"Profile", func(c *Config, _ *dataset.Dataset) { c.Profile.Fog = hw.Fog{} }, "Profile"},
 		{"Train", func(c *Config, _ *dataset.Dataset) { c.Train.Epochs = 0 }, "Train"},
+		{"FinalEpochs", func(c *Config, _ *dataset.Dataset) { c.FinalEpochs = -1 }, "FinalEpochs -1"},
+		{"FinalSeeds", func(c *Config, _ *dataset.Dataset) { c.FinalSeeds = -2 }, "FinalSeeds -2"},
 		{"data", func(_ *Config, d *dataset.Dataset) { d.Records = d.Records[:10] }, "data"},
 		{"data", func(_ *Config, d *dataset.Dataset) { d.Splits = d.Splits[:5] }, "data"},
 	} {
@@ -422,5 +425,65 @@ func TestBadConfig(t *testing.T) {
 	}
 	if err := smallConfig(t).Validate(nil); err == nil {
 		t.Error("Validate(nil data) = nil")
+	}
+}
+
+// A final training retrains the chosen architecture FinalSeeds times for
+// FinalEpochs epochs, keeps the run with the best validation-B accuracy,
+// scores that model on the test split and saves it, for any worker count.
+func TestFinalTraining(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.FinalEpochs, cfg.FinalSeeds = 6, 3
+	var results []*Result
+	for _, workers := range []int{1, 3} {
+		cfg.Workers, cfg.Dir = workers, t.TempDir()
+		r, err := Run(context.Background(), cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := r.Best.Final
+		if f == nil || f.Epochs != 6 || len(f.Runs) != 3 {
+			t.Fatalf("final = %+v, want 3 runs of 6 epochs", f)
+		}
+		seeds := map[uint64]bool{}
+		for k, run := range f.Runs {
+			if run.ValBAccuracy > f.Runs[f.Chosen].ValBAccuracy || (run.ValBAccuracy == f.Runs[f.Chosen].ValBAccuracy && k < f.Chosen) {
+				t.Errorf("run %d (B %.4f) beats the chosen run %d (B %.4f)", k, run.ValBAccuracy, f.Chosen, f.Runs[f.Chosen].ValBAccuracy)
+			}
+			if run.BestEpoch < 1 || run.BestEpoch > 6 {
+				t.Errorf("run %d: best epoch %d, want 1…6", k, run.BestEpoch)
+			}
+			seeds[run.Seed] = true
+		}
+		if len(seeds) != 3 {
+			t.Errorf("final runs share seeds: %+v", f.Runs)
+		}
+		// The saved model is the chosen run's, and the test score is its.
+		m, err := nn.LoadFile(filepath.Join(cfg.Dir, ModelFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		met, err := nn.Evaluate(m, d.Part(dataset.Test))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if met.Accuracy != r.Best.TestAccuracy {
+			t.Errorf("saved model scores %.4f on test, result says %.4f", met.Accuracy, r.Best.TestAccuracy)
+		}
+		// The search-time scores stay those of the candidate.
+		for _, c := range r.Candidates {
+			if c.Arch == r.Best.Arch && (c.ValAccuracy != r.Best.ValAccuracy || c.ValBAccuracy != r.Best.ValBAccuracy) {
+				t.Errorf("best's search-time scores %.4f/%.4f differ from its candidate's %.4f/%.4f",
+					r.Best.ValAccuracy, r.Best.ValBAccuracy, c.ValAccuracy, c.ValBAccuracy)
+			}
+		}
+		results = append(results, timeless(r))
+	}
+	for i := range results[0].Best.Final.Runs {
+		results[0].Best.Final.Runs[i].Seconds, results[1].Best.Final.Runs[i].Seconds = 0, 0
+	}
+	if !reflect.DeepEqual(results[0].Best, results[1].Best) {
+		t.Errorf("final training depends on the worker count:\n%+v\n%+v", results[0].Best.Final, results[1].Best.Final)
 	}
 }

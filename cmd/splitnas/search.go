@@ -124,6 +124,8 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	f.IntVar(&cfg.Train.Batch, "batch", cfg.Train.Batch, "mini-batch size")
 	f.Float64Var(&cfg.Train.LR, "lr", cfg.Train.LR, "Adam learning rate")
 	f.Float64Var(&cfg.Train.Dropout, "dropout", cfg.Train.Dropout, "dropout rate after each hidden layer")
+	f.IntVar(&cfg.FinalEpochs, "final-epochs", 0, "after the search, train the chosen architecture again from scratch for this many epochs (0: keep the search-time model)")
+	f.IntVar(&cfg.FinalSeeds, "final-seeds", 3, "runs of the final training, each with its own seed; the best on validation half B is kept")
 	f.IntVar(&overlap, "overlap", cfg.Space.Kernel.Overlap, "kernel of a strided layer, in strides")
 	f.IntVar(&same, "same-kernel", cfg.Space.Kernel.Same, "kernel of a length-keeping convolution (odd)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the whole search")
@@ -179,7 +181,14 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 	b := r.Best
 	fmt.Fprintf(w, "best:    %s split at P = %d of %d (sends %s, %d B)\n", b.Arch, b.Partition, len(b.Layers),
 		b.Partitions[b.Partition].Tensor, b.Partitions[b.Partition].SendBytes)
-	fmt.Fprintf(w, "         validation A %.4f, B %.4f; test %.4f (macro-F1 %.4f)\n", b.ValAccuracy, b.ValBAccuracy, b.TestAccuracy, b.TestMacroF1)
+	if f := b.Final; f != nil {
+		run := f.Runs[f.Chosen]
+		fmt.Fprintf(w, "         search: validation A %.4f, B %.4f; final training (%d runs of %d epochs, run %d kept): A %.4f, B %.4f\n",
+			b.ValAccuracy, b.ValBAccuracy, len(f.Runs), f.Epochs, f.Chosen+1, run.ValAccuracy, run.ValBAccuracy)
+		fmt.Fprintf(w, "         test %.4f (macro-F1 %.4f)\n", b.TestAccuracy, b.TestMacroF1)
+	} else {
+		fmt.Fprintf(w, "         validation A %.4f, B %.4f; test %.4f (macro-F1 %.4f)\n", b.ValAccuracy, b.ValBAccuracy, b.TestAccuracy, b.TestMacroF1)
+	}
 	fmt.Fprintf(w, "         %d params, %d MACs; Flash %d B, RAM %d B; E_edge %.4f mJ, E_total %.4f mJ\n",
 		b.Params, b.MACs, b.FlashBytes, b.RAMBytes, b.EEdge, b.ETotal)
 	trained := 0
@@ -209,6 +218,10 @@ func searchFlag(field string) (string, bool) {
 		return "energy-limit", true
 	case "Space.Slots":
 		return "slots", true
+	case "FinalEpochs":
+		return "final-epochs", true
+	case "FinalSeeds":
+		return "final-seeds", true
 	case "data":
 		return "data", true
 	}

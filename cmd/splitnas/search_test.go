@@ -158,3 +158,46 @@ func TestSearchResumeChangedData(t *testing.T) {
 		t.Errorf("resume on changed data: %v", err)
 	}
 }
+
+// --final-epochs retrains the winner; result.json keeps the runs and the
+// search-time scores, and the summary says which run was kept.
+func TestSearchFinalTraining(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	out, err := run(t, append(tinySearch, "--out", dir, "--final-epochs", "2", "--final-seeds", "2")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "final training (2 runs of 2 epochs, run ") {
+		t.Errorf("output does not report the final training:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Best struct {
+			ValAccuracy float64 `json:"val_accuracy"`
+			Final       *struct {
+				Epochs int `json:"epochs"`
+				Runs   []struct {
+					ValBAccuracy float64 `json:"val_b_accuracy"`
+				} `json:"runs"`
+				Chosen int `json:"chosen"`
+			} `json:"final"`
+		} `json:"best"`
+		Settings map[string]any `json:"settings"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Best.Final; f == nil || f.Epochs != 2 || len(f.Runs) != 2 || f.Chosen < 0 || f.Chosen > 1 {
+		t.Fatalf("best.final = %+v", f)
+	}
+	if r.Settings["final_epochs"] != 2.0 || r.Settings["final_seeds"] != 2.0 {
+		t.Errorf("settings final_epochs %v, final_seeds %v", r.Settings["final_epochs"], r.Settings["final_seeds"])
+	}
+	if _, err := run(t, append(tinySearch, "--out", filepath.Join(t.TempDir(), "x"), "--final-epochs", "-1")...); err == nil ||
+		!strings.Contains(err.Error(), "--final-epochs -1") {
+		t.Errorf("--final-epochs -1: %v", err)
+	}
+}
