@@ -99,6 +99,11 @@ type Space struct {
 	Lengths       []int // allowed output lengths of a slot; 0 = skip the slot
 	Channels      []int // allowed output channel counts of a slot
 	Kernel        KernelRule
+	// Overlaps, if not empty, makes the kernel overlap of the strided
+	// layers part of the genome: one gene per network (Genome.Overlap),
+	// one of these values, replacing Kernel.Overlap. Empty: every network
+	// uses Kernel.Overlap and genomes carry no overlap gene.
+	Overlaps []int
 }
 
 // DefaultSpace returns the space of Huang et al. for 1×2048 inputs: 8 slots,
@@ -174,6 +179,14 @@ func (s Space) Validate() error {
 	if err := s.Kernel.check(); err != nil {
 		return fmt.Errorf("arch: space: Kernel: %w", err)
 	}
+	for i, o := range s.Overlaps {
+		if o < 1 {
+			return fmt.Errorf("arch: space: Overlaps[%d] = %d must be positive", i, o)
+		}
+		if slices.Contains(s.Overlaps[:i], o) {
+			return fmt.Errorf("arch: space: Overlaps lists %d twice", o)
+		}
+	}
 	return nil
 }
 
@@ -191,19 +204,34 @@ func divides(a, b int) bool {
 // Space.Lengths (0 skips the slot); Channels[i] its output channel count,
 // one of Space.Channels. A skipped slot keeps its channel gene, which
 // decoding ignores, so that both chromosomes always have Space.Slots genes.
+// Overlap is the network's kernel overlap, one of Space.Overlaps, when the
+// space searches it, and 0 when it does not.
 type Genome struct {
 	Lengths  []int
 	Channels []int
+	Overlap  int `json:",omitempty"`
+}
+
+// rule returns the kernel rule a genome decodes under.
+func (s Space) rule(g Genome) KernelRule {
+	r := s.Kernel
+	if len(s.Overlaps) > 0 {
+		r.Overlap = g.Overlap
+	}
+	return r
 }
 
 // Random returns a genome whose genes are drawn independently and uniformly
-// from the space's Lengths and Channels. The space must be valid; Random
+// from the space's Lengths and Channels (and Overlaps, if searched). The space must be valid; Random
 // panics if Lengths or Channels is empty.
 func (s Space) Random(rng *rand.Rand) Genome {
 	g := Genome{Lengths: make([]int, s.Slots), Channels: make([]int, s.Slots)}
 	for i := range s.Slots {
 		g.Lengths[i] = s.Lengths[rng.IntN(len(s.Lengths))]
 		g.Channels[i] = s.Channels[rng.IntN(len(s.Channels))]
+	}
+	if len(s.Overlaps) > 0 { // drawn last, so spaces without it draw as before
+		g.Overlap = s.Overlaps[rng.IntN(len(s.Overlaps))]
 	}
 	return g
 }
@@ -225,13 +253,19 @@ func (s Space) validGenome(g Genome) error {
 			return fmt.Errorf("arch: genome: slot %d: channels %d is not one of %v", i+1, g.Channels[i], s.Channels)
 		}
 	}
+	switch {
+	case len(s.Overlaps) > 0 && !slices.Contains(s.Overlaps, g.Overlap):
+		return fmt.Errorf("arch: genome: overlap %d is not one of %v", g.Overlap, s.Overlaps)
+	case len(s.Overlaps) == 0 && g.Overlap != 0:
+		return fmt.Errorf("arch: genome: overlap gene %d, but the space does not search the overlap", g.Overlap)
+	}
 	return nil
 }
 
 // Decode turns a genome into a network: the input (InputLength ×
 // InputChannels), then one hidden layer per non-skipped slot, in slot order,
-// each with the kernel, stride and padding Kernel gives for its input and
-// output lengths (shrinking: strided Conv; growing: ConvTranspose; equal:
+// each with the kernel, stride and padding Kernel (with the genome's
+// overlap, if the space searches it) gives for its input and output lengths (shrinking: strided Conv; growing: ConvTranspose; equal:
 // stride-1 Conv) and a ReLU, then a Dense layer without ReLU to
 // Out = Shape{Len: Classes, Ch: 1}. A genome that skips every slot decodes
 // to a single Dense layer.
@@ -249,12 +283,13 @@ func (s Space) Decode(g Genome) (Network, error) {
 	}
 	n := Network{Layers: make([]Layer, 0, s.Slots+1)}
 	prev := Shape{Len: s.InputLength, Ch: s.InputChannels}
+	rule := s.rule(g)
 	for i, l := range g.Lengths {
 		if l == 0 {
 			continue
 		}
 		next := Shape{Len: l, Ch: g.Channels[i]}
-		layer, err := s.Kernel.hidden(prev, next)
+		layer, err := rule.hidden(prev, next)
 		if err != nil { // unreachable for a valid space; kept as a guard
 			return Network{}, fmt.Errorf("arch: decode: slot %d: %w", i+1, err)
 		}

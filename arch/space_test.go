@@ -154,7 +154,7 @@ func TestDecode(t *testing.T) {
 				conv(Shape{1024, 3}, Shape{1024, 3}, 5, 1, 2, 2),
 				dense(Shape{1024, 3}, 5),
 			},
-			text: "2048x1-4x1-1024x3-1024x3-5",
+			text: "2048x1-4x1-1024x3-1024x3-5/o2/k5",
 		},
 	}
 	for _, tt := range tests {
@@ -210,11 +210,11 @@ func TestDecodeErrors(t *testing.T) {
 		g     Genome
 		want  string
 	}{
-		{"short lengths", s, Genome{ok[:7], ok}, "7 length genes, want 8"},
-		{"long channels", s, Genome{ok, append(slices.Clone(ok), 1)}, "9 channel genes, want 8"},
-		{"length not in space", s, Genome{[]int{0, 0, 100, 0, 0, 0, 0, 0}, []int{1, 1, 1, 1, 1, 1, 1, 1}}, "slot 3: length 100 is not one of"},
-		{"channels not in space", s, Genome{ok, []int{1, 1, 1, 1, 1, 1, 1, 5}}, "slot 8: channels 5 is not one of"},
-		{"invalid space", bad, Genome{ok, []int{1, 1, 1, 1, 1, 1, 1, 1}}, "Classes 0 must be positive"},
+		{"short lengths", s, Genome{Lengths: ok[:7], Channels: ok}, "7 length genes, want 8"},
+		{"long channels", s, Genome{Lengths: ok, Channels: append(slices.Clone(ok), 1)}, "9 channel genes, want 8"},
+		{"length not in space", s, Genome{Lengths: []int{0, 0, 100, 0, 0, 0, 0, 0}, Channels: []int{1, 1, 1, 1, 1, 1, 1, 1}}, "slot 3: length 100 is not one of"},
+		{"channels not in space", s, Genome{Lengths: ok, Channels: []int{1, 1, 1, 1, 1, 1, 1, 5}}, "slot 8: channels 5 is not one of"},
+		{"invalid space", bad, Genome{Lengths: ok, Channels: []int{1, 1, 1, 1, 1, 1, 1, 1}}, "Classes 0 must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,7 +239,9 @@ func propertySpaces() []Space {
 	c.Slots = 12
 	d := Space{InputLength: 81, InputChannels: 2, Classes: 3, Slots: 6,
 		Lengths: []int{243, 81, 27, 9, 3, 1, 0}, Channels: []int{1, 2, 7}, Kernel: KernelRule{Same: 3, Overlap: 2}}
-	return []Space{a, b, c, d}
+	e := DefaultSpace(5)
+	e.Overlaps = []int{1, 2, 3} // the overlap searched: one gene per network
+	return []Space{a, b, c, d, e}
 }
 
 // TestDecodeProperty decodes thousands of random genomes and checks each
@@ -283,10 +285,29 @@ func checkDecoded(t *testing.T, s Space, g Genome, n Network) {
 			t.Fatalf("%v: tensor %d = %v, want %v", n, i, got, sh)
 		}
 	}
-	if want := strings.Join(append(text, strconv.Itoa(s.Classes)), "-"); n.String() != want {
+	r := s.rule(g)
+	want := strings.Join(append(text, strconv.Itoa(s.Classes)), "-")
+	strided, same := false, false
+	for i := 1; i < len(tensors); i++ {
+		if tensors[i].Len == tensors[i-1].Len {
+			same = true
+		} else {
+			strided = true
+		}
+	}
+	if strided && r.Overlap != 1 {
+		want += "/o" + strconv.Itoa(r.Overlap)
+	}
+	if same && r.Same != 3 {
+		want += "/k" + strconv.Itoa(r.Same)
+	}
+	if n.String() != want {
 		t.Fatalf("String() = %q, want %q", n.String(), want)
 	}
-	r := s.Kernel
+	// The text form alone (its suffixes) rebuilds the network.
+	if back, err := Parse(n.String(), DefaultKernelRule()); err != nil || !slices.Equal(back.Layers, n.Layers) {
+		t.Fatalf("Parse(%q) = %v, %v; want the decoded network", n.String(), back, err)
+	}
 	for i, l := range n.Layers[:len(n.Layers)-1] {
 		in, out := tensors[i], tensors[i+1]
 		if l.In != in || l.Out != out || !l.ReLU {

@@ -9,9 +9,12 @@ import (
 
 // String returns the network's text form: its tensors, input first, as
 // LENxCH, then its number of classes, joined by "-", for example
-// "2048x1-128x1-8x4-64x2-2". The text form leaves out kernels, strides and
-// padding, which Parse recovers from a KernelRule. String returns "" for a
-// network without layers.
+// "2048x1-128x1-8x4-64x2-2". Strides follow from the lengths; kernels and
+// padding follow from a KernelRule, which the text gives where it is not
+// DefaultKernelRule: "/o2" for strided kernels of twice the stride
+// (KernelRule.Overlap 2), "/k5" for stride-1 kernels of 5 (KernelRule.Same
+// 5), as in "2048x1-256x4-32x4-5/o2". String returns "" for a network
+// without layers.
 //
 // Only networks of the genome form — Conv and ConvTranspose hidden layers
 // with the kernels of a KernelRule, then one Dense layer, as Space.Decode
@@ -37,7 +40,50 @@ func (n Network) String() string {
 		return string(appendShape(b, out))
 	}
 	b = strconv.AppendInt(b, int64(n.Classes()), 10)
-	return string(b)
+	return string(appendKernels(b, n))
+}
+
+// appendKernels appends the text form's kernel suffixes: "/oN" when every
+// strided hidden layer (Conv with stride > 1, ConvTranspose) has kernel
+// N·stride with N ≠ 1, and "/kN" when every stride-1 hidden Conv has kernel
+// N ≠ 3 — the two KernelRule fields, where they differ from
+// DefaultKernelRule. Networks whose layers follow no single rule get no
+// suffix.
+func appendKernels(b []byte, n Network) []byte {
+	overlap, same := 0, 0
+	mixed := false
+	for _, l := range n.Layers[:len(n.Layers)-1] {
+		var k *int
+		var v int
+		switch {
+		case l.Kind == ConvTranspose || (l.Kind == Conv && l.Stride > 1):
+			if l.Kernel%l.Stride != 0 {
+				return b
+			}
+			k, v = &overlap, l.Kernel/l.Stride
+		case l.Kind == Conv:
+			k, v = &same, l.Kernel
+		default:
+			continue
+		}
+		if *k != 0 && *k != v {
+			mixed = true
+		}
+		*k = v
+	}
+	if mixed {
+		return b
+	}
+	def := DefaultKernelRule()
+	if overlap != 0 && overlap != def.Overlap {
+		b = append(b, "/o"...)
+		b = strconv.AppendInt(b, int64(overlap), 10)
+	}
+	if same != 0 && same != def.Same {
+		b = append(b, "/k"...)
+		b = strconv.AppendInt(b, int64(same), 10)
+	}
+	return b
 }
 
 func appendShape(b []byte, s Shape) []byte {
@@ -48,19 +94,41 @@ func appendShape(b []byte, s Shape) []byte {
 
 // Parse reads a network in the text form String writes: "-"-separated
 // tensors LENxCH (the input first, then one per hidden layer) and a final
-// class count. Each hidden layer gets its kernel, stride and padding from
-// rule, as in Space.Decode; the last layer is Dense to Shape{classes, 1}.
-// So for a network n decoded under rule, Parse(n.String(), rule) equals n.
+// class count, then optional kernel suffixes "/oN" and "/kN". Each hidden
+// layer gets its kernel, stride and padding from rule, as in Space.Decode,
+// with the suffixes replacing rule's Overlap and Same; the last layer is
+// Dense to Shape{classes, 1}. So for a network n decoded under any rule,
+// Parse(n.String(), DefaultKernelRule()) equals n, and so does
+// Parse(n.String(), rule).
 //
 // Numbers are decimal digits only. Errors name the string, the token —
 // tensors counted from 1 in the string — and the reason, for example
 // `arch "2048x1-100x2-5": tensor 2 "100x2": length 100 does not divide 2048`.
 // A network that Parse returns passes Validate.
 func Parse(s string, rule KernelRule) (Network, error) {
+	body, suffixes, _ := strings.Cut(s, "/")
+	if suffixes != "" || strings.HasSuffix(s, "/") {
+		for _, suf := range strings.Split(suffixes, "/") {
+			var field *int
+			switch {
+			case strings.HasPrefix(suf, "o"):
+				field = &rule.Overlap
+			case strings.HasPrefix(suf, "k"):
+				field = &rule.Same
+			default:
+				return Network{}, fmt.Errorf("arch %q: kernel suffix %q: want /oN (overlap) or /kN (stride-1 kernel)", s, "/"+suf)
+			}
+			v, err := parsePositive(suf[1:])
+			if err != nil {
+				return Network{}, fmt.Errorf("arch %q: kernel suffix %q: %w", s, "/"+suf, err)
+			}
+			*field = v
+		}
+	}
 	if err := rule.check(); err != nil {
 		return Network{}, fmt.Errorf("arch %q: kernel rule: %w", s, err)
 	}
-	tokens := strings.Split(s, "-")
+	tokens := strings.Split(body, "-")
 	if len(tokens) < 2 {
 		return Network{}, fmt.Errorf("arch %q: needs at least an input and a class count, as in \"2048x1-5\"", s)
 	}

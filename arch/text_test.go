@@ -147,3 +147,89 @@ func BenchmarkString(b *testing.B) {
 		_ = n.String()
 	}
 }
+
+// The kernel suffixes of the text form replace the rule's fields, and bad
+// ones are refused naming the suffix.
+func TestParseKernelSuffixes(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		rule KernelRule
+	}{
+		{"2048x1-256x4-32x4-5/o2", KernelRule{Same: 3, Overlap: 2}},
+		{"2048x1-256x4-256x4-5/k5", KernelRule{Same: 5, Overlap: 1}},
+		{"2048x1-256x4-256x4-32x2-5/o3/k7", KernelRule{Same: 7, Overlap: 3}},
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			got, err := Parse(c.text, DefaultKernelRule())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _, _ := strings.Cut(c.text, "/")
+			want, err := Parse(body, c.rule)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Layers, want.Layers) {
+				t.Errorf("Parse(%q) layers %+v, want %+v", c.text, got.Layers, want.Layers)
+			}
+			if got.String() != c.text {
+				t.Errorf("String() = %q, want %q", got.String(), c.text)
+			}
+		})
+	}
+	// A suffix replaces the rule's field; a field without one keeps the
+	// rule's value.
+	n, err := Parse("2048x1-256x4-256x4-5/o2", KernelRule{Same: 5, Overlap: 4})
+	if err != nil || n.Layers[0].Kernel != 16 || n.Layers[1].Kernel != 5 || n.String() != "2048x1-256x4-256x4-5/o2/k5" {
+		t.Errorf("Parse with rule {5, 4}: %v %v", n, err)
+	}
+	for _, c := range []struct{ text, want string }{
+		{"2048x1-256x4-5/x2", `kernel suffix "/x2": want /oN (overlap) or /kN`},
+		{"2048x1-256x4-5/o0", `kernel suffix "/o0": 0 must be positive`},
+		{"2048x1-256x4-5/o", `kernel suffix "/o": is missing`},
+		{"2048x1-256x4-5/", `kernel suffix "/": want /oN`},
+		{"2048x1-256x4-5/k4", "Same 4 must be odd"},
+	} {
+		t.Run(c.text, func(t *testing.T) {
+			if _, err := Parse(c.text, DefaultKernelRule()); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Parse(%q) error = %v, want one containing %q", c.text, err, c.want)
+			}
+		})
+	}
+}
+
+// A space that searches the overlap carries one overlap gene per genome;
+// one that does not refuses it.
+func TestOverlapGene(t *testing.T) {
+	s := DefaultSpace(5)
+	g := Genome{Lengths: []int{128, 0, 0, 0, 0, 0, 0, 32}, Channels: []int{2, 1, 1, 1, 1, 1, 1, 4}}
+	if _, err := s.Decode(Genome{Lengths: g.Lengths, Channels: g.Channels, Overlap: 2}); err == nil ||
+		!strings.Contains(err.Error(), "does not search the overlap") {
+		t.Errorf("overlap gene in a space without: %v", err)
+	}
+	s.Overlaps = []int{1, 2}
+	g.Overlap = 2
+	n, err := s.Decode(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.String() != "2048x1-128x2-32x4-5/o2" || n.Layers[0].Kernel != 32 || n.Layers[1].Kernel != 8 {
+		t.Errorf("decoded %s with kernels %d, %d; want /o2 with 32, 8", n, n.Layers[0].Kernel, n.Layers[1].Kernel)
+	}
+	g.Overlap = 3
+	if _, err := s.Decode(g); err == nil || !strings.Contains(err.Error(), "overlap 3 is not one of [1 2]") {
+		t.Errorf("overlap outside the space: %v", err)
+	}
+	for _, c := range []struct {
+		overlaps []int
+		want     string
+	}{
+		{[]int{0}, "Overlaps[0] = 0 must be positive"},
+		{[]int{2, 2}, "Overlaps lists 2 twice"},
+	} {
+		s.Overlaps = c.overlaps
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Overlaps %v: %v, want %q", c.overlaps, err, c.want)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func (s *searcher) loadCheckpoint() (int, error) {
 		if net.String() != c.Arch {
 			return 0, fmt.Errorf("%s: candidate %d: genome decodes to %s, not %s", path, i, net.String(), c.Arch)
 		}
-		s.byArch[c.Arch] = i
+		s.byArch[c.Key()] = i
 	}
 	for _, id := range cp.Population {
 		if id < 0 || id >= len(cp.Candidates) {

@@ -35,9 +35,13 @@ func (s *searcher) settings() Settings {
 		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
+		LearningRates: c.LearningRates,
 	}
 	if d := c.Profile.Fog.Device; d != nil {
 		st.FogDevice = d.Name
+	}
+	if len(c.Space.Overlaps) > 0 {
+		st.Space += fmt.Sprintf(", overlaps searched %v", c.Space.Overlaps)
 	}
 	return st
 }
@@ -110,8 +114,7 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	if model == nil {
 		// Trained before a resume: training is deterministic, so this
 		// gives the same weights.
-		cfg := s.cfg.Train
-		cfg.Seed = candidateSeed(s.cfg.Seed, c.Arch)
+		cfg := s.trainConfig(c, c.Key())
 		res, err := s.cfg.Engine.Train(ctx, net, s.train, s.valA, cfg)
 		if err != nil {
 			return r, fmt.Errorf("search: retraining the best candidate %s: %w", c.Arch, err)
@@ -164,9 +167,8 @@ func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Netw
 	eg.SetLimit(s.cfg.Workers)
 	for k := range f.Runs {
 		eg.Go(func() error {
-			cfg := s.cfg.Train
+			cfg := s.trainConfig(c, fmt.Sprintf("%s/final/%d", c.Key(), k))
 			cfg.Epochs = s.cfg.FinalEpochs
-			cfg.Seed = candidateSeed(s.cfg.Seed, fmt.Sprintf("%s/final/%d", c.Arch, k))
 			t0 := time.Now()
 			res, err := s.cfg.Engine.Train(ectx, net, s.train, s.valA, cfg)
 			if err != nil {

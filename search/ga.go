@@ -115,12 +115,34 @@ func (s *searcher) tournament(fit []float64) int {
 	return best
 }
 
+// genome is what the genetic algorithm evolves: an architecture's genes
+// and, when the search chooses it (Config.LearningRates), a learning rate
+// (0 otherwise).
+type genome struct {
+	arch arch.Genome
+	lr   float64
+}
+
+func (c Candidate) genome() genome { return genome{c.Genome, c.LR} }
+
+// random draws a genome: the architecture's genes (Space.Random), then the
+// learning rate if it is searched.
+func (s *searcher) random() genome {
+	g := genome{arch: s.cfg.Space.Random(s.rng)}
+	if lrs := s.cfg.LearningRates; len(lrs) > 0 {
+		g.lr = lrs[s.rng.IntN(len(lrs))]
+	}
+	return g
+}
+
 // crossover returns two children of a and b: with probability
 // CrossoverRate, one-point crossover of each chromosome at its own cut
-// (the tails after the cut are swapped), else copies.
-func (s *searcher) crossover(a, b arch.Genome) (arch.Genome, arch.Genome) {
-	c1 := arch.Genome{Lengths: slices.Clone(a.Lengths), Channels: slices.Clone(a.Channels)}
-	c2 := arch.Genome{Lengths: slices.Clone(b.Lengths), Channels: slices.Clone(b.Channels)}
+// (the tails after the cut are swapped) and, for the per-network genes
+// (overlap, learning rate) that are searched, each swapped with
+// probability 1/2; else copies.
+func (s *searcher) crossover(a, b genome) (genome, genome) {
+	c1 := genome{arch.Genome{Lengths: slices.Clone(a.arch.Lengths), Channels: slices.Clone(a.arch.Channels), Overlap: a.arch.Overlap}, a.lr}
+	c2 := genome{arch.Genome{Lengths: slices.Clone(b.arch.Lengths), Channels: slices.Clone(b.arch.Channels), Overlap: b.arch.Overlap}, b.lr}
 	if s.rng.Float64() >= s.cfg.CrossoverRate {
 		return c1, c2
 	}
@@ -133,22 +155,36 @@ func (s *searcher) crossover(a, b arch.Genome) (arch.Genome, arch.Genome) {
 			x[i], y[i] = y[i], x[i]
 		}
 	}
-	onePoint(c1.Lengths, c2.Lengths)
-	onePoint(c1.Channels, c2.Channels)
+	onePoint(c1.arch.Lengths, c2.arch.Lengths)
+	onePoint(c1.arch.Channels, c2.arch.Channels)
+	// The random numbers are drawn only for searched genes, so a search
+	// without them draws exactly as before they existed.
+	if len(s.cfg.Space.Overlaps) > 0 && s.rng.IntN(2) == 1 {
+		c1.arch.Overlap, c2.arch.Overlap = c2.arch.Overlap, c1.arch.Overlap
+	}
+	if len(s.cfg.LearningRates) > 0 && s.rng.IntN(2) == 1 {
+		c1.lr, c2.lr = c2.lr, c1.lr
+	}
 	return c1, c2
 }
 
 // mutate redraws each gene with probability MutationRate from the gene's
 // allowed values (possibly the same value).
-func (s *searcher) mutate(g arch.Genome) arch.Genome {
+func (s *searcher) mutate(g genome) genome {
 	sp := s.cfg.Space
-	for i := range g.Lengths {
+	for i := range g.arch.Lengths {
 		if s.rng.Float64() < s.cfg.MutationRate {
-			g.Lengths[i] = sp.Lengths[s.rng.IntN(len(sp.Lengths))]
+			g.arch.Lengths[i] = sp.Lengths[s.rng.IntN(len(sp.Lengths))]
 		}
 		if s.rng.Float64() < s.cfg.MutationRate {
-			g.Channels[i] = sp.Channels[s.rng.IntN(len(sp.Channels))]
+			g.arch.Channels[i] = sp.Channels[s.rng.IntN(len(sp.Channels))]
 		}
+	}
+	if len(sp.Overlaps) > 0 && s.rng.Float64() < s.cfg.MutationRate {
+		g.arch.Overlap = sp.Overlaps[s.rng.IntN(len(sp.Overlaps))]
+	}
+	if lrs := s.cfg.LearningRates; len(lrs) > 0 && s.rng.Float64() < s.cfg.MutationRate {
+		g.lr = lrs[s.rng.IntN(len(lrs))]
 	}
 	return g
 }

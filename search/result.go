@@ -1,6 +1,8 @@
 package search
 
 import (
+	"strconv"
+
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/partition"
 )
@@ -26,10 +28,13 @@ type Candidate struct {
 	Generation int         `json:"generation"` // generation it first appeared in, from 0
 	Arch       string      `json:"arch"`
 	Genome     arch.Genome `json:"genome"` // the first genome that decoded to it
-	Status     Status      `json:"status"`
-	Why        string      `json:"why,omitempty"` // for abandoned and over-energy candidates
-	Params     int         `json:"params"`
-	MACs       int         `json:"macs"`
+	// LR is the learning rate the search chose for it (Config.LearningRates);
+	// 0 when the search does not choose one (Config.Train.LR applies).
+	LR     float64 `json:"lr,omitempty"`
+	Status Status  `json:"status"`
+	Why    string  `json:"why,omitempty"` // for abandoned and over-energy candidates
+	Params int     `json:"params"`
+	MACs   int     `json:"macs"`
 	// The best split point for the scenario (for the sequential strategy
 	// during the search: the whole network on the edge) and its costs.
 	Partition  int     `json:"partition"`
@@ -44,6 +49,18 @@ type Candidate struct {
 	ValBAccuracy float64 `json:"val_b_accuracy"`
 	BestEpoch    int     `json:"best_epoch,omitempty"` // 1-based
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
+}
+
+// Key identifies what is trained: the architecture's text form and, when
+// the search chooses it, the learning rate ("…-5/o2@lr=0.003"). Candidates
+// are cached, and their training seeds derived, by Key.
+func (c Candidate) Key() string { return candidateKey(c.Arch, c.LR) }
+
+func candidateKey(archText string, lr float64) string {
+	if lr == 0 {
+		return archText
+	}
+	return archText + "@lr=" + strconv.FormatFloat(lr, 'g', -1, 64)
 }
 
 // Generation summarises one generation's population after evaluation.
@@ -146,7 +163,10 @@ type Settings struct {
 	CrossoverRate float64 `json:"crossover_rate"`
 	MutationRate  float64 `json:"mutation_rate"`
 	Seed          uint64  `json:"seed"`
-	Space         string  `json:"space"` // slots, lengths, channels and kernel rule
+	Space         string  `json:"space"` // slots, lengths, channels, kernel rule and searched overlaps
+	// LearningRates are the learning rates the search chooses from (LR is
+	// then the first); empty when it trains every candidate at LR.
+	LearningRates []float64 `json:"learning_rates,omitempty"`
 }
 
 // Result is what a search produces; it is written as result.json.

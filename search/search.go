@@ -85,6 +85,10 @@ type Config struct {
 	CrossoverRate, MutationRate float64
 
 	Train nn.Config // Epochs, Batch, LR, Dropout; Seed is set per candidate
+	// LearningRates, if not empty, makes the learning rate part of the
+	// genome: one gene per candidate, one of these values, replacing
+	// Train.LR. (The kernel overlap is searched through Space.Overlaps.)
+	LearningRates []float64
 
 	// FinalEpochs, if positive, retrains the chosen architecture from
 	// scratch after the search, FinalSeeds times (different seeds) for
@@ -164,6 +168,11 @@ func (c Config) Validate(d *dataset.Dataset) error {
 	case c.Resume && c.Dir == "":
 		return bad("Resume", c.Resume, "needs Dir, the directory holding the checkpoint")
 	}
+	for i, lr := range c.LearningRates {
+		if !(lr > 0) || math.IsInf(lr, 0) || slices.Contains(c.LearningRates[:i], lr) {
+			return bad("LearningRates", c.LearningRates, fmt.Sprintf("value %d (%v): want distinct positive, finite learning rates", i+1, lr))
+		}
+	}
 	if _, err := ParseStrategy(string(c.Strategy)); err != nil {
 		return &ConfigError{Field: "Strategy", Value: c.Strategy, Err: err}
 	}
@@ -210,7 +219,7 @@ type searcher struct {
 	rng *rand.Rand
 
 	cands  []Candidate       // by ID
-	byArch map[string]int    // arch text → candidate ID
+	byArch map[string]int    // candidate Key → candidate ID
 	models map[int]*nn.Model // trained this run (a resumed run retrains the winner if needed)
 	pop    []int             // current population, candidate IDs
 	hist   []Generation
@@ -353,11 +362,11 @@ func halves(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset) {
 	return val.Subset(ia), val.Subset(ib)
 }
 
-// candidateSeed is the training seed of an architecture: fixed by the
-// search seed and the architecture, whatever order candidates run in.
-func candidateSeed(seed uint64, archText string) uint64 {
+// candidateSeed is the training seed of a candidate: fixed by the search
+// seed and the candidate's Key, whatever order candidates run in.
+func candidateSeed(seed uint64, key string) uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d/%s", seed, archText)
+	fmt.Fprintf(h, "%d/%s", seed, key)
 	return h.Sum64()
 }
 
@@ -399,13 +408,13 @@ func (s *searcher) propose(g int) (ids []int, abandoned int, err error) {
 	}
 	attempts := 0
 	for len(ids) < s.cfg.Population {
-		var children []arch.Genome
+		var children []genome
 		if fit == nil {
-			children = []arch.Genome{s.cfg.Space.Random(s.rng)}
+			children = []genome{s.random()}
 		} else {
 			p1, p2 := s.tournament(fit), s.tournament(fit)
-			c1, c2 := s.crossover(s.cands[s.pop[p1]].Genome, s.cands[s.pop[p2]].Genome)
-			children = []arch.Genome{s.mutate(c1), s.mutate(c2)}
+			c1, c2 := s.crossover(s.cands[s.pop[p1]].genome(), s.cands[s.pop[p2]].genome())
+			children = []genome{s.mutate(c1), s.mutate(c2)}
 		}
 		for _, child := range children {
 			if len(ids) == s.cfg.Population {
@@ -443,18 +452,31 @@ func (s *searcher) impossible(attempts int) error {
 		ErrImpossibleBudget, attempts, s.limits.FlashBytes, s.limits.RAMBytes, why)
 }
 
+// trainConfig is the training configuration of candidate c: the search's,
+// with c's learning rate if the search chose one, and the seed derived
+// from seedKey.
+func (s *searcher) trainConfig(c Candidate, seedKey string) nn.Config {
+	cfg := s.cfg.Train
+	if c.LR > 0 {
+		cfg.LR = c.LR
+	}
+	cfg.Seed = candidateSeed(s.cfg.Seed, seedKey)
+	return cfg
+}
+
 // candidate decodes a genome and returns its candidate's ID, creating the
 // candidate — split, and abandoned if it fits nowhere — on first sight.
-func (s *searcher) candidate(g int, genome arch.Genome) (int, error) {
-	net, err := s.cfg.Space.Decode(genome)
+func (s *searcher) candidate(g int, gen genome) (int, error) {
+	net, err := s.cfg.Space.Decode(gen.arch)
 	if err != nil {
 		return 0, err
 	}
 	text := net.String()
-	if id, ok := s.byArch[text]; ok {
+	key := candidateKey(text, gen.lr)
+	if id, ok := s.byArch[key]; ok {
 		return id, nil
 	}
-	c := Candidate{ID: len(s.cands), Generation: g, Arch: text, Genome: genome, Params: net.Params(), MACs: net.MACs()}
+	c := Candidate{ID: len(s.cands), Generation: g, Arch: text, Genome: gen.arch, LR: gen.lr, Params: net.Params(), MACs: net.MACs()}
 	tab, err := partition.Evaluate(net, s.cfg.Profile, s.cfg.Scenario, s.limits)
 	if err != nil {
 		return 0, err
@@ -480,7 +502,7 @@ func (s *searcher) candidate(g int, genome arch.Genome) (int, error) {
 		}
 	}
 	s.cands = append(s.cands, c)
-	s.byArch[text] = c.ID
+	s.byArch[key] = c.ID
 	return c.ID, nil
 }
 
@@ -516,8 +538,7 @@ func (s *searcher) trainNew(ctx context.Context, ids []int) (int, error) {
 			if err != nil {
 				return err
 			}
-			cfg := s.cfg.Train
-			cfg.Seed = candidateSeed(s.cfg.Seed, c.Arch)
+			cfg := s.trainConfig(c, c.Key())
 			t0 := time.Now()
 			res, err := s.cfg.Engine.Train(ectx, net, s.train, s.valA, cfg)
 			if err != nil {

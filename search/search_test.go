@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -485,5 +486,88 @@ func TestFinalTraining(t *testing.T) {
 	}
 	if !reflect.DeepEqual(results[0].Best, results[1].Best) {
 		t.Errorf("final training depends on the worker count:\n%+v\n%+v", results[0].Best.Final, results[1].Best.Final)
+	}
+}
+
+// With the overlap and the learning rate searched, each candidate records
+// its choices — the overlap in its genome and its text form, the learning
+// rate in LR — its costs follow its actual kernels, its training uses its
+// learning rate, and the result is the same for any worker count.
+func TestSearchedOverlapAndLR(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.Space.Overlaps = []int{1, 2}
+	cfg.LearningRates = []float64{0.003, 0.01}
+	cfg.Generations = 3
+	var results []*Result
+	for _, workers := range []int{1, 2} {
+		cfg.Workers, cfg.Dir = workers, t.TempDir()
+		r, err := Run(context.Background(), cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, timeless(r))
+		seen := map[int]bool{}
+		lrs := map[float64]bool{}
+		keys := map[string]bool{}
+		for _, c := range r.Candidates {
+			if !slices.Contains(cfg.LearningRates, c.LR) || !slices.Contains(cfg.Space.Overlaps, c.Genome.Overlap) {
+				t.Fatalf("candidate %s: lr %v, overlap %d; want them from the searched values", c.Arch, c.LR, c.Genome.Overlap)
+			}
+			seen[c.Genome.Overlap], lrs[c.LR] = true, true
+			if keys[c.Key()] {
+				t.Errorf("two candidates with key %s", c.Key())
+			}
+			keys[c.Key()] = true
+			net, err := cfg.Space.Decode(c.Genome)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if net.String() != c.Arch || net.MACs() != c.MACs || net.Params() != c.Params {
+				t.Errorf("candidate %s (%d MACs, %d params) decodes to %s (%d MACs, %d params)", c.Arch, c.MACs, c.Params, net, net.MACs(), net.Params())
+			}
+			strided := slices.ContainsFunc(net.Layers, func(l arch.Layer) bool { return l.Stride > 1 })
+			if want := c.Genome.Overlap == 2 && strided; strings.HasSuffix(c.Arch, "/o2") != want {
+				t.Errorf("candidate %s with overlap %d: text suffix /o2 = %v, want %v", c.Arch, c.Genome.Overlap, !want, want)
+			}
+		}
+		if len(seen) != 2 || len(lrs) != 2 {
+			t.Errorf("overlaps drawn %v, learning rates %v: want both values of each", seen, lrs)
+		}
+		m, err := nn.LoadFile(filepath.Join(cfg.Dir, ModelFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.String() != r.Best.Arch {
+			t.Errorf("best model %s, best arch %s", m.String(), r.Best.Arch)
+		}
+		if !slices.Equal(r.Settings.LearningRates, cfg.LearningRates) || !strings.Contains(r.Settings.Space, "overlaps searched [1 2]") {
+			t.Errorf("settings do not record the searched genes: %+v", r.Settings)
+		}
+	}
+	if !reflect.DeepEqual(results[0], results[1]) {
+		t.Error("the search with searched overlap and learning rate depends on the worker count")
+	}
+}
+
+// The learning rate a candidate was given is the one it trained with.
+func TestCandidateLRUsed(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.Generations, cfg.Population, cfg.Elite = 1, 4, 0
+	cfg.LearningRates = []float64{1e-9, 2e-9} // too small to learn anything
+	r, err := Run(context.Background(), cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Candidates {
+		if c.Status != Abandoned && c.ValAccuracy > 0.6 {
+			t.Errorf("candidate %s learnt (%.3f) at learning rate %g", c.Arch, c.ValAccuracy, c.LR)
+		}
+	}
+	cfg.LearningRates = []float64{0.01, 0.01}
+	var ce *ConfigError
+	if _, err := Run(context.Background(), cfg, d); !errors.As(err, &ce) || ce.Field != "LearningRates" {
+		t.Errorf("repeated learning rate: %v", err)
 	}
 }

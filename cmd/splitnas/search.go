@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -37,7 +38,8 @@ func newSearchCmd() *cobra.Command {
 		hf                          hwFlags
 		data, out, resume, strategy string
 		energyLimit                 string
-		overlap, same               int
+		overlaps, lrs               string
+		same                        int
 		progress                    bool
 	)
 	cfg := search.DefaultConfig(0)
@@ -88,7 +90,10 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 			}
 			cfg.Strategy, cfg.Profile, cfg.Scenario, cfg.Limits = st, prof, sc, lim
 			cfg.Space.InputLength, cfg.Space.InputChannels, cfg.Space.Classes = d.Length, d.Channels, len(d.Classes)
-			cfg.Space.Kernel.Overlap, cfg.Space.Kernel.Same = overlap, same
+			cfg.Space.Kernel.Same = same
+			if err := searchedGenes(&cfg, overlaps, lrs); err != nil {
+				return err
+			}
 			cfg.Dir, cfg.Resume, cfg.DataName = out, resume != "", dataName(data)
 			// Nothing is written before the whole configuration is known to
 			// be one a search can run with.
@@ -122,16 +127,52 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	f.IntVar(&cfg.Space.Slots, "slots", cfg.Space.Slots, "hidden layer slots per genome")
 	f.IntVar(&cfg.Train.Epochs, "epochs", cfg.Train.Epochs, "training epochs per candidate")
 	f.IntVar(&cfg.Train.Batch, "batch", cfg.Train.Batch, "mini-batch size")
-	f.Float64Var(&cfg.Train.LR, "lr", cfg.Train.LR, "Adam learning rate")
+	f.StringVar(&lrs, "lr", strconv.FormatFloat(cfg.Train.LR, 'g', -1, 64), "Adam learning rate; a comma-separated list (e.g. 1e-3,3e-3) makes it a gene the search chooses per candidate")
 	f.Float64Var(&cfg.Train.Dropout, "dropout", cfg.Train.Dropout, "dropout rate after each hidden layer")
 	f.IntVar(&cfg.FinalEpochs, "final-epochs", 0, "after the search, train the chosen architecture again from scratch for this many epochs (0: keep the search-time model)")
 	f.IntVar(&cfg.FinalSeeds, "final-seeds", 3, "runs of the final training, each with its own seed; the best on validation half B is kept")
-	f.IntVar(&overlap, "overlap", cfg.Space.Kernel.Overlap, "kernel of a strided layer, in strides")
+	f.StringVar(&overlaps, "overlap", strconv.Itoa(cfg.Space.Kernel.Overlap), "kernel of a strided layer, in strides; a comma-separated list (e.g. 1,2) makes it a gene the search chooses per network")
 	f.IntVar(&same, "same-kernel", cfg.Space.Kernel.Same, "kernel of a length-keeping convolution (odd)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the whole search")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates trained in parallel (default: all cores); the result does not depend on it")
 	f.BoolVar(&progress, "progress", true, "show a progress bar on a terminal")
 	return cmd
+}
+
+// searchedGenes sets the kernel overlap and the learning rate from their
+// flags: one value fixes it for every candidate, a comma-separated list
+// makes it a gene of the search.
+func searchedGenes(cfg *search.Config, overlaps, lrs string) error {
+	ov, err := parseList("overlap", overlaps, strconv.Atoi)
+	if err != nil {
+		return err
+	}
+	ls, err := parseList("lr", lrs, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) })
+	if err != nil {
+		return err
+	}
+	cfg.Space.Kernel.Overlap, cfg.Space.Overlaps = ov[0], nil
+	if len(ov) > 1 {
+		cfg.Space.Overlaps = ov
+	}
+	cfg.Train.LR, cfg.LearningRates = ls[0], nil
+	if len(ls) > 1 {
+		cfg.LearningRates = ls
+	}
+	return nil
+}
+
+// parseList reads a comma-separated list of one or more values of --flag.
+func parseList[T any](flag, s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, f := range strings.Split(s, ",") {
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: %q is not a number", flag, s, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func runSearch(cmd *cobra.Command, cfg search.Config, d *dataset.Dataset, showBar bool) error {
@@ -218,6 +259,8 @@ func searchFlag(field string) (string, bool) {
 		return "energy-limit", true
 	case "Space.Slots":
 		return "slots", true
+	case "LearningRates":
+		return "lr", true
 	case "FinalEpochs":
 		return "final-epochs", true
 	case "FinalSeeds":

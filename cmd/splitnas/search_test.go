@@ -201,3 +201,52 @@ func TestSearchFinalTraining(t *testing.T) {
 		t.Errorf("--final-epochs -1: %v", err)
 	}
 }
+
+// --overlap and --lr take one value (fixed) or a list (searched); the
+// result says what each candidate got.
+func TestSearchOverlapAndLRLists(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	if _, err := run(t, append(tinySearch, "--out", dir, "--overlap", "1,2", "--lr", "0.001,0.003")...); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Candidates []struct {
+			Arch   string  `json:"arch"`
+			LR     float64 `json:"lr"`
+			Genome struct {
+				Overlap int
+			} `json:"genome"`
+		} `json:"candidates"`
+		Settings struct {
+			LearningRates []float64 `json:"learning_rates"`
+			Space         string    `json:"space"`
+		} `json:"settings"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Candidates {
+		if (c.LR != 0.001 && c.LR != 0.003) || (c.Genome.Overlap != 1 && c.Genome.Overlap != 2) {
+			t.Errorf("candidate %s: lr %v, overlap %d", c.Arch, c.LR, c.Genome.Overlap)
+		}
+	}
+	if len(r.Settings.LearningRates) != 2 || !strings.Contains(r.Settings.Space, "overlaps searched [1 2]") {
+		t.Errorf("settings %+v", r.Settings)
+	}
+	// …and the resume restores both lists from flags.json.
+	if _, err := run(t, "search", "--resume", dir); err != nil {
+		t.Errorf("resume of a search with lists: %v", err)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"--overlap", "1,x"}}, {[]string{"--lr", "0.001,"}},
+	} {
+		if _, err := run(t, append(append(tinySearch, "--out", filepath.Join(t.TempDir(), "x")), c.args...)...); err == nil ||
+			!strings.Contains(err.Error(), c.args[0]) {
+			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.args[0])
+		}
+	}
+}
