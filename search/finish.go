@@ -35,7 +35,7 @@ func (s *searcher) settings() Settings {
 		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
-		LearningRates: c.LearningRates,
+		LearningRates: c.LearningRates, ValHalves: s.halvesBy,
 	}
 	if d := c.Profile.Fog.Device; d != nil {
 		st.FogDevice = d.Name

@@ -167,6 +167,11 @@ type Settings struct {
 	// LearningRates are the learning rates the search chooses from (LR is
 	// then the first); empty when it trains every candidate at LR.
 	LearningRates []float64 `json:"learning_rates,omitempty"`
+	// ValHalves says how the validation split was halved into A (fitness)
+	// and B (choice of the final model): "records" — whole records to each
+	// half, when no validation record is also a training record (data
+	// split by record or patient) — or "samples", stratified by class.
+	ValHalves string `json:"val_halves"`
 }
 
 // Result is what a search produces; it is written as result.json.

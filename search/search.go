@@ -214,6 +214,7 @@ type searcher struct {
 	// Content hashes of the data and the profile, recorded in Settings
 	// so that a resume on other data or another profile is refused.
 	dataHash, profileHash string
+	halvesBy              string // how the validation split was halved
 
 	pcg *rand.PCG
 	rng *rand.Rand
@@ -261,7 +262,13 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	s.train, s.test = d.Part(dataset.Train), d.Part(dataset.Test)
-	s.valA, s.valB = halves(d.Part(dataset.Val), cfg.Seed)
+	train, val := d.Part(dataset.Train), d.Part(dataset.Val)
+	if recordDisjoint(train, val) {
+		s.valA, s.valB, s.halvesBy = halvesByRecord(val, cfg.Seed)
+	}
+	if s.valA == nil {
+		s.valA, s.valB, s.halvesBy = halves(val, cfg.Seed)
+	}
 	s.pcg = rand.NewPCG(cfg.Seed, 0x5eed)
 	s.rng = rand.New(s.pcg)
 
@@ -336,9 +343,86 @@ func checkBudgets(c Config, limits partition.Limits) error {
 	return nil
 }
 
+// The ways the validation split is halved (Settings.ValHalves).
+const (
+	halvesBySample = "samples" // stratified by class, sample by sample
+	halvesByRec    = "records" // whole records to each half
+)
+
+// recordDisjoint reports whether no record of val appears in train: the
+// data was split by record or patient (e.g. the inter-patient protocol), so
+// validation measures how a network does on people it was not trained on.
+func recordDisjoint(train, val *dataset.Dataset) bool {
+	seen := map[string]bool{}
+	for _, r := range train.Records {
+		seen[r] = true
+	}
+	for _, r := range val.Records {
+		if seen[r] {
+			return false
+		}
+	}
+	return true
+}
+
+// halvesByRecord splits the validation set into halves A and B of whole
+// records, so that the fitness (A) and the choice of the final model (B)
+// are each measured on records the other never saw. Records are taken in
+// an order drawn with the seed, each into the half where it leaves the
+// per-class counts of the two halves most alike (Σ over classes of
+// |A−B| / (count + 1)); on a tie, the half with fewer samples, then A. With
+// fewer than two records, or if a half would be empty, it returns nils.
+func halvesByRecord(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset, by string) {
+	ids := val.RecordIDs()
+	if len(ids) < 2 {
+		return nil, nil, ""
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x7a2))
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	members := map[string][]int{}
+	for i, r := range val.Records {
+		members[r] = append(members[r], i)
+	}
+	k := len(val.Classes)
+	total := val.ClassCounts()
+	var counts [2][]float64
+	counts[0], counts[1] = make([]float64, k), make([]float64, k)
+	var sizes [2]int
+	var idx [2][]int
+	for _, r := range ids {
+		add := make([]float64, k)
+		for _, i := range members[r] {
+			add[val.Labels[i]]++
+		}
+		cost := func(h int) float64 {
+			c := 0.0
+			for j := range k {
+				x, y := counts[h][j]+add[j], counts[1-h][j]
+				c += math.Abs(x-y) / float64(total[j]+1)
+			}
+			return c
+		}
+		h := 0
+		if c0, c1 := cost(0), cost(1); c1 < c0 || (c1 == c0 && sizes[1] < sizes[0]) {
+			h = 1
+		}
+		for j := range k {
+			counts[h][j] += add[j]
+		}
+		sizes[h] += len(members[r])
+		idx[h] = append(idx[h], members[r]...)
+	}
+	if sizes[0] == 0 || sizes[1] == 0 {
+		return nil, nil, ""
+	}
+	slices.Sort(idx[0])
+	slices.Sort(idx[1])
+	return val.Subset(idx[0]), val.Subset(idx[1]), halvesByRec
+}
+
 // halves splits the validation set into two stratified halves, A and B,
 // drawn with the seed.
-func halves(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset) {
+func halves(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset, by string) {
 	rng := rand.New(rand.NewPCG(seed, 0x7a1))
 	byClass := make([][]int, len(val.Classes))
 	for i, l := range val.Labels {
@@ -359,7 +443,7 @@ func halves(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset) {
 	}
 	slices.Sort(ia)
 	slices.Sort(ib)
-	return val.Subset(ia), val.Subset(ib)
+	return val.Subset(ia), val.Subset(ib), halvesBySample
 }
 
 // candidateSeed is the training seed of a candidate: fixed by the search

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -569,5 +570,65 @@ func TestCandidateLRUsed(t *testing.T) {
 	var ce *ConfigError
 	if _, err := Run(context.Background(), cfg, d); !errors.As(err, &ce) || ce.Field != "LearningRates" {
 		t.Errorf("repeated learning rate: %v", err)
+	}
+}
+
+// On data split by record (no validation record is a training record), the
+// validation halves hold whole records, with similar class counts; on data
+// split by sample, they are stratified sample by sample, as before.
+func TestHalvesByRecord(t *testing.T) {
+	d := waves(t) // 60 per class: 36 train, 12 val, 12 test, all of record "r"
+	for i := range d.Records {
+		switch d.Splits[i] {
+		case dataset.Val:
+			d.Records[i] = fmt.Sprintf("v%d", i%7) // 7 validation patients
+		case dataset.Test:
+			d.Records[i] = "test"
+		}
+	}
+	train, val := d.Part(dataset.Train), d.Part(dataset.Val)
+	if !recordDisjoint(train, val) {
+		t.Fatal("recordDisjoint = false on disjoint records")
+	}
+	a, b, by := halvesByRecord(val, 5)
+	if by != "records" || a == nil || b == nil || a.Len()+b.Len() != val.Len() {
+		t.Fatalf("halves by record: %v, %d + %d of %d", by, a.Len(), b.Len(), val.Len())
+	}
+	for _, r := range a.RecordIDs() {
+		if slices.Contains(b.RecordIDs(), r) {
+			t.Errorf("record %s in both halves", r)
+		}
+	}
+	ca, cb := a.ClassCounts(), b.ClassCounts()
+	for j := range ca {
+		if diff := ca[j] - cb[j]; diff > 6 || diff < -6 {
+			t.Errorf("class %d: %d in A, %d in B", j, ca[j], cb[j])
+		}
+	}
+	a2, _, _ := halvesByRecord(val, 5)
+	if !slices.Equal(a2.Records, a.Records) {
+		t.Error("halves by record differ for the same seed")
+	}
+	var same []int // the samples of one patient
+	for i, r := range val.Records {
+		if r == val.Records[0] {
+			same = append(same, i)
+		}
+	}
+	if a, _, _ := halvesByRecord(val.Subset(same), 1); a != nil || len(same) < 2 {
+		t.Errorf("one record (%d samples) split into halves", len(same))
+	}
+
+	cfg := smallConfig(t)
+	cfg.Generations = 1
+	r, err := Run(context.Background(), cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Settings.ValHalves != "records" {
+		t.Errorf("settings val_halves = %q, want records", r.Settings.ValHalves)
+	}
+	if r, err = Run(context.Background(), cfg, waves(t)); err != nil || r.Settings.ValHalves != "samples" {
+		t.Errorf("data split by sample: val_halves %q, %v", r.Settings.ValHalves, err)
 	}
 }
