@@ -206,6 +206,15 @@ func TestBalanceAndSplitByNames(t *testing.T) {
 			t.Errorf("ParseSplitBy(%q) = %v, %v", s.String(), got, err)
 		}
 	}
+	for _, n := range Normalizes() {
+		got, err := ParseNormalize(n.String())
+		if err != nil || got != n || !n.Valid() {
+			t.Errorf("ParseNormalize(%q) = %v, %v", n.String(), got, err)
+		}
+	}
+	if names := OrList(Normalizes()); names != "window, recording or global" {
+		t.Errorf("normalisation methods %q", names)
+	}
 	for _, tt := range []struct {
 		v interface {
 			String() string
@@ -217,6 +226,8 @@ func TestBalanceAndSplitByNames(t *testing.T) {
 		{Balance(2), "Balance(2)"},
 		{SplitBy(4), "SplitBy(4)"},
 		{SplitBy(255), "SplitBy(255)"},
+		{Normalize(3), "Normalize(3)"},
+		{Normalize(7), "Normalize(7)"},
 	} {
 		if got := tt.v.String(); got != tt.want || tt.v.Valid() {
 			t.Errorf("String() = %q, Valid() = %v; want %q, false", got, tt.v.Valid(), tt.want)
@@ -229,6 +240,8 @@ func TestBalanceAndSplitByNames(t *testing.T) {
 		{"balance", "Balance", func() error { _, err := ParseBalance("oversample"); return err }},
 		{"split", "Split", func() error { _, err := ParseSplitBy("by-age"); return err }},
 		{"empty split", "Split", func() error { _, err := ParseSplitBy(""); return err }},
+		{"normalize", "Normalize", func() error { _, err := ParseNormalize("minmax"); return err }},
+		{"normalize case", "Normalize", func() error { _, err := ParseNormalize("Window"); return err }},
 	} {
 		var oe *OptionError
 		if err := tt.parse(); !errors.As(err, &oe) || oe.Option != tt.option {
@@ -248,6 +261,7 @@ func TestOptionErrorMessage(t *testing.T) {
 		{&OptionError{Option: "Channels", Value: []string{"a", "b"}, Problem: "b is named twice"}, `option Channels "a,b": b is named twice`},
 		{&OptionError{Option: "Low", Value: 1.0, With: "High", WithValue: 200.0, Err: cause}, "option Low 1 with High 200: dsp: band-pass corners"},
 		{&OptionError{Option: "Exclude", Value: []int{6, 14}, Problem: "x"}, "option Exclude 6,14: x"},
+		{&OptionError{Option: "Normalize", Value: Normalize(7), Problem: "want window, recording or global"}, `option Normalize "Normalize(7)": want window, recording or global`},
 	} {
 		if got := tt.e.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)

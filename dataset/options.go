@@ -162,3 +162,59 @@ func FormatValue(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Normalize says how a builder of EEG windows (bonn, chbmit) scales the
+// values of each window before training.
+type Normalize uint8
+
+// The normalisation methods. The zero value is NormalizeWindow.
+const (
+	// NormalizeWindow z-scores every window (every channel of it) with
+	// its own mean and standard deviation: only the shape of the signal
+	// is left, its amplitude is gone.
+	NormalizeWindow Normalize = iota
+	// NormalizeRecording z-scores every window with the mean and standard
+	// deviation of the whole (filtered) recording or segment it was cut
+	// from, channel by channel: amplitude differences between the windows
+	// of one recording (a seizure against the background) survive, those
+	// between recordings (electrode gain, patient) are removed.
+	NormalizeRecording
+	// NormalizeGlobal z-scores every window with one mean and standard
+	// deviation per channel, computed over the windows of the training
+	// split only (see TrainMoments) and applied to every split: all
+	// amplitude differences survive, and no validation or test value
+	// shapes the constants.
+	NormalizeGlobal
+	numNormalizes
+)
+
+var normalizeNames = [numNormalizes]string{"window", "recording", "global"}
+
+// String returns "window", "recording" or "global", or "Normalize(N)" for a
+// value that is none of them.
+func (n Normalize) String() string {
+	if n < numNormalizes {
+		return normalizeNames[n]
+	}
+	return "Normalize(" + strconv.Itoa(int(n)) + ")"
+}
+
+// Valid reports whether n is one of the normalisation methods.
+func (n Normalize) Valid() bool { return n < numNormalizes }
+
+// Normalizes lists the normalisation methods in order.
+func Normalizes() []Normalize {
+	return []Normalize{NormalizeWindow, NormalizeRecording, NormalizeGlobal}
+}
+
+// ParseNormalize returns the Normalize named s ("window", "recording" or
+// "global"). An unknown name is an *OptionError for the option
+// "Normalize".
+func ParseNormalize(s string) (Normalize, error) {
+	for n, name := range normalizeNames {
+		if s == name {
+			return Normalize(n), nil
+		}
+	}
+	return 0, &OptionError{Option: "Normalize", Value: s, Problem: "want " + orList(normalizeNames[:])}
+}

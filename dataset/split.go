@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 )
@@ -112,4 +113,146 @@ func splittable(d *Dataset) ([][]int, error) {
 			ErrInvalid, len(d.Labels), len(d.Splits), len(d.Records))
 	}
 	return groupByClass(d.Labels, d.Classes)
+}
+
+// Holdout says how HoldOutRecords chooses the records of the validation
+// split.
+type Holdout struct {
+	// Min and Max bound the share of the training samples the chosen
+	// records hold: records are added until Min is reached, and never
+	// beyond Max.
+	Min, Max float64
+	// MaxClassShare is the largest share of any class's training samples
+	// that may move to validation, so that training keeps most of a class
+	// concentrated in a few records.
+	MaxClassShare float64
+}
+
+// ValidationHoldout is 15–20 % of the samples, at most half of any class.
+func ValidationHoldout() Holdout { return Holdout{Min: 0.15, Max: 0.20, MaxClassShare: 0.5} }
+
+func (h Holdout) check() error {
+	ok := func(x float64) bool { return x >= 0 && x <= 1 }
+	if !ok(h.Min) || !ok(h.Max) || !ok(h.MaxClassShare) || h.Min > h.Max {
+		return fmt.Errorf("dataset: holdout %+v: want 0 ≤ Min ≤ Max ≤ 1 and 0 ≤ MaxClassShare ≤ 1", h)
+	}
+	return nil
+}
+
+// HoldOutRecords moves whole records of the training split to the
+// validation split, so that validation measures performance on records
+// (patients) the training split never sees. Samples of the other splits
+// are left alone. It returns the records moved, sorted.
+//
+// The rule, with the records of the training split in an order shuffled
+// with the seed: a record fits when adding it keeps the validation split
+// within h.Max of the training samples and every class within
+// h.MaxClassShare of that class's training samples. First, for each class
+// from the rarest to the most common that has no validation sample yet,
+// the fitting record holding most samples of that class is moved (the
+// first in the shuffled order among equals); then fitting
+// records are moved in order until validation holds h.Min of the samples
+// (or no record is left that fits).
+// A class no fitting record holds stays absent from validation. When no
+// record fits at all, the one with the fewest samples is moved (first in
+// the shuffled order among equals), so validation is never empty. There
+// must be at least two records in the training split.
+func HoldOutRecords(d *Dataset, h Holdout, seed uint64) ([]string, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	if _, err := splittable(d); err != nil {
+		return nil, err
+	}
+	count := map[string][]int{} // per record: samples of each class
+	var total int
+	classTotal := make([]int, len(d.Classes))
+	for i, r := range d.Records {
+		if d.Splits[i] != Train {
+			continue
+		}
+		if count[r] == nil {
+			count[r] = make([]int, len(d.Classes))
+		}
+		count[r][d.Labels[i]]++
+		classTotal[d.Labels[i]]++
+		total++
+	}
+	records := slices.Sorted(maps.Keys(count))
+	if len(records) < 2 {
+		return nil, fmt.Errorf("dataset: cannot hold out whole records for validation: the training split has %d record(s), want at least 2", len(records))
+	}
+	rng := NewRand(seed)
+	rng.Shuffle(len(records), func(i, j int) { records[i], records[j] = records[j], records[i] })
+
+	held := map[string]bool{}
+	valTotal := 0
+	valClass := make([]int, len(d.Classes))
+	fits := func(r string) bool {
+		n := 0
+		for c, k := range count[r] {
+			if float64(valClass[c]+k) > h.MaxClassShare*float64(classTotal[c]) {
+				return false
+			}
+			n += k
+		}
+		return float64(valTotal+n) <= h.Max*float64(total)
+	}
+	hold := func(r string) {
+		held[r] = true
+		for c, k := range count[r] {
+			valClass[c] += k
+			valTotal += k
+		}
+	}
+	rarest := make([]int, len(d.Classes))
+	for c := range rarest {
+		rarest[c] = c
+	}
+	slices.SortStableFunc(rarest, func(a, b int) int { return classTotal[a] - classTotal[b] })
+	for _, c := range rarest {
+		if valClass[c] > 0 || classTotal[c] == 0 {
+			continue
+		}
+		best := ""
+		for _, r := range records {
+			if !held[r] && count[r][c] > 0 && fits(r) && (best == "" || count[r][c] > count[best][c]) {
+				best = r
+			}
+		}
+		if best != "" {
+			hold(best)
+		}
+	}
+	for _, r := range records {
+		if float64(valTotal) >= h.Min*float64(total) {
+			break
+		}
+		if !held[r] && fits(r) {
+			hold(r)
+		}
+	}
+	if len(held) == 0 {
+		smallest := records[0]
+		for _, r := range records[1:] {
+			if sum(count[r]) < sum(count[smallest]) {
+				smallest = r
+			}
+		}
+		hold(smallest)
+	}
+	for i, r := range d.Records {
+		if d.Splits[i] == Train && held[r] {
+			d.Splits[i] = Val
+		}
+	}
+	return slices.Sorted(maps.Keys(held)), nil
+}
+
+func sum(x []int) int {
+	s := 0
+	for _, v := range x {
+		s += v
+	}
+	return s
 }

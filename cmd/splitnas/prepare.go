@@ -30,6 +30,7 @@ func newPrepareCmd() *cobra.Command {
 type ioFlags struct {
 	src, out, encoding string
 	balance, split     string
+	normalize          string // --normalize, for the EEG builders
 	// builder is the package that builds the dataset ("mitbih", "bonn",
 	// "chbmit"), which prefixes its option errors; flags maps the fields
 	// of its Options to the flags that set them.
@@ -49,6 +50,20 @@ func (f *ioFlags) register(cmd *cobra.Command) {
 func (f *ioFlags) registerMethods(cmd *cobra.Command, balance dataset.Balance, split dataset.SplitBy, splitHelp string) {
 	cmd.Flags().StringVar(&f.balance, "balance", balance.String(), "per-class (same count per class, seeded) or none")
 	cmd.Flags().StringVar(&f.split, "split", split.String(), splitHelp)
+}
+
+// registerNormalize adds --normalize (EEG builders).
+func (f *ioFlags) registerNormalize(cmd *cobra.Command, n dataset.Normalize, help string) {
+	cmd.Flags().StringVar(&f.normalize, "normalize", n.String(), help)
+}
+
+// parseNormalize parses --normalize.
+func (f *ioFlags) parseNormalize() (dataset.Normalize, error) {
+	n, err := dataset.ParseNormalize(f.normalize)
+	if err != nil {
+		return 0, f.word(err)
+	}
+	return n, nil
 }
 
 // methods parses --balance and --split; split must be one of splits, the
@@ -135,7 +150,7 @@ func (f *ioFlags) flag(field string) string {
 func newPrepareMITDBCmd() *cobra.Command {
 	io := ioFlags{builder: "mitbih", flags: map[string]string{
 		"Length": "length", "Before": "before", "After": "after", "Lead": "lead", "Balance": "balance", "PerClass": "per-class",
-		"Split": "split", "Seed": "seed", "Classes": "classes", "Records": "records", "Workers": "workers",
+		"Split": "split", "Seed": "seed", "Classes": "classes", "Records": "records", "Workers": "workers", "RR": "rr",
 	}}
 	opt := mitbih.DefaultOptions()
 	cmd := &cobra.Command{
@@ -145,7 +160,11 @@ func newPrepareMITDBCmd() *cobra.Command {
 lead), maps the beat to its AAMI EC57 class (N S V F Q), resamples the window to --length
 samples and z-scores it. --split random is the paper's stratified 70/15/15; inter-patient
 puts de Chazal's DS1 in train/val and DS2 in test and leaves out the paced records 102, 104,
-107 and 217 (DS2 is then kept whole: only DS1 is balanced).`,
+107 and 217. Its validation split is whole DS1 records (15–20 % of the DS1 beats, chosen with
+the seed), and only the training split is balanced: validation and DS2 are kept whole.
+--rr adds three channels after the ECG window, each constant over it and in seconds: the
+previous RR interval, the next one (an edge classifier knows it one beat later) and the mean
+of the 10 RR intervals ending at the beat; beats without a previous and a next beat are dropped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -169,26 +188,39 @@ puts de Chazal's DS1 in train/val and DS2 in test and leaves out the paced recor
 	f.StringSliceVar(&opt.Classes, "classes", nil, "AAMI classes to keep, e.g. N,S,V,F (default: all five)")
 	f.StringSliceVar(&opt.Records, "records", nil, "records to use (default: all in --src/RECORDS)")
 	f.IntVar(&opt.Workers, "workers", 0, "records read at once (default: number of CPUs)")
+	f.BoolVar(&opt.RR, "rr", opt.RR, "add RR-interval channels: previous, next and local mean (10 beats) RR in seconds")
 	return cmd
+}
+
+// normalizeHelp is the help of --normalize; what names the recording.
+func normalizeHelp(what string) string {
+	return "window (z-score each window), recording (with the mean/std of its whole " + what + ") or " +
+		"global (with the mean/std of the training split's windows)"
 }
 
 func newPrepareBonnCmd() *cobra.Command {
 	io := ioFlags{builder: "bonn", flags: map[string]string{
 		"Task": "task", "Length": "length", "Stride": "stride", "Balance": "balance", "Split": "split", "Seed": "seed",
-		"Low": "low", "High": "high", "Workers": "workers",
+		"Low": "low", "High": "high", "Workers": "workers", "Normalize": "normalize",
 	}}
 	opt := bonn.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "bonn --src DIR --out FILE",
 		Short: "Seizure EEG windows from the Bonn epilepsy data sets A–E",
 		Long: `Reads the Bonn sets A–E (folders A_Z, B_O, C_N, D_F, E_S, or A–E), band-passes each
-23.6 s segment 1–30 Hz (zero phase), cuts windows of --length samples and z-scores each.
+23.6 s segment 1–30 Hz (zero phase), cuts windows of --length samples and z-scores each
+(--normalize window; recording uses the mean and std of the whole segment, so the windows
+of a segment keep their relative amplitude; global those of the training split's windows,
+so every amplitude difference survives).
 --task E-vs-ABCD (default) is seizure against all other sets; A-vs-E seizure against
 healthy eyes-open. --split record (default) keeps the windows of a segment in one split.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if opt.Balance, opt.Split, err = io.methods(bonn.SplitMethods()); err != nil {
+				return err
+			}
+			if opt.Normalize, err = io.parseNormalize(); err != nil {
 				return err
 			}
 			return io.build(cmd, func(ctx context.Context) (*dataset.Dataset, error) {
@@ -198,6 +230,7 @@ healthy eyes-open. --split record (default) keeps the windows of a segment in on
 	}
 	io.register(cmd)
 	io.registerMethods(cmd, opt.Balance, opt.Split, "record (whole segments, 70/15/15) or random (windows, stratified 70/15/15)")
+	io.registerNormalize(cmd, opt.Normalize, normalizeHelp("band-passed segment"))
 	f := cmd.Flags()
 	f.StringVar(&opt.Task, "task", opt.Task, "E-vs-ABCD or A-vs-E")
 	f.IntVar(&opt.Length, "length", opt.Length, "samples per window (≥ 64)")
@@ -213,7 +246,7 @@ func newPrepareCHBMITCmd() *cobra.Command {
 	io := ioFlags{builder: "chbmit", flags: map[string]string{
 		"Channels": "channels", "Window": "window", "Stride": "stride", "Length": "length", "Exclude": "exclude",
 		"Patients": "patients", "Balance": "balance", "PerClass": "per-class", "Split": "split", "Seed": "seed",
-		"Low": "low", "High": "high", "Workers": "workers",
+		"Low": "low", "High": "high", "Workers": "workers", "Normalize": "normalize",
 	}}
 	opt := chbmit.DefaultOptions()
 	cmd := &cobra.Command{
@@ -221,13 +254,18 @@ func newPrepareCHBMITCmd() *cobra.Command {
 		Short: "Seizure EEG windows from the CHB-MIT Scalp EEG Database (EDF signals + summaries)",
 		Long: `Reads chbNN/chbNN-summary.txt and the .edf recordings under --src, band-passes channels
 F7-T7 and F8-T8 1–30 Hz (zero phase), cuts 4 s windows at 256 Hz, z-scores each channel's
-window and concatenates the two (2,048 samples). Windows inside a seizure are "seizure",
+window (--normalize window; recording uses that channel's mean and std over the whole
+recording, global those over the training split's windows) and concatenates the two
+(2,048 samples). Windows inside a seizure are "seizure",
 windows touching none "non-seizure"; those across a boundary are dropped. Patients 6, 14
 and 16 are excluded by default. Recordings without the chosen channels are skipped (noted).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if opt.Balance, opt.Split, err = io.methods(chbmit.SplitMethods()); err != nil {
+				return err
+			}
+			if opt.Normalize, err = io.parseNormalize(); err != nil {
 				return err
 			}
 			opt.Logger = slog.Default()
@@ -238,6 +276,7 @@ and 16 are excluded by default. Recordings without the chosen channels are skipp
 	}
 	io.register(cmd)
 	io.registerMethods(cmd, opt.Balance, opt.Split, "random (stratified 70/15/15) or patient (whole patients to one split)")
+	io.registerNormalize(cmd, opt.Normalize, normalizeHelp("band-passed recording, per channel"))
 	f := cmd.Flags()
 	f.StringSliceVar(&opt.Channels, "channels", opt.Channels, "EEG channels, concatenated in this order")
 	f.Float64Var(&opt.Window, "window", opt.Window, "seconds per window")

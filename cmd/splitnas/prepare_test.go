@@ -13,6 +13,7 @@ import (
 	"github.com/splitnas/splitnas/dataset/bonn"
 	"github.com/splitnas/splitnas/dataset/chbmit"
 	"github.com/splitnas/splitnas/dataset/mitbih"
+	"github.com/splitnas/splitnas/internal/testenv"
 )
 
 // writeHugeDataset writes a dataset file whose checksum is right but whose
@@ -92,6 +93,8 @@ func TestPrepareOptionErrorsNameFlags(t *testing.T) {
 		{"chbmit window", []string{"chbmit", "--window", "1.001"}, "Window", "chbmit: --window 1.001: want a positive whole number of samples at 256 Hz"},
 		{"chbmit patients", []string{"chbmit", "--patients", "6"}, "Patients", "chbmit: --patients 6 / --exclude 6,14,16: patient 6 is both used and excluded"},
 		{"chbmit split", []string{"chbmit", "--split", "inter-patient"}, "Split", `chbmit: --split "inter-patient": want random or patient`},
+		{"bonn normalize", []string{"bonn", "--normalize", "minmax"}, "Normalize", `bonn: --normalize "minmax": want window, recording or global`},
+		{"chbmit normalize", []string{"chbmit", "--normalize", "Global"}, "Normalize", `chbmit: --normalize "Global": want window, recording or global`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append([]string{"prepare"}, c.args...)
@@ -159,5 +162,139 @@ func TestPrepareCHBMITWarnsThroughItsLogger(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "note:     1 summary-listed EDF files missing, skipped: chb01_02.edf") {
 		t.Errorf("stdout has no note about the missing chb01_02.edf:\n%s", stdout)
+	}
+}
+
+// writeCHBMITPatients writes the one-patient tree of writeCHBMIT and copies
+// its patient to chb02 … chb<n>, so that a patient split has patients for
+// every split.
+func writeCHBMITPatients(t *testing.T, n int) string {
+	t.Helper()
+	root := writeCHBMIT(t)
+	summary, err := os.ReadFile(filepath.Join(root, "chb01", "chb01-summary.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edfFile, err := os.ReadFile(filepath.Join(root, "chb01", "chb01_01.edf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := 2; p <= n; p++ {
+		id := "chb0" + string(rune('0'+p))
+		dir := filepath.Join(root, id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, id+"-summary.txt"), []byte(strings.ReplaceAll(string(summary), "chb01", id)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, id+"_01.edf"), edfFile, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestPrepareRecordSplitsAreDisjoint runs each record- or patient-wise
+// split through the command and checks, on the file it writes, that no
+// record (MIT-BIH record, Bonn segment, CHB-MIT patient) has samples in two
+// splits and that validation is not empty. MIT-BIH and Bonn use the real
+// data (skipped when absent), CHB-MIT a synthetic tree of seven patients (chb01 … chb08, chb06
+// excluded by default).
+func TestPrepareRecordSplitsAreDisjoint(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args func(t *testing.T) []string
+	}{
+		{"mitdb inter-patient", func(t *testing.T) []string {
+			if testing.Short() {
+				t.Skip("reads 44 MIT-BIH records")
+			}
+			return []string{"mitdb", "--src", testenv.SharedData(t, "mitdb"), "--split", "inter-patient", "--length", "64",
+				"--classes", "N,S,V,F", "--balance", "none", "--rr"}
+		}},
+		{"mitdb inter-patient balanced", func(t *testing.T) []string {
+			if testing.Short() {
+				t.Skip("reads 44 MIT-BIH records")
+			}
+			return []string{"mitdb", "--src", testenv.SharedData(t, "mitdb"), "--split", "inter-patient", "--length", "64",
+				"--classes", "N,S,V,F", "--seed", "3"}
+		}},
+		{"bonn record", func(t *testing.T) []string {
+			return []string{"bonn", "--src", testenv.SharedData(t, "bonn_eeg"), "--split", "record", "--normalize", "global"}
+		}},
+		{"chbmit patient", func(t *testing.T) []string {
+			return []string{"chbmit", "--src", writeCHBMITPatients(t, 8), "--split", "patient", "--balance", "none",
+				"--normalize", "recording"}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args(t)
+			out := filepath.Join(t.TempDir(), "out.snds")
+			if _, err := run(t, append(append([]string{"prepare"}, args...), "--out", out)...); err != nil {
+				t.Fatal(err)
+			}
+			d, err := dataset.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			splitOf := map[string]dataset.Split{}
+			for i, r := range d.Records {
+				if s, ok := splitOf[r]; ok && s != d.Splits[i] {
+					t.Fatalf("record %s is in the %v and %v splits", r, s, d.Splits[i])
+				}
+				splitOf[r] = d.Splits[i]
+			}
+			if sc := d.SplitCounts(); sc[dataset.Train] == 0 || sc[dataset.Val] == 0 || sc[dataset.Test] == 0 {
+				t.Errorf("split counts %v: want samples in every split", sc)
+			}
+		})
+	}
+}
+
+// TestPrepareRRAndNormalize checks that --rr and --normalize reach the
+// builders and are recorded in the dataset's settings.
+func TestPrepareRRAndNormalize(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		args     func(t *testing.T) []string
+		channels int
+		settings map[string]string
+	}{
+		{"mitdb --rr", func(t *testing.T) []string {
+			return []string{"mitdb", "--src", testenv.SharedData(t, "mitdb"), "--records", "100", "--length", "64", "--balance", "none", "--rr"}
+		}, 4, map[string]string{"rr": "pre-rr,post-rr,local-rr (s; local-rr over 10 intervals)"}},
+		{"mitdb without --rr", func(t *testing.T) []string {
+			return []string{"mitdb", "--src", testenv.SharedData(t, "mitdb"), "--records", "100", "--length", "64", "--balance", "none"}
+		}, 1, map[string]string{"rr": "none"}},
+		{"chbmit default", func(t *testing.T) []string {
+			return []string{"chbmit", "--src", writeCHBMIT(t)}
+		}, 1, map[string]string{"normalize": "window"}},
+		{"chbmit --normalize global", func(t *testing.T) []string {
+			return []string{"chbmit", "--src", writeCHBMIT(t), "--normalize", "global"}
+		}, 1, map[string]string{"normalize": "global"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.snds")
+			stdout, err := run(t, append(append([]string{"prepare"}, c.args(t)...), "--out", out)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := dataset.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Channels != c.channels {
+				t.Errorf("%d channels, want %d", d.Channels, c.channels)
+			}
+			for k, v := range c.settings {
+				if d.Source.Settings[k] != v {
+					t.Errorf("setting %s = %q, want %q", k, d.Source.Settings[k], v)
+				}
+				if !strings.Contains(stdout, k+"="+v) {
+					t.Errorf("summary does not show %s=%s:\n%s", k, v, stdout)
+				}
+			}
+		})
 	}
 }

@@ -11,7 +11,8 @@
 //	E (S001.txt …)  patients, seizure (ictal) activity
 //
 // Build reads one folder per set, band-passes each whole segment, cuts it
-// into fixed-length windows, z-scores every window, balances the classes and
+// into fixed-length windows, normalises them (by default each window
+// z-scored on its own; see Options.Normalize), balances the classes and
 // splits the windows into train, validation and test sets — by default whole
 // segments to one split, because windows of one segment are correlated.
 package bonn
@@ -66,15 +67,16 @@ func TaskClasses(task string) (classes, sets []string, err error) {
 // Options control Build. An option that cannot be used is reported as a
 // *dataset.OptionError naming the field.
 type Options struct {
-	Task    string          // one of Tasks: "E-vs-ABCD" (seizure vs everything else) or "A-vs-E" (seizure vs healthy, eyes open)
-	Length  int             // samples per window (≥ 64, at most the segment length)
-	Stride  int             // samples between window starts; 0 = Length (non-overlapping)
-	Balance dataset.Balance // PerClass (keep as many windows of each class as the smallest has) or NoBalance
-	Split   dataset.SplitBy // one of SplitMethods: SplitRecord (whole segments to one split, 70/15/15 of the segments of each class) or SplitRandom (stratified 70/15/15 of the windows)
-	Seed    uint64          // for balancing and splitting
-	Low     float64         // band-pass low corner in Hz (≥ 0.01)
-	High    float64         // band-pass high corner in Hz (below Fs/2)
-	Workers int             // files read at once; 0 = GOMAXPROCS. Does not change the result.
+	Task      string            // one of Tasks: "E-vs-ABCD" (seizure vs everything else) or "A-vs-E" (seizure vs healthy, eyes open)
+	Length    int               // samples per window (≥ 64, at most the segment length)
+	Stride    int               // samples between window starts; 0 = Length (non-overlapping)
+	Balance   dataset.Balance   // PerClass (keep as many windows of each class as the smallest has) or NoBalance
+	Split     dataset.SplitBy   // one of SplitMethods: SplitRecord (whole segments to one split, 70/15/15 of the segments of each class) or SplitRandom (stratified 70/15/15 of the windows)
+	Seed      uint64            // for balancing and splitting
+	Normalize dataset.Normalize // NormalizeWindow (each window z-scored on its own; the zero value), NormalizeRecording (with the mean and std of its whole band-passed segment) or NormalizeGlobal (of the training split's windows)
+	Low       float64           // band-pass low corner in Hz (≥ 0.01)
+	High      float64           // band-pass high corner in Hz (below Fs/2)
+	Workers   int               // files read at once; 0 = GOMAXPROCS. Does not change the result.
 }
 
 // DefaultOptions are seizure (E) against all other sets, 2048-sample
@@ -118,6 +120,8 @@ func (o Options) validate() (*dsp.Bandpass, error) {
 		return nil, bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
 	case !slices.Contains(SplitMethods(), o.Split):
 		return nil, bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
+	case !o.Normalize.Valid():
+		return nil, bad("Normalize", o.Normalize, "want "+dataset.OrList(dataset.Normalizes()))
 	case !(o.Low >= 0.01):
 		// A lower corner has under one period in a 23.6 s segment.
 		return nil, bad("Low", o.Low, "must be at least 0.01 Hz")
@@ -134,7 +138,7 @@ func (o Options) settings() map[string]string {
 	return map[string]string{
 		"task": o.Task, "length": strconv.Itoa(o.Length), "stride": strconv.Itoa(o.stride()),
 		"balance": o.Balance.String(), "split": o.Split.String(), "seed": strconv.FormatUint(o.Seed, 10),
-		"low": f(o.Low), "high": f(o.High),
+		"low": f(o.Low), "high": f(o.High), "normalize": o.Normalize.String(),
 	}
 }
 
@@ -249,19 +253,62 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 		return nil, fmt.Errorf("bonn: %w", err)
 	}
 	notes = append(notes, fmt.Sprintf("each whole segment band-passed %g-%g Hz (zero-phase Butterworth, fs %g Hz) "+
-		"before windowing; each window z-scored", opt.Low, opt.High, Fs))
+		"before windowing", opt.Low, opt.High, Fs))
 
 	ds := dataset.New(classes, 1, length)
-	ds.Source = dataset.Source{Kind: "bonn", Settings: opt.settings(), Attribution: Attribution, Notes: notes}
-	ds.X = make([]float32, len(keep)*length)
 	ds.Labels = plan.Labels
 	ds.Splits = plan.Splits
 	ds.Records = plan.Records
+	ds.X = make([]float32, len(keep)*length)
+	note, err := normalize(ds, keep, wins, segs, opt)
+	if err != nil {
+		return nil, err
+	}
+	ds.Source = dataset.Source{Kind: "bonn", Settings: opt.settings(), Attribution: Attribution, Notes: append(notes, note)}
+	return ds, ds.Validate()
+}
+
+// normalize fills ds.X with the kept windows, scaled as opt.Normalize says,
+// and returns a note saying how.
+func normalize(ds *dataset.Dataset, keep []int, wins []window, segs [][]float64, opt Options) (string, error) {
+	length := opt.Length
+	var moments []dataset.Moments // of each segment, for NormalizeRecording
+	if opt.Normalize == dataset.NormalizeRecording {
+		moments = make([]dataset.Moments, len(segs))
+		for i, x := range segs {
+			moments[i].Mean, moments[i].Std = dsp.MeanStd(x)
+		}
+	}
 	for k, i := range keep {
 		w := wins[i]
-		dsp.ZScore(ds.X[k*length:(k+1)*length], segs[w.seg][w.start:w.start+length])
+		x, dst := segs[w.seg][w.start:w.start+length], ds.X[k*length:(k+1)*length]
+		switch opt.Normalize {
+		case dataset.NormalizeWindow:
+			dsp.ZScore(dst, x)
+		case dataset.NormalizeRecording:
+			dsp.Scale(dst, x, moments[w.seg].Mean, moments[w.seg].Std)
+		default: // NormalizeGlobal: raw values now, scaled below
+			for j, v := range x {
+				dst[j] = float32(v)
+			}
+		}
 	}
-	return ds, ds.Validate()
+	switch opt.Normalize {
+	case dataset.NormalizeWindow:
+		return "each window z-scored with its own mean and standard deviation (normalize window)", nil
+	case dataset.NormalizeRecording:
+		return "each window z-scored with the mean and standard deviation of its whole band-passed segment " +
+			"(normalize recording)", nil
+	}
+	m, err := dataset.TrainMoments(ds, 1)
+	if err == nil {
+		err = dataset.Standardize(ds, m)
+	}
+	if err != nil {
+		return "", fmt.Errorf("bonn: normalising: %w", err)
+	}
+	return fmt.Sprintf("every window z-scored with the mean %.6g and standard deviation %.6g of the training split's "+
+		"windows (normalize global; validation and test values not used)", m[0].Mean, m[0].Std), nil
 }
 
 // readAll reads and band-passes every file with at most workers at once.

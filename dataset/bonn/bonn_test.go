@@ -290,6 +290,7 @@ func TestBuildOptionErrors(t *testing.T) {
 		{"negative stride", func(o *Options) { o.Stride = -4 }, "Stride", "", -4, "must be positive", false},
 		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(9) }, "Balance", "", dataset.Balance(9), "want per-class or none", false},
 		{"patient split", func(o *Options) { o.Split = dataset.SplitPatient }, "Split", "", dataset.SplitPatient, "want record or random", false},
+		{"invalid normalize", func(o *Options) { o.Normalize = dataset.Normalize(7) }, "Normalize", "", dataset.Normalize(7), "want window, recording or global", false},
 		{"zero low", func(o *Options) { o.Low = 0 }, "Low", "", 0.0, "at least 0.01 Hz", false},
 		{"NaN low", func(o *Options) { o.Low = math.NaN() }, "Low", "", nil, "at least 0.01 Hz", false},
 		{"tiny low", func(o *Options) { o.Low = 1e-300 }, "Low", "", 1e-300, "at least 0.01 Hz", false},

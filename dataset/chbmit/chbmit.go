@@ -7,8 +7,9 @@
 // Build band-passes the chosen channels of each recording, cuts fixed
 // windows, labels a window "seizure" when it lies inside an annotated seizure
 // and "non-seizure" when it touches none (windows across a boundary are
-// dropped), z-scores each channel's window and concatenates the channels
-// into one sample.
+// dropped), normalises each channel's window (by default a z-score of the
+// window itself; see Options.Normalize) and concatenates the channels into
+// one sample.
 //
 // The database is about 1000 hours and non-seizure windows outnumber seizure
 // ones by hundreds to one, so Build plans first: the summaries and the EDF
@@ -58,19 +59,20 @@ const Attribution = "CHB-MIT Scalp EEG Database v1.0.0 (Guttag J, PhysioNet 2010
 // Options control Build. An option that cannot be used is reported as a
 // *dataset.OptionError naming the field.
 type Options struct {
-	Channels []string        // EEG channels, concatenated in this order in each sample (labels match case-insensitively)
-	Window   float64         // seconds per window
-	Stride   float64         // seconds between window starts; 0 = Window (no overlap)
-	Length   int             // values per sample, all channels together (≥ 64, a multiple of the channel count); each channel's window is resampled to Length/len(Channels) unless it already has that many samples
-	Exclude  []int           // patient numbers to leave out (chb06, chb14 and chb16 by default)
-	Patients []int           // patient numbers to use; empty = every chbNN folder in src
-	Balance  dataset.Balance // PerClass (same count per class, seeded) or NoBalance
-	PerClass int             // windows kept per class when balancing; 0 = the smallest class
-	Split    dataset.SplitBy // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitPatient (whole patients to one split)
-	Seed     uint64          // for balancing and splitting
-	Low      float64         // band-pass low cut-off, Hz
-	High     float64         // band-pass high cut-off, Hz
-	Workers  int             // recordings read at once; 0 = min(4, number of CPUs), as each may hold 100 MB of a 4-hour file
+	Channels  []string          // EEG channels, concatenated in this order in each sample (labels match case-insensitively)
+	Window    float64           // seconds per window
+	Stride    float64           // seconds between window starts; 0 = Window (no overlap)
+	Length    int               // values per sample, all channels together (≥ 64, a multiple of the channel count); each channel's window is resampled to Length/len(Channels) unless it already has that many samples
+	Exclude   []int             // patient numbers to leave out (chb06, chb14 and chb16 by default)
+	Patients  []int             // patient numbers to use; empty = every chbNN folder in src
+	Balance   dataset.Balance   // PerClass (same count per class, seeded) or NoBalance
+	PerClass  int               // windows kept per class when balancing; 0 = the smallest class
+	Split     dataset.SplitBy   // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitPatient (whole patients to one split)
+	Seed      uint64            // for balancing and splitting
+	Normalize dataset.Normalize // how each channel's window is scaled: NormalizeWindow (z-scored on its own; the zero value), NormalizeRecording (with the mean and std of that channel over its whole band-passed recording) or NormalizeGlobal (of that channel over the training split's windows)
+	Low       float64           // band-pass low cut-off, Hz
+	High      float64           // band-pass high cut-off, Hz
+	Workers   int               // recordings read at once; 0 = min(4, number of CPUs), as each may hold 100 MB of a 4-hour file
 	// Logger receives a warning, as it happens, for each recording or
 	// summary line that is skipped; nil discards them. The dataset's
 	// Source.Notes record the same facts.
@@ -164,6 +166,8 @@ func (o Options) validate() error {
 			Problem: "a count per class needs per-class balancing"})
 	case !slices.Contains(SplitMethods(), o.Split):
 		return optionError("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
+	case !o.Normalize.Valid():
+		return optionError("Normalize", o.Normalize, "want "+dataset.OrList(dataset.Normalizes()))
 	}
 	for _, p := range o.Exclude {
 		if p < 1 || p > 99 {
@@ -198,7 +202,7 @@ func (o Options) settings() map[string]string {
 		"channels": strings.Join(o.Channels, ","), "window": f(o.Window), "stride": f(o.stride()),
 		"length": strconv.Itoa(o.Length), "exclude": ints(o.Exclude), "patients": ints(o.Patients),
 		"balance": o.Balance.String(), "per-class": strconv.Itoa(o.PerClass), "split": o.Split.String(),
-		"seed": strconv.FormatUint(o.Seed, 10), "low": f(o.Low), "high": f(o.High),
+		"seed": strconv.FormatUint(o.Seed, 10), "low": f(o.Low), "high": f(o.High), "normalize": o.Normalize.String(),
 	}
 }
 
@@ -264,6 +268,11 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	if err := cut(ctx, ds, p, keep, splits, opt); err != nil {
 		return nil, err
 	}
+	note, err := normalizeGlobal(ds, opt)
+	if err != nil {
+		return nil, err
+	}
+	ds.Source.Notes = append(ds.Source.Notes, note)
 	return ds, ds.Validate()
 }
 
@@ -643,8 +652,12 @@ func cut(ctx context.Context, ds *dataset.Dataset, p *plan, keep []int, splits [
 			if err != nil {
 				return err
 			}
+			moments := make([]dataset.Moments, len(sig)) // of each whole channel, for NormalizeRecording
 			for c := range sig {
 				sig[c] = bp.Apply(sig[c])
+				if opt.Normalize == dataset.NormalizeRecording {
+					moments[c].Mean, moments[c].Std = dsp.MeanStd(sig[c])
+				}
 			}
 			for _, k := range ks {
 				w := p.windows[keep[k]]
@@ -654,7 +667,17 @@ func cut(ctx context.Context, ds *dataset.Dataset, p *plan, keep []int, splits [
 					if per != win {
 						seg = dsp.Resample(seg, per)
 					}
-					dsp.ZScore(x[c*per:(c+1)*per], seg)
+					dst := x[c*per : (c+1)*per]
+					switch opt.Normalize {
+					case dataset.NormalizeWindow:
+						dsp.ZScore(dst, seg)
+					case dataset.NormalizeRecording:
+						dsp.Scale(dst, seg, moments[c].Mean, moments[c].Std)
+					default: // NormalizeGlobal: raw values, scaled by normalizeGlobal
+						for j, v := range seg {
+							dst[j] = float32(v)
+						}
+					}
 				}
 				ds.Labels[k] = w.label
 				ds.Records[k] = rec.patient
@@ -663,4 +686,31 @@ func cut(ctx context.Context, ds *dataset.Dataset, p *plan, keep []int, splits [
 		})
 	}
 	return g.Wait()
+}
+
+// normalizeGlobal scales the windows of ds with the moments of each
+// channel over the training split when opt.Normalize is NormalizeGlobal
+// (cut left them raw), and returns a note saying how the windows were
+// normalised.
+func normalizeGlobal(ds *dataset.Dataset, opt Options) (string, error) {
+	switch opt.Normalize {
+	case dataset.NormalizeWindow:
+		return "each channel's window z-scored with its own mean and standard deviation (normalize window)", nil
+	case dataset.NormalizeRecording:
+		return "each channel's window z-scored with the mean and standard deviation of that channel over its whole " +
+			"band-passed recording (normalize recording)", nil
+	}
+	m, err := dataset.TrainMoments(ds, len(opt.Channels))
+	if err == nil {
+		err = dataset.Standardize(ds, m)
+	}
+	if err != nil {
+		return "", fmt.Errorf("chbmit: normalising: %w", err)
+	}
+	parts := make([]string, len(m))
+	for c, mc := range m {
+		parts[c] = fmt.Sprintf("%s mean %.6g std %.6g", opt.Channels[c], mc.Mean, mc.Std)
+	}
+	return "each channel's window z-scored with that channel's mean and standard deviation over the training split's " +
+		"windows (normalize global; validation and test values not used): " + strings.Join(parts, ", "), nil
 }

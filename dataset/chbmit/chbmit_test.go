@@ -407,6 +407,7 @@ func TestOptionErrors(t *testing.T) {
 		{"channel twice", func(o *Options) { o.Channels = []string{"F7-T7", "f7-t7"} }, "Channels", "", "f7-t7 is named twice", false},
 		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(3) }, "Balance", "", "want per-class or none", false},
 		{"inter-patient split", func(o *Options) { o.Split = dataset.SplitInterPatient }, "Split", "", "want random or patient", false},
+		{"invalid normalize", func(o *Options) { o.Normalize = dataset.Normalize(3) }, "Normalize", "", "want window, recording or global", false},
 		{"per-class unbalanced", func(o *Options) { o.Balance, o.PerClass = dataset.NoBalance, 5 }, "PerClass", "Balance", "needs per-class balancing", false},
 		{"high above Nyquist", func(o *Options) { o.High = 200 }, "Low", "High", "", true},
 		{"patient 0 excluded", func(o *Options) { o.Exclude = []int{0} }, "Exclude", "", "want a patient number from 1 to 99", false},

@@ -181,3 +181,35 @@ func ZScore(dst []float32, x []float64) {
 		dst[i] = float32((v - shift - mean) / std)
 	}
 }
+
+// MeanStd returns the mean and population standard deviation of x (0, 0
+// for an empty x), summed relative to x[0] as ZScore does.
+func MeanStd(x []float64) (mean, std float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	shift := x[0]
+	for _, v := range x {
+		mean += v - shift
+	}
+	mean /= float64(len(x))
+	ss := 0.0
+	for _, v := range x {
+		d := v - shift - mean
+		ss += d * d
+	}
+	return shift + mean, math.Sqrt(ss / float64(len(x)))
+}
+
+// Scale writes (x − mean)/std into dst (len(dst) == len(x)) as float32: a
+// z-score with given moments, such as those of the whole recording a window
+// was cut from. A std below 1e-12 counts as 1 (the window is only centred),
+// as in ZScore.
+func Scale(dst []float32, x []float64, mean, std float64) {
+	if std < 1e-12 {
+		std = 1
+	}
+	for i, v := range x {
+		dst[i] = float32((v - mean) / std)
+	}
+}

@@ -419,3 +419,40 @@ func ExampleNewBandpass() {
 	fmt.Printf("peak in the middle: %.2f\n", maxAbs(y[1000:3000]))
 	// Output: peak in the middle: 0.99
 }
+
+func TestMeanStdAndScale(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		x         []float64
+		mean, std float64
+	}{
+		{"empty", nil, 0, 0},
+		{"one value", []float64{5}, 5, 0},
+		{"two values", []float64{1, 3}, 2, 1},
+		{"large offset", []float64{1e9 + 1, 1e9 + 2, 1e9 + 3}, 1e9 + 2, math.Sqrt(2.0 / 3)},
+		{"flat", []float64{-7, -7, -7}, -7, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mean, std := dsp.MeanStd(tt.x)
+			if math.Abs(mean-tt.mean) > 1e-9*math.Max(1, math.Abs(tt.mean)) || math.Abs(std-tt.std) > 1e-9 {
+				t.Fatalf("MeanStd = %g, %g; want %g, %g", mean, std, tt.mean, tt.std)
+			}
+			// Scaling with a window's own moments is its z-score.
+			got, want := make([]float32, len(tt.x)), make([]float32, len(tt.x))
+			dsp.Scale(got, tt.x, mean, std)
+			dsp.ZScore(want, tt.x)
+			for i := range got {
+				if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+					t.Errorf("Scale with own moments: %v, ZScore: %v", got, want)
+					break
+				}
+			}
+		})
+	}
+	// Other moments: (x − mean)/std.
+	dst := make([]float32, 3)
+	dsp.Scale(dst, []float64{10, 20, 30}, 20, 5)
+	if want := []float32{-2, 0, 2}; !slices.Equal(dst, want) {
+		t.Errorf("Scale = %v, want %v", dst, want)
+	}
+}

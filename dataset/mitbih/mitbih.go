@@ -1,8 +1,9 @@
 // Package mitbih turns the MIT-BIH Arrhythmia Database into a beat dataset:
 // every annotated beat is mapped to its AAMI EC57 class, a window around its R
-// peak is cut from one lead, resampled to a fixed length and z-scored; then
-// the classes are balanced and the beats split into train, validation and
-// test sets, at random (as Huang et al.) or inter-patient (de Chazal et al.).
+// peak is cut from one lead, resampled to a fixed length and z-scored
+// (optionally followed by RR-interval channels, see Options.RR); then the
+// classes are balanced and the beats split into train, validation and test
+// sets, at random (as Huang et al.) or inter-patient (de Chazal et al.).
 package mitbih
 
 import (
@@ -76,12 +77,28 @@ type Options struct {
 	Lead     string          // signal to use; records without it use their first signal
 	Balance  dataset.Balance // PerClass (same count per class) or NoBalance
 	PerClass int             // samples kept per class when balancing; 0 = the smallest class
-	Split    dataset.SplitBy // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitInterPatient (DS1 → train/val, DS2 → test)
+	Split    dataset.SplitBy // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitInterPatient (DS1 → train and, as whole records, val; DS2 → test)
 	Seed     uint64          // for balancing and splitting
 	Classes  []string        // AAMI classes to keep, e.g. N,S,V,F; empty = all five
 	Records  []string        // records to use; empty = every record listed in src/RECORDS
 	Workers  int             // records read at once; 0 = GOMAXPROCS
+	RR       bool            // add the RR channels (RRChannels) after the ECG window; beats without a previous and a next beat are dropped
 }
+
+// LocalRRBeats is the number of RR intervals the local mean RR channel
+// averages: those ending at the beat (its previous RR and the ones before).
+const LocalRRBeats = 10
+
+// RRChannels names the channels Options.RR adds after the ECG window, in
+// order. Each is constant over the window and holds seconds, computed from
+// the annotated R-peak times of every beat of the record (of any class, kept
+// or not):
+//
+//	pre-rr    time from the previous beat's R peak to this one's
+//	post-rr   time from this R peak to the next beat's (known one beat later)
+//	local-rr  mean of the LocalRRBeats RR intervals ending at this beat
+//	          (pre-rr and the ones before it; fewer at a record's start)
+func RRChannels() []string { return []string{"pre-rr", "post-rr", "local-rr"} }
 
 // DefaultOptions are the paper's settings: 2,048-sample windows of lead
 // MLII, balanced per class, split 70/15/15 at random.
@@ -159,14 +176,19 @@ func (o Options) settings() map[string]string {
 	if len(o.Records) > 0 {
 		s["records"] = strings.Join(o.Records, ",")
 	}
+	s["rr"] = "none"
+	if o.RR {
+		s["rr"] = fmt.Sprintf("%s (s; local-rr over %d intervals)", strings.Join(RRChannels(), ","), LocalRRBeats)
+	}
 	return s
 }
 
 // beat is one planned window: where to cut it and its class.
 type beat struct {
-	record int   // index into the record list
-	peak   int   // R-peak sample
-	class  uint8 // label in the dataset
+	record int        // index into the record list
+	peak   int        // R-peak sample
+	class  uint8      // label in the dataset
+	rr     [3]float32 // pre-rr, post-rr, local-rr in seconds (Options.RR)
 }
 
 // recordPlan is what the annotation pass learns of one record.
@@ -176,6 +198,7 @@ type recordPlan struct {
 	leadErr string // set when the record lacks the requested lead
 	beats   []beat
 	dropped [5]int // beats whose window does not fit, per AAMI class
+	noRR    [5]int // beats without a previous or a next beat (Options.RR), per AAMI class
 }
 
 // Build reads the records in src and returns the beat dataset.
@@ -222,12 +245,13 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	}
 
 	var beats []beat
-	var dropped [5]int
+	var dropped, noRR [5]int
 	var notes []string
 	for _, p := range plans {
 		beats = append(beats, p.beats...)
 		for c := range dropped {
 			dropped[c] += p.dropped[c]
+			noRR[c] += p.noRR[c]
 		}
 		if p.leadErr != "" {
 			notes = append(notes, p.leadErr)
@@ -235,17 +259,27 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	}
 	notes = append(notes, fmt.Sprintf("beats dropped because their %.2f s window does not fit in the record (N S V F Q): %v",
 		opt.Before+opt.After, dropped))
+	channels := 1
+	if opt.RR {
+		channels += len(RRChannels())
+		notes = append(notes, fmt.Sprintf("channels: 0 the z-scored ECG window; 1 pre-rr, 2 post-rr, 3 local-rr (mean of the %d RR "+
+			"intervals ending at the beat), each in seconds and constant over the window, from the annotated R peaks of "+
+			"all beats of the record; post-rr needs the next beat, so an edge classifier has it one beat later", LocalRRBeats),
+			fmt.Sprintf("beats dropped because they have no previous or no next beat for their RR intervals (N S V F Q): %v", noRR))
+	}
 
-	keep, splits, err := chooseBeats(beats, names, opt)
+	keep, splits, splitNotes, err := chooseBeats(beats, names, opt)
 	if err != nil {
 		return nil, err
 	}
+	notes = append(notes, splitNotes...)
 
 	// Pass 2: cut the kept windows, record by record.
 	classes, _ := opt.classes()
-	ds := dataset.New(classes, 1, opt.Length)
+	size := channels * opt.Length
+	ds := dataset.New(classes, channels, opt.Length)
 	ds.Source = dataset.Source{Kind: "mitdb", Settings: opt.settings(), Attribution: Attribution, Notes: notes}
-	ds.X = make([]float32, len(keep)*opt.Length)
+	ds.X = make([]float32, len(keep)*size)
 	ds.Labels = make([]uint8, len(keep))
 	ds.Splits = splits
 	ds.Records = make([]string, len(keep))
@@ -277,7 +311,16 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 				for j := range buf {
 					buf[j] = s.Physical(sig[b.peak-pre+j])
 				}
-				dsp.ZScore(ds.X[k*opt.Length:(k+1)*opt.Length], dsp.Resample(buf, opt.Length))
+				x := ds.X[k*size : (k+1)*size]
+				dsp.ZScore(x[:opt.Length], dsp.Resample(buf, opt.Length))
+				if opt.RR {
+					for c, v := range b.rr {
+						rr := x[(c+1)*opt.Length : (c+2)*opt.Length]
+						for j := range rr {
+							rr[j] = v
+						}
+					}
+				}
 				ds.Labels[k] = b.class
 				ds.Records[k] = names[r]
 			}
@@ -323,9 +366,22 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 	pre := int(math.Round(opt.Before * h.Freq))
 	win := windowSamples(opt, h.Freq)
 	_, label := opt.classes()
+	// The R peaks of every beat, of any class: the RR intervals are those
+	// a beat detector on the wearable would measure.
+	var peaks []int64
+	for _, a := range anns {
+		if _, ok := AAMIClass(a.Code.String()); ok {
+			peaks = append(peaks, a.Sample)
+		}
+	}
+	k := -1 // index of a in peaks
 	for _, a := range anns {
 		c, ok := AAMIClass(a.Code.String())
-		if !ok || label[c] < 0 {
+		if !ok {
+			continue
+		}
+		k++
+		if label[c] < 0 {
 			continue
 		}
 		// In int64, so that a time near the int64 limit cannot wrap
@@ -334,19 +390,40 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 			p.dropped[c]++
 			continue
 		}
-		p.beats = append(p.beats, beat{record: idx, peak: int(a.Sample), class: uint8(label[c])})
+		b := beat{record: idx, peak: int(a.Sample), class: uint8(label[c])}
+		if opt.RR {
+			if k == 0 || k == len(peaks)-1 {
+				p.noRR[c]++
+				continue
+			}
+			b.rr = rrFeatures(peaks, k, h.Freq)
+		}
+		p.beats = append(p.beats, b)
 	}
 	return p, nil
 }
 
-// minInterPatient is the fewest DS1 beats of a class that per-class
-// balancing accepts when PerClass is 0: below it the whole training set
-// would shrink to a handful of beats per class (Q has 8 in DS1).
+// rrFeatures returns pre-rr, post-rr and local-rr (RRChannels) in seconds
+// for the beat at peaks[k], which must have a beat before and after it.
+func rrFeatures(peaks []int64, k int, fs float64) [3]float32 {
+	n := min(k, LocalRRBeats) // intervals ending at beat k
+	return [3]float32{
+		float32(float64(peaks[k]-peaks[k-1]) / fs),
+		float32(float64(peaks[k+1]-peaks[k]) / fs),
+		float32(float64(peaks[k]-peaks[k-n]) / float64(n) / fs),
+	}
+}
+
+// minInterPatient is the fewest training beats of a class that per-class
+// balancing accepts in the inter-patient split when PerClass is 0: below it
+// the whole training set would shrink to a handful of beats per class (Q
+// has 8 in DS1).
 const minInterPatient = 50
 
 // chooseBeats balances the planned beats and assigns their splits. It
-// returns the indices of the kept beats in record order and their splits.
-func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits []dataset.Split, err error) {
+// returns the indices of the kept beats in record order, their splits, and
+// notes on how the split was made.
+func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits []dataset.Split, notes []string, err error) {
 	labels := make([]uint8, len(beats))
 	for i, b := range beats {
 		labels[i] = b.class
@@ -359,75 +436,95 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 		plan.Records[i] = names[b.record]
 	}
 	if len(beats) == 0 {
-		return nil, nil, fmt.Errorf("mitbih: no beats found in records %v", names)
+		return nil, nil, nil, fmt.Errorf("mitbih: no beats found in records %v", names)
 	}
 
-	switch opt.Split {
-	case dataset.SplitRandom:
+	if opt.Split == dataset.SplitRandom {
 		keep = allIndices(len(beats))
 		if opt.Balance == dataset.PerClass {
 			if keep, err = dataset.BalanceIndices(labels, classes, opt.PerClass, opt.Seed); err != nil {
-				return nil, nil, fmt.Errorf("mitbih: %w", err)
+				return nil, nil, nil, fmt.Errorf("mitbih: %w", err)
 			}
 		}
 		sub := plan.Subset(keep)
 		if err := dataset.SplitStratified(sub, dataset.PaperFractions(), opt.Seed); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return keep, sub.Splits, nil
-	default: // SplitInterPatient: DS1 → train/val, DS2 → test (never balanced: the standard protocol scores all of DS2)
-		var train, test []int
-		for i, b := range beats {
-			switch {
-			case slices.Contains(ds1, names[b.record]):
-				train = append(train, i)
-			case slices.Contains(ds2, names[b.record]):
-				test = append(test, i)
-			}
-		}
-		if len(train) == 0 || len(test) == 0 {
-			return nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Split", Value: opt.Split,
-				Problem: fmt.Sprintf("needs records of both DS1 and DS2, got %v", names)})
-		}
-		if opt.Balance == dataset.PerClass {
-			sub := plan.Subset(train)
-			counts := sub.ClassCounts()
-			for c, n := range counts {
-				if n < minInterPatient && opt.PerClass == 0 {
-					return nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Balance", Value: opt.Balance, With: "Split", WithValue: opt.Split,
-						Problem: fmt.Sprintf("class %s has only %d beats in DS1, so every class would keep %d; "+
-							"leave class %s out (N,S,V,F is the usual inter-patient set) or do not balance", classes[c], n, n, classes[c])})
-				}
-			}
-			k, err := dataset.BalanceIndices(sub.Labels, classes, opt.PerClass, opt.Seed)
-			if err != nil {
-				return nil, nil, fmt.Errorf("mitbih: balancing DS1: %w", err)
-			}
-			for j := range k {
-				k[j] = train[k[j]]
-			}
-			train = k
-		}
-		sub := plan.Subset(train)
-		// Validation is 15/85 of DS1, keeping the random split's 70:15 ratio.
-		if err := dataset.SplitStratified(sub, dataset.Fractions{70.0 / 85, 15.0 / 85, 0}, opt.Seed); err != nil {
-			return nil, nil, err
-		}
-		splitOf := map[int]dataset.Split{}
-		for j, i := range train {
-			splitOf[i] = sub.Splits[j]
-		}
-		for _, i := range test {
-			splitOf[i] = dataset.Test
-		}
-		keep = append(train, test...)
-		slices.Sort(keep)
-		splits = make([]dataset.Split, len(keep))
-		for j, i := range keep {
-			splits[j] = splitOf[i]
-		}
-		return keep, splits, nil
+		return keep, sub.Splits, nil, nil
 	}
+
+	// SplitInterPatient: DS2 → test, kept whole (the standard protocol
+	// scores all of it); DS1 → whole records to validation
+	// (dataset.HoldOutRecords), the rest to training. Only the training
+	// split is balanced, after the records are assigned, so balancing
+	// never moves a beat from one split to another, and validation is
+	// scored on whole records as the test split is.
+	// Beats of records in neither DS1 nor DS2 are left out.
+	var used []int
+	var nDS1, nDS2 int
+	for i, b := range beats {
+		switch {
+		case slices.Contains(ds1, names[b.record]):
+			used = append(used, i)
+			nDS1++
+		case slices.Contains(ds2, names[b.record]):
+			used = append(used, i)
+			nDS2++
+		}
+	}
+	if nDS1 == 0 || nDS2 == 0 {
+		return nil, nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Split", Value: opt.Split,
+			Problem: fmt.Sprintf("needs records of both DS1 and DS2, got %v", names)})
+	}
+	plan = plan.Subset(used)
+	for j, r := range plan.Records {
+		if slices.Contains(ds2, r) {
+			plan.Splits[j] = dataset.Test
+		}
+	}
+	val, err := dataset.HoldOutRecords(plan, dataset.ValidationHoldout(), opt.Seed)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Split", Value: opt.Split, Err: err})
+	}
+	h := dataset.ValidationHoldout()
+	notes = append(notes, fmt.Sprintf("validation: whole DS1 records %s, chosen with the seed (%.0f–%.0f %% of the DS1 beats, "+
+		"every class if a record allows, at most %.0f %% of any class); the other DS1 records are the training split, DS2 the test split",
+		strings.Join(val, ", "), 100*h.Min, 100*h.Max, 100*h.MaxClassShare))
+	var train []int // positions in plan
+	for j, s := range plan.Splits {
+		if s == dataset.Train {
+			train = append(train, j)
+		} else {
+			keep = append(keep, j)
+		}
+	}
+	if opt.Balance == dataset.PerClass {
+		sub := plan.Subset(train)
+		for c, n := range sub.ClassCounts() {
+			if n < minInterPatient && opt.PerClass == 0 {
+				return nil, nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Balance", Value: opt.Balance, With: "Split", WithValue: opt.Split,
+					Problem: fmt.Sprintf("class %s has only %d beats in the DS1 training records, so every class would keep %d; "+
+						"leave class %s out (N,S,V,F is the usual inter-patient set) or do not balance", classes[c], n, n, classes[c])})
+			}
+		}
+		k, err := dataset.BalanceIndices(sub.Labels, classes, opt.PerClass, opt.Seed)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("mitbih: balancing the DS1 training records: %w", err)
+		}
+		for j := range k {
+			k[j] = train[k[j]]
+		}
+		train = k
+		notes = append(notes, "balanced: the training split only; the validation records and DS2 are kept whole")
+	}
+	keep = append(keep, train...)
+	slices.Sort(keep)
+	splits = make([]dataset.Split, len(keep))
+	for k, j := range keep {
+		splits[k] = plan.Splits[j]
+		keep[k] = used[j]
+	}
+	return keep, splits, notes, nil
 }
 
 func allIndices(n int) []int {

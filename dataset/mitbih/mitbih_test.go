@@ -3,6 +3,7 @@ package mitbih
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"math"
@@ -176,6 +177,10 @@ func TestBalancedRandomSplit(t *testing.T) {
 	}
 }
 
+// TestInterPatientSplit checks the inter-patient protocol on the real
+// records: DS2 whole in test, validation made of whole DS1 records (never a
+// record in two splits) holding 15–20 % of the DS1 beats and every class,
+// and per-class balancing that thins the training split alone.
 func TestInterPatientSplit(t *testing.T) {
 	src := testenv.SharedData(t, "mitdb")
 	if testing.Short() {
@@ -185,56 +190,245 @@ func TestInterPatientSplit(t *testing.T) {
 	opt.Length = 64
 	opt.Split = dataset.SplitInterPatient
 	opt.Balance = dataset.NoBalance
+	opt.Classes = []string{"N", "S", "V", "F"}
+	all, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	splitOf := recordSplits(t, all)
+	var valRecords []string
+	for _, r := range slices.Sorted(maps.Keys(splitOf)) {
+		s := splitOf[r]
+		if slices.Contains(Paced(), r) {
+			t.Errorf("paced record %s included", r)
+		}
+		if (s == dataset.Test) != slices.Contains(DS2(), r) {
+			t.Errorf("record %s: in %v, in DS2 = %v", r, s, slices.Contains(DS2(), r))
+		}
+		if s == dataset.Val {
+			valRecords = append(valRecords, r)
+		}
+	}
+	if len(splitOf) != 44 {
+		t.Errorf("%d records, want 44", len(splitOf))
+	}
+	in := all.Info()
+	ds1 := in.Splits["train"] + in.Splits["val"]
+	if share := float64(in.Splits["val"]) / float64(ds1); share < 0.15 || share > 0.20 {
+		t.Errorf("validation holds %d of %d DS1 beats (%.1f %%), want 15–20 %%", in.Splits["val"], ds1, 100*share)
+	}
+	for _, c := range all.Classes {
+		n := in.PerSplit["train"][c] + in.PerSplit["val"][c]
+		if v := in.PerSplit["val"][c]; v == 0 || float64(v) > 0.5*float64(n) {
+			t.Errorf("class %s: %d of %d DS1 beats in validation, want some and at most half", c, v, n)
+		}
+	}
+	// DS1 has 414 F beats (one dropped at an edge of 208); DS2 is kept whole.
+	if n := in.PerSplit["train"]["F"] + in.PerSplit["val"]["F"]; n != 414 {
+		t.Errorf("%d DS1 F beats, want 414", n)
+	}
+	if in.PerSplit["test"]["N"] != 44208 || in.PerSplit["test"]["F"] != 388 || in.Splits["test"] != 49652 {
+		t.Errorf("test split %v: want DS2 whole (49,652 beats: 44208 N … 388 F)", in.PerSplit["test"])
+	}
+	if !slices.ContainsFunc(all.Source.Notes, func(n string) bool {
+		return strings.Contains(n, "validation: whole DS1 records "+strings.Join(valRecords, ", ")+", chosen with the seed")
+	}) {
+		t.Errorf("notes %q do not list the validation records %v", all.Source.Notes, valRecords)
+	}
+	t.Logf("validation records %v; per split %v", valRecords, in.PerSplit)
+
+	// Balanced: the same records in the same splits, validation and test
+	// exactly as unbalanced, training a subset of the unbalanced training
+	// split with the same count of every class.
+	opt.Balance = dataset.PerClass
+	bal, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, s := range recordSplits(t, bal) {
+		if splitOf[r] != s {
+			t.Errorf("balanced: record %s moved from %v to %v", r, splitOf[r], s)
+		}
+	}
+	for _, s := range []dataset.Split{dataset.Val, dataset.Test} {
+		a, b := all.Part(s), bal.Part(s)
+		if !slices.Equal(a.X, b.X) || !slices.Equal(a.Labels, b.Labels) || !slices.Equal(a.Records, b.Records) {
+			t.Errorf("balanced: the %v split differs from the unbalanced one", s)
+		}
+	}
+	unbalancedTrain := map[string]bool{}
+	tr := all.Part(dataset.Train)
+	for i := range tr.Len() {
+		unbalancedTrain[sampleKey(tr, i)] = true
+	}
+	btr := bal.Part(dataset.Train)
+	for i := range btr.Len() {
+		if !unbalancedTrain[sampleKey(btr, i)] {
+			t.Fatalf("balanced training beat %d of %s is not an unbalanced training beat", i, btr.Records[i])
+		}
+	}
+	if counts := btr.ClassCounts(); slices.Min(counts) != slices.Max(counts) || counts[0] != in.PerSplit["train"]["F"] {
+		t.Errorf("balanced training counts %v, want %d of each (the training split's F beats)", counts, in.PerSplit["train"]["F"])
+	}
+
+	// Balanced with all five classes would keep a handful of beats of
+	// each (Q has 8 in DS1): refused, with the way out.
+	opt.Classes = nil
+	_, err = Build(context.Background(), src, opt)
+	var oe *dataset.OptionError
+	if !errors.As(err, &oe) || oe.Option != "Balance" || oe.With != "Split" || !strings.Contains(oe.Problem, "class Q has only") ||
+		!strings.Contains(oe.Problem, "beats in the DS1 training records") || !strings.Contains(oe.Problem, "leave class Q out") {
+		t.Errorf("inter-patient balanced with Q: %v", err)
+	}
+}
+
+// TestInterPatientFewRecords checks the validation rule at its edge: with
+// two DS1 records neither fits in 20 % of the beats, so the smaller one is
+// validation; with one there is nothing to hold out, which is an error on
+// the Split option.
+func TestInterPatientFewRecords(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	for _, tt := range []struct {
+		name    string
+		records []string
+		wantVal string // the validation record, or "" for an error
+	}{
+		{"two DS1 records", []string{"101", "106", "100"}, "101"}, // 101 has fewer beats than 106
+		{"one DS1 record", []string{"101", "100"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := options(64)
+			opt.Split, opt.Records = dataset.SplitInterPatient, tt.records
+			d, err := Build(context.Background(), src, opt)
+			if tt.wantVal == "" {
+				var oe *dataset.OptionError
+				if !errors.As(err, &oe) || oe.Option != "Split" || oe.Err == nil || !strings.Contains(err.Error(), "at least 2") {
+					t.Fatalf("error %v, want a *dataset.OptionError for Split saying validation needs two records", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			splitOf := recordSplits(t, d)
+			if splitOf[tt.wantVal] != dataset.Val || splitOf["100"] != dataset.Test || len(splitOf) != len(tt.records) {
+				t.Errorf("splits %v, want %s in validation and 100 in test", splitOf, tt.wantVal)
+			}
+		})
+	}
+}
+
+// recordSplits returns the split of every record of d, failing the test
+// when a record has samples in two splits.
+func recordSplits(t *testing.T, d *dataset.Dataset) map[string]dataset.Split {
+	t.Helper()
+	splitOf := map[string]dataset.Split{}
+	for i, r := range d.Records {
+		if s, ok := splitOf[r]; ok && s != d.Splits[i] {
+			t.Fatalf("record %s is in the %v and %v splits", r, s, d.Splits[i])
+		}
+		splitOf[r] = d.Splits[i]
+	}
+	return splitOf
+}
+
+// sampleKey identifies a sample by its record, label and values.
+func sampleKey(d *dataset.Dataset, i int) string {
+	return fmt.Sprint(d.Records[i], d.Labels[i], d.Sample(i))
+}
+
+// TestRRChannels checks the RR-interval channels on the first beats of
+// record 100, worked out by hand from the R-peak samples of 100.atr at
+// 360 Hz: N at 77, 370, 662, 946, 1231, 1515, 1809, A at 2044, N at 2402.
+func TestRRChannels(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	peaks := []int64{77, 370, 662, 946, 1231, 1515, 1809, 2044, 2402}
+	anns, err := wfdb.ReadAnnotations(filepath.Join(src, "100.atr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var beats []int64
+	for _, a := range anns {
+		if _, ok := AAMIClass(a.Code.String()); ok && len(beats) < len(peaks) {
+			beats = append(beats, a.Sample)
+		}
+	}
+	if !slices.Equal(beats, peaks) {
+		t.Fatalf("first beats of 100.atr at %v, want %v", beats, peaks)
+	}
+	opt := options(64)
+	opt.Records = []string{"100"}
+	plain, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.RR = true
 	d, err := Build(context.Background(), src, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	splitsOf := map[string]map[dataset.Split]bool{}
-	for i, r := range d.Records {
-		if splitsOf[r] == nil {
-			splitsOf[r] = map[dataset.Split]bool{}
-		}
-		splitsOf[r][d.Splits[i]] = true
+	if d.Channels != 4 || d.Length != 64 || d.Len() != plain.Len() {
+		t.Fatalf("shape %d×%d, %d beats; want 4×64 and the %d beats without RR", d.Channels, d.Length, d.Len(), plain.Len())
 	}
-	for _, r := range slices.Sorted(maps.Keys(splitsOf)) {
-		s := splitsOf[r]
-		if slices.Contains(Paced(), r) {
-			t.Errorf("paced record %s included", r)
-		}
-		if s[dataset.Test] && (s[dataset.Train] || s[dataset.Val]) {
-			t.Errorf("record %s is in test and in train/val", r)
-		}
-		if s[dataset.Test] != slices.Contains(DS2(), r) {
-			t.Errorf("record %s: in test = %v, in DS2 = %v", r, s[dataset.Test], slices.Contains(DS2(), r))
+	if got := d.Source.Settings["rr"]; got != "pre-rr,post-rr,local-rr (s; local-rr over 10 intervals)" || plain.Source.Settings["rr"] != "none" {
+		t.Errorf("settings rr %q (without: %q)", got, plain.Source.Settings["rr"])
+	}
+	// The beat at 77 has no 1 s before it: the first sample is the beat at
+	// 370, the eighth the A beat at 2044.
+	for _, tt := range []struct {
+		name   string
+		sample int
+		label  uint8
+		rr     [3]float64 // pre, post, local in seconds
+	}{
+		{"beat at 370", 0, 0, [3]float64{(370 - 77) / 360.0, (662 - 370) / 360.0, (370 - 77) / 360.0}},
+		{"beat at 662", 1, 0, [3]float64{(662 - 370) / 360.0, (946 - 662) / 360.0, (662 - 77) / 2.0 / 360}},
+		{"S beat at 2044", 6, 1, [3]float64{(2044 - 1809) / 360.0, (2402 - 2044) / 360.0, (2044 - 77) / 7.0 / 360}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x := d.Sample(tt.sample)
+			if d.Labels[tt.sample] != tt.label {
+				t.Errorf("label %d, want %d", d.Labels[tt.sample], tt.label)
+			}
+			if !slices.Equal(x[:64], plain.Sample(tt.sample)) {
+				t.Error("channel 0 is not the ECG window of the dataset without RR")
+			}
+			for c, want := range tt.rr {
+				ch := x[(c+1)*64 : (c+2)*64]
+				if math.Abs(float64(ch[0])-want) > 1e-5 || slices.Min(ch) != slices.Max(ch) {
+					t.Errorf("%s: %g … %g, want %.5f s throughout", RRChannels()[c], slices.Min(ch), slices.Max(ch), want)
+				}
+			}
+		})
+	}
+	// The 10-interval mean: beat 12 onwards averages the 10 intervals
+	// before it, so local-rr is (peak − peak 10 beats earlier) / 10.
+	var all []int64
+	for _, a := range anns {
+		if _, ok := AAMIClass(a.Code.String()); ok {
+			all = append(all, a.Sample)
 		}
 	}
-	if len(splitsOf) != 44 {
-		t.Errorf("%d records, want 44", len(splitsOf))
+	k := 20 // beat index in the record; sample k-1 (the beat at 77 is not a sample)
+	want := float64(all[k]-all[k-10]) / 10 / 360
+	if got := d.Sample(k - 1)[3*64]; math.Abs(float64(got)-want) > 1e-5 {
+		t.Errorf("local-rr of beat %d: %g, want %g", k, got, want)
 	}
 
-	// Balanced with all five classes would keep 8 beats of each (Q has 8
-	// in DS1): refused, with the way out.
-	opt.Balance = dataset.PerClass
-	_, err = Build(context.Background(), src, opt)
-	var oe *dataset.OptionError
-	if !errors.As(err, &oe) || oe.Option != "Balance" || oe.With != "Split" || !strings.Contains(oe.Problem, "class Q has only 8 beats in DS1") ||
-		!strings.Contains(oe.Problem, "leave class Q out") {
-		t.Errorf("inter-patient balanced with Q: %v", err)
-	}
-	opt.Classes = []string{"N", "S", "V", "F"}
-	d, err = Build(context.Background(), src, opt)
+	// With a short window the first beat (at 77) fits, but it has no
+	// previous beat: dropped with --rr, and noted.
+	opt.Before, opt.After = 0.1, 0.1
+	short, err := Build(context.Background(), src, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := d.Info()
-	// DS1 has 414 F beats (one dropped at an edge of 208); DS2 is kept whole.
-	for _, c := range []string{"N", "S", "V", "F"} {
-		if n := in.PerSplit["train"][c] + in.PerSplit["val"][c]; n != 414 {
-			t.Errorf("class %s: %d DS1 beats, want 414", c, n)
-		}
+	if short.Sample(0)[64] != float32((370-77)/360.0) {
+		t.Errorf("first sample's pre-rr %g: want the beat at 370's", short.Sample(0)[64])
 	}
-	if in.PerSplit["test"]["N"] != 44208 || in.PerSplit["test"]["F"] != 388 || len(in.Classes) != 4 {
-		t.Errorf("test split %v, classes %v: want DS2 whole (44208 N … 388 F) and 4 classes", in.PerSplit["test"], in.Classes)
+	if !slices.ContainsFunc(short.Source.Notes, func(n string) bool {
+		return strings.Contains(n, "no previous or no next beat for their RR intervals (N S V F Q): [1 0 0 0 0]")
+	}) {
+		t.Errorf("notes %q do not count the beat without a previous one", short.Source.Notes)
 	}
 }
 
