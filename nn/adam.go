@@ -12,9 +12,16 @@ const (
 )
 
 // adam is the Adam optimiser (Kingma & Ba 2015) over a flat float32
-// parameter vector.
+// parameter vector, with optional decoupled weight decay (AdamW,
+// Loshchilov & Hutter 2019) in PyTorch's form: before the Adam update,
+// every value in the decay ranges is multiplied by 1 − lr·decay, lr being
+// the step's (scheduled) learning rate without Adam's bias corrections.
+// The engine's decay ranges are the weights of every layer, never the
+// biases.
 type adam struct {
-	lr, beta1, beta2, eps float64
+	lr, beta1, beta2, eps float64 // lr: the next step's learning rate, set per step by a schedule
+	decay                 float64
+	decayRanges           [][2]int // [from, to) in the parameter vector
 	t                     int
 	pow1, pow2            float64 // β₁ᵗ, β₂ᵗ
 	m, v                  []float32
@@ -28,8 +35,27 @@ func newAdam(lr float64, n int) *adam {
 	}
 }
 
+// weightRanges returns the ranges of p's parameter vector that hold
+// weights (not biases), layer by layer.
+func weightRanges(p *plan) [][2]int {
+	r := make([][2]int, len(p.layers))
+	for i, g := range p.layers {
+		r[i] = [2]int{g.wOff, g.wOff + g.nw}
+	}
+	return r
+}
+
 // step applies one update to params given the gradient g.
 func (a *adam) step(params, g []float32) {
+	if a.decay > 0 {
+		keep := float32(1 - a.lr*a.decay)
+		for _, r := range a.decayRanges {
+			w := params[r[0]:r[1]]
+			for i := range w {
+				w[i] *= keep
+			}
+		}
+	}
 	a.t++
 	a.pow1 *= a.beta1
 	a.pow2 *= a.beta2

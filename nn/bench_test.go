@@ -15,15 +15,22 @@ const benchSamples = 4000
 // benchTrainer returns a trainer of the typical network and 4,000 random
 // 1×2048 samples, warmed up by one epoch.
 func benchTrainer(b *testing.B, seed uint64) (*trainer, *dataset.Dataset) {
+	return benchTrainerWith(b, seed, func(*Config, *dataset.Dataset) {})
+}
+
+// benchTrainerWith is benchTrainer with the configuration changed by set,
+// which may read the data.
+func benchTrainerWith(b *testing.B, seed uint64, set func(*Config, *dataset.Dataset)) (*trainer, *dataset.Dataset) {
 	net := typicalNet(b)
 	d := randomData(benchSamples, net.Input(), net.Classes(), seed)
 	cfg := DefaultConfig()
 	cfg.Seed = seed
+	set(&cfg, d)
 	m, err := NewModel(net, seed)
 	if err != nil {
 		b.Fatal(err)
 	}
-	t := newTrainer(m, d.Len(), cfg)
+	t := newTrainer(m, d, cfg)
 	if _, _, err := t.epoch(context.Background(), d); err != nil {
 		b.Fatal(err)
 	}
@@ -42,6 +49,46 @@ func BenchmarkEpochTypical(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(benchSamples*b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkEpochTypicalRecipe is BenchmarkEpochTypical with parts of the
+// training recipe on: "augment" every augmentation, "teacher" a teacher's
+// soft targets with class weights, cosine schedule and weight decay.
+// Their cost over BenchmarkEpochTypical is what the recipe adds.
+func BenchmarkEpochTypicalRecipe(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		set  func(*Config, *dataset.Dataset)
+	}{
+		{"augment", func(c *Config, _ *dataset.Dataset) {
+			c.AugmentShift, c.AugmentScale, c.AugmentWander, c.AugmentNoise = 64, 0.2, 0.3, 0.1
+		}},
+		{"augment-no-noise", func(c *Config, _ *dataset.Dataset) {
+			c.AugmentShift, c.AugmentScale, c.AugmentWander = 64, 0.2, 0.3
+		}},
+		{"teacher", func(c *Config, d *dataset.Dataset) {
+			teacher, err := NewModel(typicalNet(b), 9)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.Teacher, err = TeacherTargets(teacher, d, 4); err != nil {
+				b.Fatal(err)
+			}
+			c.ClassBalance, c.Schedule, c.WarmupEpochs, c.WeightDecay = BalanceWeights, ScheduleCosine, 1, 0.05
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			t, d := benchTrainerWith(b, 1, bc.set)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := t.epoch(ctx, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(benchSamples*b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
 }
 
 // BenchmarkEpochTypicalParallel2 trains two models at once, each on its own

@@ -7,8 +7,21 @@
 // cross-entropy, Adam (β₁ 0.9, β₂ 0.999, ε 1e-7), mini-batches over a fresh
 // random order every epoch, optional inverted dropout after the hidden
 // layers, and the weights of the best validation epoch kept. Evaluate
-// scores a model on a dataset; Save and Load store it in a versioned,
-// checksummed file.
+// scores a model on a dataset (accuracy, balanced accuracy, macro-F1 and
+// per-class sensitivity and positive predictivity, AAMI EC57 style); Save
+// and Load store it in a versioned, checksummed file.
+//
+// Config adds a training recipe, every part off by default: for
+// imbalanced data a class-weighted loss or a class-balanced sampler
+// (ClassBalance, weights from the training data only) and selection of the
+// best epoch by balanced accuracy (Select); a learning-rate schedule with
+// linear warm-up, stepped per batch (Schedule, WarmupEpochs,
+// Config.LearningRate); AdamW's decoupled weight decay of the weights, not
+// the biases (WeightDecay); augmentation of the training samples — never
+// of validation or test data — by circular time shift, amplitude scale,
+// baseline wander and Gaussian noise (Augment*); and knowledge
+// distillation from a teacher's soft targets (Teacher, Alpha), computed
+// once by TeacherTargets on the un-augmented training data.
 //
 // The engine is written for speed on small networks: plain Go loops over
 // one sample at a time, blocked so that independent sums overlap and free
@@ -18,8 +31,9 @@
 // no state, so runs on different goroutines scale with the cores.
 //
 // Training is deterministic: the same network, data, configuration and
-// seed give bit-identical weights (on a given architecture: ones where the
-// compiler fuses multiply-adds, such as arm64, round differently).
+// seed give bit-identical weights, augmentation and sampling included (on
+// a given architecture: ones where the compiler fuses multiply-adds, such
+// as arm64, round differently).
 //
 // The layer kernels are generic over float32 and float64, so the tests
 // check the float32 engine's own code against finite differences in

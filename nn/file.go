@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/internal/atomicfile"
@@ -232,8 +233,10 @@ func decode(b []byte, name string) (*Model, error) {
 	if err != nil {
 		return nil, &FormatError{File: name, Msg: "header", Err: err}
 	}
-	if got := net.String(); h.Arch != got {
-		return nil, bad("header: architecture %q does not match its layers (%s)", h.Arch, got)
+	// Files written before the text form gained its kernel suffixes ("/o2")
+	// hold the tensors alone; the layers above are what counts.
+	if got, _, _ := strings.Cut(net.String(), "/"); h.Arch != net.String() && h.Arch != got {
+		return nil, bad("header: architecture %q does not match its layers (%s)", h.Arch, net.String())
 	}
 	if h.Classes != nil && len(h.Classes) != p.classes() {
 		return nil, bad("header: %d class names for %d outputs", len(h.Classes), p.classes())

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/splitnas/splitnas/arch"
 )
 
 func savedTypical(t testing.TB) (*Model, []byte) {
@@ -403,5 +405,44 @@ func fuzzLoad(t *testing.T, b []byte) {
 	}
 	if size <= 1<<16 {
 		m.Predict(make([]float32, m.plan.inSize()))
+	}
+}
+
+// A model of a network with overlapping kernels keeps its "/o2" text form
+// through a file, and a file written before the text form had kernel
+// suffixes (the tensors alone in its header) still loads.
+func TestLoadKernelSuffix(t *testing.T) {
+	net, err := arch.Parse("256x1-32x2-8x4-3/o2", arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewModel(net, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, arch string
+		ok         bool
+	}{
+		{"current", "256x1-32x2-8x4-3/o2", true},
+		{"written before suffixes", "256x1-32x2-8x4-3", true},
+		{"other overlap", "256x1-32x2-8x4-3/o3", false},
+		{"other tensors", "256x1-32x2-8x2-3/o2", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := reseal(t, buf.Bytes(), func(h *fileHeader) { h.Arch = c.arch })
+			got, err := Load(bytes.NewReader(b), "m.model")
+			if c.ok && (err != nil || got.String() != "256x1-32x2-8x4-3/o2") {
+				t.Errorf("Load = %v, %v; want the /o2 network", got, err)
+			}
+			var fe *FormatError
+			if !c.ok && !errors.As(err, &fe) {
+				t.Errorf("Load = %v, want a FormatError", err)
+			}
+		})
 	}
 }

@@ -426,6 +426,16 @@ func TestDropout(t *testing.T) {
 // 2% may be.
 func checkNetworkGradient(t *testing.T, p *plan, ws *workspace[float64], dropout bool, seed uint64) {
 	t.Helper()
+	ce := func(z []float64, label int, dz []float64) float64 { return softmaxCE(z, label, 1, dz) }
+	checkNetworkGradientOf(t, p, ws, dropout, seed, ce)
+}
+
+// checkNetworkGradientOf is checkNetworkGradient for the loss given by
+// loss, which returns the loss of logits z for the true class label and
+// sets dz to its gradient.
+func checkNetworkGradientOf(t *testing.T, p *plan, ws *workspace[float64], dropout bool, seed uint64,
+	loss func(z []float64, label int, dz []float64) float64) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 5))
 	last := len(p.layers)
 	var (
@@ -448,7 +458,7 @@ func checkNetworkGradient(t *testing.T, p *plan, ws *workspace[float64], dropout
 		x = randomSlice(rng, p.inSize())
 		label = rng.IntN(p.classes())
 		ws.forward(p, params, x, dropout)
-		softmaxCE(ws.act[last], label, 1, ws.grad[last])
+		loss(ws.act[last], label, ws.grad[last])
 		dp = make([]float64, p.nParams)
 		ws.backward(p, params, dp, dropout)
 		dx = append([]float64(nil), ws.grad[0]...)
@@ -467,7 +477,7 @@ func checkNetworkGradient(t *testing.T, p *plan, ws *workspace[float64], dropout
 		signs = append(signs, s)
 	}
 	scratch := make([]float64, p.classes())
-	loss := func() float64 { return softmaxCE(ws.forward(p, params, x, dropout), label, 1, scratch) }
+	f := func() float64 { return loss(ws.forward(p, params, x, dropout), label, scratch) }
 	kinked := func() bool {
 		for i := 1; i < last; i++ {
 			for j, v := range ws.act[i] {
@@ -478,8 +488,8 @@ func checkNetworkGradient(t *testing.T, p *plan, ws *workspace[float64], dropout
 		}
 		return false
 	}
-	wp, sp := gradCheck(t, "params", params, dp, loss, kinked)
-	wx, sx := gradCheck(t, "input", x, dx, loss, kinked)
+	wp, sp := gradCheck(t, "params", params, dp, f, kinked)
+	wx, sx := gradCheck(t, "input", x, dx, f, kinked)
 	if n := p.nParams + len(x); 50*(sp+sx) > n {
 		t.Errorf("skipped %d of %d coordinates at ReLU kinks, want ≤ 2%%", sp+sx, n)
 	}

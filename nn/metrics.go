@@ -10,11 +10,32 @@ import (
 
 // Metrics scores a model on a dataset.
 type Metrics struct {
-	Accuracy  float64 `json:"accuracy"`  // fraction of samples whose most likely class is the true one
-	Loss      float64 `json:"loss"`      // mean softmax cross-entropy
-	MacroF1   float64 `json:"macro_f1"`  // unweighted mean of the per-class F1 scores (see Evaluate)
-	Confusion [][]int `json:"confusion"` // Confusion[true][predicted] counts samples
-	Samples   int     `json:"samples"`
+	Accuracy float64 `json:"accuracy"` // fraction of samples whose most likely class is the true one
+	// BalancedAccuracy is the mean of the per-class sensitivities over the
+	// classes with support (at least one sample): on imbalanced data it
+	// weighs every class alike, where Accuracy is dominated by the largest.
+	// It equals Accuracy when every class has the same support.
+	BalancedAccuracy float64       `json:"balanced_accuracy"`
+	Loss             float64       `json:"loss"`      // mean softmax cross-entropy
+	MacroF1          float64       `json:"macro_f1"`  // unweighted mean of the per-class F1 scores (see Evaluate)
+	Confusion        [][]int       `json:"confusion"` // Confusion[true][predicted] counts samples
+	PerClass         []ClassScores `json:"per_class"` // one per class, in label order
+	Samples          int           `json:"samples"`
+}
+
+// ClassScores are one class's scores in the style of AAMI EC57 (the
+// standard for arrhythmia detectors): sensitivity Se = TP/(TP+FN) and
+// positive predictivity +P = TP/(TP+FP), with the counts behind them.
+// A score whose denominator is zero (no sample of the class, or none
+// predicted as it) is reported as 0: Support and Predicted tell these
+// cases apart from a real 0.
+type ClassScores struct {
+	Class                string  `json:"class"`                 // the class name, "" if neither model nor data names it
+	Support              int     `json:"support"`               // samples of the class: TP + FN
+	Predicted            int     `json:"predicted"`             // samples predicted as the class: TP + FP
+	Sensitivity          float64 `json:"sensitivity"`           // Se, recall: TP/(TP+FN)
+	PositivePredictivity float64 `json:"positive_predictivity"` // +P, precision: TP/(TP+FP)
+	F1                   float64 `json:"f1"`                    // 2·TP/(2·TP+FP+FN)
 }
 
 // Evaluate runs m on every sample of d. MacroF1 averages F1 = 2·TP/(2·TP +
@@ -22,7 +43,8 @@ type Metrics struct {
 // labels (as scikit-learn does); an empty dataset gives zero metrics. It is
 // an error if d is invalid (Dataset.Validate), if its sample shape or class
 // count does not fit the model, or if both name their classes and the
-// names differ.
+// names differ. BalancedAccuracy and PerClass are defined with Metrics
+// and ClassScores.
 func Evaluate(m *Model, d *dataset.Dataset) (Metrics, error) {
 	if err := checkData(m.plan, d, "evaluation"); err != nil {
 		return Metrics{}, err
@@ -42,7 +64,61 @@ func Evaluate(m *Model, d *dataset.Dataset) (Metrics, error) {
 		met.Accuracy = float64(correct) / float64(n)
 	}
 	met.MacroF1 = macroF1(met.Confusion)
+	met.BalancedAccuracy = balancedAccuracy(met.Confusion)
+	names := d.Classes
+	if names == nil {
+		names = m.Classes
+	}
+	met.PerClass = classScores(met.Confusion, names)
 	return met, nil
+}
+
+// balancedAccuracy is the mean recall TP/(TP+FN) over the classes with
+// support in confusion (rows true, columns predicted), 0 if none has.
+func balancedAccuracy(confusion [][]int) float64 {
+	var sum float64
+	var n int
+	for c, row := range confusion {
+		support := 0
+		for _, v := range row {
+			support += v
+		}
+		if support > 0 {
+			sum += float64(row[c]) / float64(support)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// classScores returns the ClassScores of every class of confusion; names,
+// if not nil, names the classes.
+func classScores(confusion [][]int, names []string) []ClassScores {
+	out := make([]ClassScores, len(confusion))
+	for c := range confusion {
+		s := &out[c]
+		if c < len(names) {
+			s.Class = names[c]
+		}
+		tp := confusion[c][c]
+		for j := range confusion {
+			s.Support += confusion[c][j]
+			s.Predicted += confusion[j][c]
+		}
+		if s.Support > 0 {
+			s.Sensitivity = float64(tp) / float64(s.Support)
+		}
+		if s.Predicted > 0 {
+			s.PositivePredictivity = float64(tp) / float64(s.Predicted)
+		}
+		if d := s.Support + s.Predicted; d > 0 { // 2·TP + FP + FN
+			s.F1 = 2 * float64(tp) / float64(d)
+		}
+	}
+	return out
 }
 
 // score runs every sample of d through the network and returns the summed

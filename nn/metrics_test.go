@@ -88,6 +88,18 @@ func TestEvaluate(t *testing.T) {
 	if want := (2.0/3 + 2.0/3 + 1) / 3; math.Abs(got.MacroF1-want) > 1e-12 {
 		t.Errorf("macro F1 %g, want %g", got.MacroF1, want)
 	}
+	// Recalls a 1/2, b 1, c 1; precisions a 1, b 1/2, c 1.
+	if want := (0.5 + 1 + 1) / 3; math.Abs(got.BalancedAccuracy-want) > 1e-12 {
+		t.Errorf("balanced accuracy %g, want %g", got.BalancedAccuracy, want)
+	}
+	wantPC := []ClassScores{
+		{Class: "a", Support: 2, Predicted: 1, Sensitivity: 0.5, PositivePredictivity: 1, F1: 2.0 / 3},
+		{Class: "b", Support: 1, Predicted: 2, Sensitivity: 1, PositivePredictivity: 0.5, F1: 2.0 / 3},
+		{Class: "c", Support: 1, Predicted: 1, Sensitivity: 1, PositivePredictivity: 1, F1: 1},
+	}
+	if !slices.Equal(got.PerClass, wantPC) {
+		t.Errorf("per class %+v, want %+v", got.PerClass, wantPC)
+	}
 	if p := m.Predict([]float32{0, 0, 5}); p != 2 {
 		t.Errorf("Predict = %d, want 2", p)
 	}

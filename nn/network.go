@@ -278,4 +278,5 @@ const (
 	streamInit    = 0x6e6e2d696e6974 // "nn-init"
 	streamShuffle = 0x6e6e2d73687566 // "nn-shuf"
 	streamDropout = 0x6e6e2d64726f70 // "nn-drop"
+	streamAugment = 0x6e6e2d6175676d // "nn-augm"
 )

@@ -151,7 +151,7 @@ func TestBatches(t *testing.T) {
 	m, _ := NewModel(net, 1)
 	cfg := DefaultConfig()
 	cfg.Batch = 4
-	tr := newTrainer(m, d.Len(), cfg)
+	tr := newTrainer(m, d, cfg)
 	for range 2 {
 		if _, _, err := tr.epoch(context.Background(), d); err != nil {
 			t.Fatal(err)
@@ -171,25 +171,51 @@ func TestBatches(t *testing.T) {
 	}
 }
 
-// TestNoAllocations checks that a training epoch with dropout and a
-// validation pass allocate nothing.
+// TestNoAllocations checks that a training epoch and a validation pass
+// allocate nothing, with dropout and with every part of the recipe on
+// (augmentation, class weights or sampler, schedule, weight decay, a
+// teacher).
 func TestNoAllocations(t *testing.T) {
 	net := toyNet(t)
 	d := randomData(100, net.Input(), 3, 1)
-	m, _ := NewModel(net, 1)
-	cfg := DefaultConfig()
-	cfg.Dropout = 0.3
-	tr := newTrainer(m, d.Len(), cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	allocs := testing.AllocsPerRun(3, func() {
-		if _, _, err := tr.epoch(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		score(m.plan, m.params, tr.ws, d, nil)
-	})
-	if allocs != 0 {
-		t.Errorf("%g allocations per epoch, want 0", allocs)
+	teacher, _ := NewModel(net, 7)
+	soft, err := TeacherTargets(teacher, d, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"dropout", func(c *Config) { c.Dropout = 0.3 }},
+		{"recipe with weights", func(c *Config) { *c = fullRecipe(*c) }},
+		{"recipe with sampler and teacher", func(c *Config) {
+			*c = fullRecipe(*c)
+			c.ClassBalance, c.Teacher, c.Dropout = BalanceSampler, soft, 0.1
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := NewModel(net, 1)
+			cfg := DefaultConfig()
+			tt.cfg(&cfg)
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			tr := newTrainer(m, d, cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			allocs := testing.AllocsPerRun(3, func() {
+				if _, _, err := tr.epoch(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+				score(m.plan, m.params, tr.ws, d, tr.conf)
+				balancedAccuracy(tr.conf)
+			})
+			if allocs != 0 {
+				t.Errorf("%g allocations per epoch, want 0", allocs)
+			}
+		})
 	}
 }
 
@@ -235,6 +261,20 @@ func TestTrainErrors(t *testing.T) {
 		{"LR", good(), nil, cfgWith(func(c *Config) { c.LR = math.Inf(1) }), "LR +Inf"},
 		{"Dropout", good(), nil, cfgWith(func(c *Config) { c.Dropout = 1 }), "Dropout 1"},
 		{"Patience", good(), nil, cfgWith(func(c *Config) { c.Patience = -2 }), "Patience -2"},
+		{"ClassBalance", good(), nil, cfgWith(func(c *Config) { c.ClassBalance = 3 }), "ClassBalance ClassBalance(3): want none, weights or sampler"},
+		{"Select", good(), nil, cfgWith(func(c *Config) { c.Select = 2 }), "Select SelectBy(2)"},
+		{"Schedule", good(), nil, cfgWith(func(c *Config) { c.Schedule = 9 }), "Schedule Schedule(9)"},
+		{"WarmupEpochs", good(), nil, cfgWith(func(c *Config) { c.WarmupEpochs = -1 }), "WarmupEpochs -1"},
+		{"WarmupEpochs", good(), nil, cfgWith(func(c *Config) { c.WarmupEpochs = 21 }), "WarmupEpochs 21: want 0 ≤ warm-up ≤ the 20 epochs"},
+		{"WeightDecay", good(), nil, cfgWith(func(c *Config) { c.WeightDecay = -0.1 }), "WeightDecay -0.1"},
+		{"WeightDecay", good(), nil, cfgWith(func(c *Config) { c.WeightDecay = math.NaN() }), "WeightDecay NaN"},
+		{"WeightDecay", good(), nil, cfgWith(func(c *Config) { c.WeightDecay = 1000 }), "learning rate × decay < 1"},
+		{"AugmentShift", good(), nil, cfgWith(func(c *Config) { c.AugmentShift = -3 }), "AugmentShift -3"},
+		{"AugmentScale", good(), nil, cfgWith(func(c *Config) { c.AugmentScale = 1 }), "AugmentScale 1: want 0 ≤ scale < 1"},
+		{"AugmentWander", good(), nil, cfgWith(func(c *Config) { c.AugmentWander = math.Inf(1) }), "AugmentWander +Inf"},
+		{"AugmentNoise", good(), nil, cfgWith(func(c *Config) { c.AugmentNoise = -1 }), "AugmentNoise -1"},
+		{"Alpha", good(), nil, cfgWith(func(c *Config) { c.Alpha = 1.5 }), "Alpha 1.5: want 0 ≤ α ≤ 1"},
+		{"Teacher", good(), nil, cfgWith(func(c *Config) { c.Teacher = &SoftTargets{} }), "Teacher"},
 	}
 	for _, tt := range tests {
 		_, err := Native().Train(context.Background(), net, tt.train, tt.val, tt.cfg)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -48,28 +49,126 @@ func (a *archFlags) network() (arch.Network, error) {
 
 // trainReport is what `splitnas train --json` prints.
 type trainReport struct {
-	Data          string     `json:"data"`
-	Arch          string     `json:"arch"`
-	Params        int        `json:"params"`
-	MACs          int        `json:"macs"`
-	FlashBytes    int        `json:"flash_bytes"` // whole network on the edge, float32
-	RAMBytes      int        `json:"ram_bytes"`
-	Epochs        int        `json:"epochs"`
-	BestEpoch     int        `json:"best_epoch"` // 1-based
-	ValAccuracy   float64    `json:"val_accuracy"`
-	ValMacroF1    float64    `json:"val_macro_f1"`
-	TestAccuracy  float64    `json:"test_accuracy"`
-	TestMacroF1   float64    `json:"test_macro_f1"`
-	TestConfusion [][]int    `json:"test_confusion"`
-	Classes       []string   `json:"classes"`
-	History       []nn.Epoch `json:"history"`
-	Seconds       float64    `json:"seconds"`
-	Model         string     `json:"model,omitempty"`
+	Data                 string           `json:"data"`
+	Arch                 string           `json:"arch"`
+	Params               int              `json:"params"`
+	MACs                 int              `json:"macs"`
+	FlashBytes           int              `json:"flash_bytes"` // whole network on the edge, float32
+	RAMBytes             int              `json:"ram_bytes"`
+	Recipe               trainRecipe      `json:"recipe"`
+	Epochs               int              `json:"epochs"`
+	BestEpoch            int              `json:"best_epoch"` // 1-based
+	ValAccuracy          float64          `json:"val_accuracy"`
+	ValBalancedAccuracy  float64          `json:"val_balanced_accuracy"`
+	ValMacroF1           float64          `json:"val_macro_f1"`
+	TestAccuracy         float64          `json:"test_accuracy"`
+	TestBalancedAccuracy float64          `json:"test_balanced_accuracy"` // mean sensitivity over the classes present
+	TestMacroF1          float64          `json:"test_macro_f1"`
+	TestConfusion        [][]int          `json:"test_confusion"`
+	TestPerClass         []nn.ClassScores `json:"test_per_class"` // AAMI EC57 style: Se, +P, support
+	Classes              []string         `json:"classes"`
+	History              []nn.Epoch       `json:"history"`
+	Seconds              float64          `json:"seconds"`
+	Model                string           `json:"model,omitempty"`
+}
+
+// trainRecipe records the training options of a run beyond epochs, batch,
+// learning rate and dropout.
+type trainRecipe struct {
+	ClassBalance  nn.ClassBalance `json:"class_balance"`
+	Select        nn.SelectBy     `json:"select"`
+	Schedule      nn.Schedule     `json:"schedule"`
+	WarmupEpochs  int             `json:"warmup_epochs"`
+	WeightDecay   float64         `json:"weight_decay"`
+	AugmentShift  int             `json:"augment_shift"`
+	AugmentScale  float64         `json:"augment_scale"`
+	AugmentWander float64         `json:"augment_wander"`
+	AugmentNoise  float64         `json:"augment_noise"`
+	Teacher       string          `json:"teacher,omitempty"`
+	Temperature   float64         `json:"temperature,omitempty"`
+	Alpha         float64         `json:"alpha,omitempty"`
+}
+
+// recipeFlags are the training-recipe flags of train, parsed into an
+// nn.Config by apply.
+type recipeFlags struct {
+	classBalance, selectBy, schedule string
+	teacher                          string
+	temperature                      float64
+}
+
+func (r *recipeFlags) register(cmd *cobra.Command, cfg *nn.Config) {
+	f := cmd.Flags()
+	f.StringVar(&r.classBalance, "class-balance", cfg.ClassBalance.String(),
+		"imbalanced training data: none, weights (loss weighted by inverse class frequency of the training split) or sampler (each class drawn equally often)")
+	f.StringVar(&r.selectBy, "select", cfg.Select.String(), "validation score that picks the best epoch: accuracy or balanced (mean recall over classes)")
+	f.StringVar(&r.schedule, "schedule", cfg.Schedule.String(), "learning-rate schedule, stepped per batch: constant or cosine (to 0 at the end)")
+	f.IntVar(&cfg.WarmupEpochs, "warmup", cfg.WarmupEpochs, "epochs of linear learning-rate warm-up (0 = none)")
+	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW decoupled weight decay of the weights, not the biases (0 = off)")
+	f.IntVar(&cfg.AugmentShift, "augment-shift", cfg.AugmentShift, "augment training samples: largest circular time shift, in samples (0 = off)")
+	f.Float64Var(&cfg.AugmentScale, "augment-scale", cfg.AugmentScale, "augment training samples: amplitude factor drawn from [1-s, 1+s] (0 = off)")
+	f.Float64Var(&cfg.AugmentWander, "augment-wander", cfg.AugmentWander, "augment training samples: largest amplitude of an added baseline wander of up to 2 cycles per window (0 = off)")
+	f.Float64Var(&cfg.AugmentNoise, "augment-noise", cfg.AugmentNoise, "augment training samples: standard deviation of added Gaussian noise (0 = off)")
+	f.StringVar(&r.teacher, "teacher", "", "distil from this model file (e.g. one written by train --out): its softened outputs on the training split")
+	f.Float64Var(&r.temperature, "temperature", 4, "distillation temperature T (with --teacher)")
+	f.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of the teacher's term in the loss, (1-α)·CE + α·T²·KL (with --teacher)")
+}
+
+// apply parses the enumerations into cfg and checks the flags that only
+// make sense together and the temperature; it reads no file.
+func (r *recipeFlags) apply(cmd *cobra.Command, cfg *nn.Config) error {
+	var err error
+	if cfg.ClassBalance, err = nn.ParseClassBalance(r.classBalance); err != nil {
+		return trainFlagError(err)
+	}
+	if cfg.Select, err = nn.ParseSelectBy(r.selectBy); err != nil {
+		return trainFlagError(err)
+	}
+	if cfg.Schedule, err = nn.ParseSchedule(r.schedule); err != nil {
+		return trainFlagError(err)
+	}
+	if r.teacher == "" {
+		for _, name := range []string{"temperature", "alpha"} {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s needs --teacher", name)
+			}
+		}
+		return nil
+	}
+	if err := nn.CheckTemperature(r.temperature); err != nil {
+		return trainFlagError(err)
+	}
+	return nil
+}
+
+// checkTeacher refuses a --teacher that is not a file; it reads nothing.
+func (r *recipeFlags) checkTeacher() error {
+	if r.teacher == "" {
+		return nil
+	}
+	if fi, err := os.Stat(r.teacher); err != nil || fi.IsDir() {
+		return fmt.Errorf("--teacher %s: not a model file", r.teacher)
+	}
+	return nil
+}
+
+func (r *recipeFlags) report(cfg nn.Config) trainRecipe {
+	rec := trainRecipe{
+		ClassBalance: cfg.ClassBalance, Select: cfg.Select, Schedule: cfg.Schedule,
+		WarmupEpochs: cfg.WarmupEpochs, WeightDecay: cfg.WeightDecay,
+		AugmentShift: cfg.AugmentShift, AugmentScale: cfg.AugmentScale,
+		AugmentWander: cfg.AugmentWander, AugmentNoise: cfg.AugmentNoise,
+	}
+	if r.teacher != "" {
+		rec.Teacher, rec.Temperature, rec.Alpha = r.teacher, r.temperature, cfg.Alpha
+	}
+	return rec
 }
 
 func newTrainCmd() *cobra.Command {
 	var (
 		a      archFlags
+		recipe recipeFlags
 		data   string
 		out    string
 		asJSON bool
@@ -79,8 +178,16 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train --arch STRING [--data FILE]",
 		Short: "Train one architecture and report validation and test accuracy, params, MACs, RAM and Flash",
 		Long: `Trains the architecture on the train split with Adam, keeps the weights of the epoch with the
-best validation accuracy, and scores them once on the test split. Without --data it uses the
-embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in float32.`,
+best validation accuracy (--select balanced: balanced accuracy), and scores them once on the
+test split. Without --data it uses the embedded MIT-BIH sample. Flash and RAM are for the
+whole network on the edge, in float32.
+
+The recipe flags are off by default. --class-balance handles an imbalanced training split;
+--schedule and --warmup shape the learning rate, stepped per batch; --weight-decay is AdamW's
+decoupled decay; the --augment-* flags perturb every training sample afresh each epoch
+(validation and test data never); --teacher distils from a model written by train --out, whose
+outputs on the (un-augmented) training split are computed once. Scores include balanced
+accuracy and per-class sensitivity (Se) and positive predictivity (+P), AAMI EC57 style.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Every flag is checked before the dataset is read, and the
@@ -89,10 +196,16 @@ embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in
 			if err != nil {
 				return err
 			}
+			if err := recipe.apply(cmd, &cfg); err != nil {
+				return err
+			}
 			if err := cfg.Validate(); err != nil {
 				return trainFlagError(err)
 			}
 			if err := checkOutPath(out); err != nil {
+				return err
+			}
+			if err := recipe.checkTeacher(); err != nil {
 				return err
 			}
 			d, err := loadDataset(data)
@@ -102,10 +215,23 @@ embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in
 			if cfg.Patience > 0 && len(d.Indices(dataset.Val)) == 0 {
 				return fmt.Errorf("--patience %d: %w: %s has no validation split (use --patience 0)", cfg.Patience, nn.ErrPatienceWithoutValidation, dataName(data))
 			}
+			if cfg.AugmentShift >= d.Length {
+				return fmt.Errorf("--augment-shift %d: want a shift below the sample length %d of %s", cfg.AugmentShift, d.Length, dataName(data))
+			}
 			start := time.Now()
-			res, err := nn.Native().Train(cmd.Context(), net, d.Part(dataset.Train), d.Part(dataset.Val), cfg)
+			train := d.Part(dataset.Train)
+			if recipe.teacher != "" {
+				teacher, err := nn.LoadFile(recipe.teacher)
+				if err != nil {
+					return fmt.Errorf("--teacher: %w", err)
+				}
+				if cfg.Teacher, err = nn.TeacherTargets(teacher, train, recipe.temperature); err != nil {
+					return fmt.Errorf("--teacher %s: %w", recipe.teacher, err)
+				}
+			}
+			res, err := nn.Native().Train(cmd.Context(), net, train, d.Part(dataset.Val), cfg)
 			if err != nil {
-				return err
+				return trainFlagError(err)
 			}
 			for i, ep := range res.History {
 				slog.Debug("epoch", "n", i+1, "train_loss", ep.TrainLoss, "train_acc", ep.TrainAcc, "val_acc", ep.ValAcc, "seconds", ep.Seconds)
@@ -122,9 +248,10 @@ embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in
 			rep := trainReport{
 				Data: dataName(data), Arch: net.String(), Params: net.Params(), MACs: net.MACs(),
 				FlashBytes: net.Flash(last, arch.Float32()), RAMBytes: net.RAM(last, arch.Float32()),
-				Epochs: len(res.History), BestEpoch: res.Best + 1,
-				ValAccuracy: val.Accuracy, ValMacroF1: val.MacroF1,
-				TestAccuracy: test.Accuracy, TestMacroF1: test.MacroF1, TestConfusion: test.Confusion,
+				Recipe: recipe.report(cfg), Epochs: len(res.History), BestEpoch: res.Best + 1,
+				ValAccuracy: val.Accuracy, ValBalancedAccuracy: val.BalancedAccuracy, ValMacroF1: val.MacroF1,
+				TestAccuracy: test.Accuracy, TestBalancedAccuracy: test.BalancedAccuracy, TestMacroF1: test.MacroF1,
+				TestConfusion: test.Confusion, TestPerClass: test.PerClass,
 				Classes: d.Classes, History: res.History, Seconds: time.Since(start).Seconds(),
 			}
 			if out != "" {
@@ -148,7 +275,8 @@ embedded MIT-BIH sample. Flash and RAM are for the whole network on the edge, in
 	f.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
 	f.Float64Var(&cfg.Dropout, "dropout", cfg.Dropout, "dropout rate after each hidden layer")
 	f.IntVar(&cfg.Patience, "patience", cfg.Patience, "stop after this many epochs without a better validation score (0 = off)")
-	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation, shuffling and dropout")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation, shuffling, dropout, sampling and augmentation")
+	recipe.register(cmd, &cfg)
 	f.StringVar(&out, "out", "", "save the trained model to this file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -179,8 +307,35 @@ func trainFlagError(err error) error {
 	if !errors.As(err, &ce) {
 		return err
 	}
-	flag := strings.ToLower(ce.Field) // Epochs, Batch, LR, Dropout, Patience
-	return fmt.Errorf("--%s %v: %s", flag, ce.Value, ce.Problem)
+	return fmt.Errorf("--%s %v: %s", trainFlag(ce.Field), ce.Value, ce.Problem)
+}
+
+// trainFlagNames are the flags whose names are not their nn.Config field's
+// name in kebab case.
+var trainFlagNames = map[string]string{
+	"WarmupEpochs": "warmup",
+}
+
+// trainFlag returns the flag (without "--") that sets the nn.Config field:
+// the field's words in lower case joined by hyphens ("LR" → "lr",
+// "ClassBalance" → "class-balance", "AugmentShift" → "augment-shift"),
+// unless trainFlagNames says otherwise.
+func trainFlag(field string) string {
+	if name, ok := trainFlagNames[field]; ok {
+		return name
+	}
+	var b strings.Builder
+	rs := []rune(field)
+	for i, r := range rs {
+		// A word starts at an upper-case letter after a lower-case one, or
+		// before a lower-case one after an upper-case run ("LRSchedule").
+		upper := unicode.IsUpper(r)
+		if i > 0 && upper && (unicode.IsLower(rs[i-1]) || i+1 < len(rs) && unicode.IsLower(rs[i+1]) && unicode.IsUpper(rs[i-1])) {
+			b.WriteByte('-')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
 
 func dataName(path string) string {
@@ -195,8 +350,8 @@ func printTrain(w io.Writer, r trainReport) {
 	fmt.Fprintf(w, "edge:     Flash %d B, RAM %d B (float32, whole network on the edge)\n", r.FlashBytes, r.RAMBytes)
 	fmt.Fprintf(w, "data:     %s\n", r.Data)
 	fmt.Fprintf(w, "training: %d epochs in %.1f s, best validation at epoch %d\n", r.Epochs, r.Seconds, r.BestEpoch)
-	fmt.Fprintf(w, "val:      accuracy %.4f, macro-F1 %.4f\n", r.ValAccuracy, r.ValMacroF1)
-	fmt.Fprintf(w, "test:     accuracy %.4f, macro-F1 %.4f\n", r.TestAccuracy, r.TestMacroF1)
+	fmt.Fprintf(w, "val:      accuracy %.4f, balanced accuracy %.4f, macro-F1 %.4f\n", r.ValAccuracy, r.ValBalancedAccuracy, r.ValMacroF1)
+	fmt.Fprintf(w, "test:     accuracy %.4f, balanced accuracy %.4f, macro-F1 %.4f\n", r.TestAccuracy, r.TestBalancedAccuracy, r.TestMacroF1)
 	fmt.Fprintln(w, "test confusion (rows true, columns predicted):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "\t")
@@ -210,6 +365,13 @@ func printTrain(w io.Writer, r trainReport) {
 			fmt.Fprintf(tw, "%d\t", n)
 		}
 		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "test per class (Se = sensitivity, +P = positive predictivity):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\tsupport\tSe\t+P\t\n")
+	for _, c := range r.TestPerClass {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t\n", c.Class, c.Support, c.Sensitivity, c.PositivePredictivity)
 	}
 	tw.Flush()
 	if r.Model != "" {

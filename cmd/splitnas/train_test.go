@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,5 +139,151 @@ func TestBenchTrainJSON(t *testing.T) {
 	}
 	if len(r.EpochSecondsAll) != 3 || !(r.EpochSeconds > 0) || !(r.ParallelSpeedup > 0) {
 		t.Errorf("report %+v: want 3 positive epoch times, a median and a speed-up", r)
+	}
+}
+
+// TestTrainRecipeFlags trains a teacher with --out, then a student with
+// every recipe flag and --teacher, and checks the JSON report: the recipe
+// as given, balanced accuracy, and per-class scores that add up to the
+// test split.
+func TestTrainRecipeFlags(t *testing.T) {
+	teacher := filepath.Join(t.TempDir(), "teacher.snnm")
+	if _, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "2", "--out", teacher); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "3", "--json",
+		"--class-balance", "sampler", "--select", "balanced", "--schedule", "cosine", "--warmup", "1",
+		"--weight-decay", "0.01", "--augment-shift", "32", "--augment-scale", "0.1", "--augment-wander", "0.2",
+		"--augment-noise", "0.05", "--teacher", teacher, "--temperature", "3", "--alpha", "0.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r trainReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	want := trainRecipe{
+		ClassBalance: nn.BalanceSampler, Select: nn.SelectBalanced, Schedule: nn.ScheduleCosine, WarmupEpochs: 1,
+		WeightDecay: 0.01, AugmentShift: 32, AugmentScale: 0.1, AugmentWander: 0.2, AugmentNoise: 0.05,
+		Teacher: teacher, Temperature: 3, Alpha: 0.7,
+	}
+	if r.Recipe != want {
+		t.Errorf("recipe %+v, want %+v", r.Recipe, want)
+	}
+	for _, key := range []string{`"test_balanced_accuracy"`, `"val_balanced_accuracy"`, `"test_per_class"`, `"sensitivity"`, `"positive_predictivity"`, `"class_balance": "sampler"`} {
+		if !strings.Contains(out, key) {
+			t.Errorf("JSON lacks %s", key)
+		}
+	}
+	if len(r.TestPerClass) != 5 {
+		t.Fatalf("%d per-class scores, want 5", len(r.TestPerClass))
+	}
+	support, recall := 0, 0.0
+	for i, c := range r.TestPerClass {
+		if c.Class != r.Classes[i] {
+			t.Errorf("class %d named %q, want %q", i, c.Class, r.Classes[i])
+		}
+		support += c.Support
+		recall += c.Sensitivity
+	}
+	// The embedded sample's test split: 210 beats, 42 per class, so
+	// balanced accuracy equals accuracy.
+	if support != 210 || math.Abs(recall/5-r.TestBalancedAccuracy) > 1e-12 || math.Abs(r.TestBalancedAccuracy-r.TestAccuracy) > 1e-12 {
+		t.Errorf("support %d, mean Se %g, balanced %g, accuracy %g; want 210 and all three equal",
+			support, recall/5, r.TestBalancedAccuracy, r.TestAccuracy)
+	}
+	if best := r.History[r.BestEpoch-1]; best.ValBalancedAccuracy != r.ValBalancedAccuracy {
+		t.Errorf("best epoch's validation balanced accuracy %g, report %g", best.ValBalancedAccuracy, r.ValBalancedAccuracy)
+	}
+
+	// The defaults are today's training: no recipe, and the same result
+	// as a run that names every default.
+	plain, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "2", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "2", "--json",
+		"--class-balance", "none", "--select", "accuracy", "--schedule", "constant", "--warmup", "0", "--weight-decay", "0",
+		"--augment-shift", "0", "--augment-scale", "0", "--augment-wander", "0", "--augment-noise", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b trainReport
+	if err := json.Unmarshal([]byte(plain), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(named), &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Recipe != (trainRecipe{}) || a.TestAccuracy != b.TestAccuracy || a.History[1].TrainLoss != b.History[1].TrainLoss {
+		t.Errorf("defaults: recipe %+v, test accuracy %g vs %g named, last loss %g vs %g",
+			a.Recipe, a.TestAccuracy, b.TestAccuracy, a.History[1].TrainLoss, b.History[1].TrainLoss)
+	}
+}
+
+// TestTrainRecipeFlagsValidated checks that bad recipe flags are refused
+// with the flag's name before the dataset (a missing file) is read.
+func TestTrainRecipeFlagsValidated(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.snds")
+	base := []string{"train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "4", "--data", missing}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--class-balance", "oversample"}, `--class-balance "oversample": want "none", "weights" or "sampler"`},
+		{[]string{"--select", "f1"}, `--select "f1": want "accuracy" or "balanced"`},
+		{[]string{"--schedule", "step"}, `--schedule "step": want "constant" or "cosine"`},
+		{[]string{"--warmup", "5"}, "--warmup 5: want 0 ≤ warm-up ≤ the 4 epochs"},
+		{[]string{"--warmup", "-1"}, "--warmup -1"},
+		{[]string{"--weight-decay", "-0.1"}, "--weight-decay -0.1: want a finite decay ≥ 0"},
+		{[]string{"--weight-decay", "2000"}, "--weight-decay 2000: want learning rate × decay < 1"},
+		{[]string{"--augment-shift", "-1"}, "--augment-shift -1"},
+		{[]string{"--augment-scale", "1"}, "--augment-scale 1: want 0 ≤ scale < 1"},
+		{[]string{"--augment-wander", "-2"}, "--augment-wander -2"},
+		{[]string{"--augment-noise", "NaN"}, "--augment-noise NaN"},
+		{[]string{"--alpha", "0.5"}, "--alpha needs --teacher"},
+		{[]string{"--temperature", "2"}, "--temperature needs --teacher"},
+		{[]string{"--teacher", missing}, "--teacher " + missing + ": not a model file"},
+		{[]string{"--teacher", dir, "--temperature", "0"}, "--temperature 0: want a positive, finite temperature"},
+		{[]string{"--teacher", dir, "--alpha", "2"}, "--alpha 2: want 0 ≤ α ≤ 1"},
+	} {
+		_, err := run(t, append(slices.Clone(base), c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to mention %q", c.args, err, c.want)
+		}
+	}
+	// A shift as long as the samples needs the data to be refused.
+	if _, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "1", "--augment-shift", "2048"); err == nil ||
+		!strings.Contains(err.Error(), "--augment-shift 2048: want a shift below the sample length 2048") {
+		t.Errorf("--augment-shift 2048: error %v", err)
+	}
+}
+
+// TestTrainFlagNames checks that every nn.Config field that can be out of
+// range is worded with a flag train has: trainFlag's kebab case and its
+// exceptions.
+func TestTrainFlagNames(t *testing.T) {
+	flags := newTrainCmd().Flags()
+	for _, c := range []struct{ field, flag string }{
+		{"Epochs", "epochs"}, {"Batch", "batch"}, {"LR", "lr"}, {"Dropout", "dropout"}, {"Patience", "patience"},
+		{"ClassBalance", "class-balance"}, {"Select", "select"}, {"Schedule", "schedule"}, {"WarmupEpochs", "warmup"},
+		{"WeightDecay", "weight-decay"}, {"AugmentShift", "augment-shift"}, {"AugmentScale", "augment-scale"},
+		{"AugmentWander", "augment-wander"}, {"AugmentNoise", "augment-noise"}, {"Alpha", "alpha"},
+		{"Teacher", "teacher"}, {"Temperature", "temperature"},
+	} {
+		t.Run(c.field, func(t *testing.T) {
+			if got := trainFlag(c.field); got != c.flag {
+				t.Errorf("trainFlag(%q) = %q, want %q", c.field, got, c.flag)
+			}
+			if flags.Lookup(c.flag) == nil {
+				t.Errorf("train has no --%s", c.flag)
+			}
+		})
+	}
+	for field, want := range map[string]string{"LRSchedule": "lr-schedule", "MaxLR": "max-lr", "X": "x"} {
+		if got := trainFlag(field); got != want {
+			t.Errorf("trainFlag(%q) = %q, want %q", field, got, want)
+		}
 	}
 }
