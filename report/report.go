@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/splitnas/splitnas/internal/atomicfile"
+	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/search"
 )
 
@@ -194,6 +195,8 @@ func bestRows(r *search.Result) []row {
 	return append(rows, []row{
 		{"Test accuracy", pct(b.TestAccuracy)},
 		{"Test macro-F1", fmt.Sprintf("%.4f", b.TestMacroF1)},
+		{"Test balanced accuracy (mean recall)", pct(b.TestBalancedAccuracy)},
+		{"Test per class: sensitivity / positive predictivity (support)", perClass(b.TestPerClass)},
 		{"Parameters", count(b.Params)},
 		{"MACs", count(b.MACs)},
 		{"Flash on the edge", byteSize(int64(b.FlashBytes))},
@@ -202,6 +205,19 @@ func bestRows(r *search.Result) []row {
 		{"E_total per inference", energy(b.ETotal) + " mJ"},
 		{"Model file", model},
 	}...)
+}
+
+// perClass lists each class's sensitivity and positive predictivity, AAMI
+// EC57 style, with its support.
+func perClass(cs []nn.ClassScores) string {
+	if len(cs) == 0 {
+		return "not recorded"
+	}
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("%s %s / %s (%d)", c.Class, pct(c.Sensitivity), pct(c.PositivePredictivity), c.Support)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // partitionSummary says what runs where at the best model's split point.

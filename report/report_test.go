@@ -15,6 +15,7 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
 	"github.com/splitnas/splitnas/search"
 )
@@ -320,5 +321,21 @@ func TestWriteFinalTraining(t *testing.T) {
 	checkPage(t, page, 4)
 	if want := "2 runs of 60 epochs from scratch; validation B 91.00 % / 93.00 %; run 2 kept (validation A 92.00 %)"; !strings.Contains(page, want) {
 		t.Errorf("page lacks %q", want)
+	}
+}
+
+// The best model's per-class test scores are shown, AAMI EC57 style.
+func TestWritePerClass(t *testing.T) {
+	r := synthetic(t, 12, 2)
+	r.Best.TestBalancedAccuracy = 0.8125
+	r.Best.TestPerClass = []nn.ClassScores{
+		{Class: "N", Support: 90, Sensitivity: 0.9, PositivePredictivity: 0.99},
+		{Class: "S", Support: 10, Sensitivity: 0.725, PositivePredictivity: 0.4},
+	}
+	page := render(t, r)
+	for _, want := range []string{"81.25 %", "N 90.00 % / 99.00 % (90) · S 72.50 % / 40.00 % (10)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }

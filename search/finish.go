@@ -36,12 +36,23 @@ func (s *searcher) settings() Settings {
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
 		LearningRates: c.LearningRates, ValHalves: s.halvesBy,
+		Metric: c.Train.Select.String(),
+		Recipe: Recipe{
+			ClassBalance: c.Train.ClassBalance.String(), Schedule: c.Train.Schedule.String(),
+			WarmupEpochs: c.Train.WarmupEpochs, WeightDecay: c.Train.WeightDecay,
+			AugmentShift: c.Train.AugmentShift, AugmentScale: c.Train.AugmentScale,
+			AugmentWander: c.Train.AugmentWander, AugmentNoise: c.Train.AugmentNoise,
+		},
 	}
 	if d := c.Profile.Fog.Device; d != nil {
 		st.FogDevice = d.Name
 	}
 	if len(c.Space.Overlaps) > 0 {
 		st.Space += fmt.Sprintf(", overlaps searched %v", c.Space.Overlaps)
+	}
+	if c.Teacher != nil {
+		st.Recipe.Teacher, st.Recipe.TeacherSHA256 = c.Teacher.String(), s.teacherHash
+		st.Recipe.Temperature, st.Recipe.Alpha = c.Temperature, c.Train.Alpha
 	}
 	return st
 }
@@ -54,6 +65,16 @@ func profileHash(p hw.Profile) (string, error) {
 	p.Description = ""
 	h := sha256.New()
 	if err := p.WriteTOML(h, ""); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// modelHash is the SHA-256 (hex) of a model's file form: its layers,
+// classes and weights.
+func modelHash(m *nn.Model) (string, error) {
+	h := sha256.New()
+	if err := nn.Save(h, m); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -143,6 +164,7 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	r.Best = &Best{
 		Arch: c.Arch, Partition: pt.P, ValAccuracy: c.ValAccuracy, ValBAccuracy: c.ValBAccuracy,
 		TestAccuracy: test.Accuracy, TestMacroF1: test.MacroF1, TestConfusion: test.Confusion,
+		TestBalancedAccuracy: test.BalancedAccuracy, TestPerClass: test.PerClass,
 		Params: c.Params, MACs: c.MACs, FlashBytes: pt.FlashBytes, RAMBytes: pt.RAMBytes,
 		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points, Final: final,
 	}
@@ -174,12 +196,12 @@ func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Netw
 			if err != nil {
 				return fmt.Errorf("search: final training %d of %s: %w", k+1, c.Arch, err)
 			}
-			b, err := nn.Evaluate(res.Model, s.valB)
+			a, b, err := s.scores(res)
 			if err != nil {
 				return err
 			}
-			f.Runs[k] = FinalRun{Seed: cfg.Seed, BestEpoch: res.Best + 1, ValAccuracy: res.History[res.Best].ValAcc,
-				ValBAccuracy: b.Accuracy, Seconds: time.Since(t0).Seconds()}
+			f.Runs[k] = FinalRun{Seed: cfg.Seed, BestEpoch: res.Best + 1, ValAccuracy: a,
+				ValBAccuracy: b, Seconds: time.Since(t0).Seconds()}
 			models[k] = res.Model
 			return nil
 		})

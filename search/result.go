@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
 )
 
@@ -98,6 +99,10 @@ type Best struct {
 	RAMBytes     int     `json:"ram_bytes"`
 	EEdge        float64 `json:"e_edge_mj"`
 	ETotal       float64 `json:"e_total_mj"`
+	// Scores for imbalanced test sets: balanced accuracy (mean recall)
+	// and, per class, sensitivity and positive predictivity (AAMI EC57).
+	TestBalancedAccuracy float64          `json:"test_balanced_accuracy"`
+	TestPerClass         []nn.ClassScores `json:"test_per_class"`
 	// TestConfusion[i][j] counts test samples of class i predicted as j.
 	TestConfusion [][]int `json:"test_confusion"`
 	// The network's layers and every split point on the profile (the
@@ -172,6 +177,29 @@ type Settings struct {
 	// half, when no validation record is also a training record (data
 	// split by record or patient) — or "samples", stratified by class.
 	ValHalves string `json:"val_halves"`
+	// Metric is what the validation scores of candidates (val_accuracy,
+	// val_b_accuracy) measure: "accuracy" or "balanced" accuracy.
+	Metric string `json:"metric"`
+	Recipe Recipe `json:"recipe"`
+}
+
+// Recipe is the training recipe every candidate is trained with (package
+// nn's Config), beyond epochs, batch, learning rate and dropout.
+type Recipe struct {
+	ClassBalance  string  `json:"class_balance"`
+	Schedule      string  `json:"schedule"`
+	WarmupEpochs  int     `json:"warmup_epochs,omitempty"`
+	WeightDecay   float64 `json:"weight_decay,omitempty"`
+	AugmentShift  int     `json:"augment_shift,omitempty"`
+	AugmentScale  float64 `json:"augment_scale,omitempty"`
+	AugmentWander float64 `json:"augment_wander,omitempty"`
+	AugmentNoise  float64 `json:"augment_noise,omitempty"`
+	// The distillation teacher, if any: its architecture and the hash of
+	// its file form, the temperature and the weight of its term.
+	Teacher       string  `json:"teacher,omitempty"`
+	TeacherSHA256 string  `json:"teacher_sha256,omitempty"`
+	Temperature   float64 `json:"temperature,omitempty"`
+	Alpha         float64 `json:"alpha,omitempty"`
 }
 
 // Result is what a search produces; it is written as result.json.

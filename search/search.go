@@ -85,6 +85,13 @@ type Config struct {
 	CrossoverRate, MutationRate float64
 
 	Train nn.Config // Epochs, Batch, LR, Dropout; Seed is set per candidate
+	// Teacher, if set, is distilled into every candidate (Hinton et al.
+	// 2015): its outputs on the training split at Temperature are
+	// computed once per search and shared by all trainings, with
+	// Train.Alpha weighting them in the loss. Train.Teacher must be nil.
+	Teacher     *nn.Model
+	Temperature float64
+
 	// LearningRates, if not empty, makes the learning rate part of the
 	// genome: one gene per candidate, one of these values, replacing
 	// Train.LR. (The kernel overlap is searched through Space.Overlaps.)
@@ -193,6 +200,14 @@ func (c Config) Validate(d *dataset.Dataset) error {
 	if err := c.Train.Validate(); err != nil {
 		return &ConfigError{Field: "Train", Value: c.Train, Err: err}
 	}
+	if c.Train.Teacher != nil {
+		return bad("Train.Teacher", "soft targets", "set Teacher instead: the search computes the targets on its training split")
+	}
+	if c.Teacher != nil {
+		if err := nn.CheckTemperature(c.Temperature); err != nil {
+			return &ConfigError{Field: "Temperature", Value: c.Temperature, Err: err}
+		}
+	}
 	for _, s := range dataset.Splits() {
 		if len(d.Indices(s)) == 0 {
 			return &ConfigError{Field: "data", Value: c.DataName, Problem: fmt.Sprintf("no %s samples", s)}
@@ -215,6 +230,7 @@ type searcher struct {
 	// so that a resume on other data or another profile is refused.
 	dataHash, profileHash string
 	halvesBy              string // how the validation split was halved
+	teacherHash           string // of the teacher model, if any
 
 	pcg *rand.PCG
 	rng *rand.Rand
@@ -262,12 +278,21 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	s.train, s.test = d.Part(dataset.Train), d.Part(dataset.Test)
-	train, val := d.Part(dataset.Train), d.Part(dataset.Val)
-	if recordDisjoint(train, val) {
+	val := d.Part(dataset.Val)
+	if recordDisjoint(s.train, val) {
 		s.valA, s.valB, s.halvesBy = halvesByRecord(val, cfg.Seed)
 	}
 	if s.valA == nil {
 		s.valA, s.valB, s.halvesBy = halves(val, cfg.Seed)
+	}
+	if cfg.Teacher != nil {
+		// Computed once, shared read-only by every training.
+		if s.cfg.Train.Teacher, err = nn.TeacherTargets(cfg.Teacher, s.train, cfg.Temperature); err != nil {
+			return nil, fmt.Errorf("search: teacher: %w", err)
+		}
+		if s.teacherHash, err = modelHash(cfg.Teacher); err != nil {
+			return nil, fmt.Errorf("search: teacher: %w", err)
+		}
 	}
 	s.pcg = rand.NewPCG(cfg.Seed, 0x5eed)
 	s.rng = rand.New(s.pcg)
@@ -536,6 +561,43 @@ func (s *searcher) impossible(attempts int) error {
 		ErrImpossibleBudget, attempts, s.limits.FlashBytes, s.limits.RAMBytes, why)
 }
 
+// scores returns a training run's validation scores under the search's
+// metric (Train.Select): accuracy, or balanced accuracy (mean recall) —
+// on half A at the chosen epoch, and on half B.
+func (s *searcher) scores(res *nn.Result) (a, b float64, err error) {
+	met, err := nn.Evaluate(res.Model, s.valB)
+	if err != nil {
+		return 0, 0, err
+	}
+	ep := res.History[res.Best]
+	if s.cfg.Train.Select == nn.SelectBalanced {
+		return ep.ValBalancedAccuracy, met.BalancedAccuracy, nil
+	}
+	return ep.ValAcc, met.Accuracy, nil
+}
+
+// SelectFor returns the metric a search on d should optimise by default:
+// balanced accuracy (mean recall over classes) when the training or the
+// validation split is imbalanced — some class more than 10 % away from
+// the split's mean count, as on the inter-patient protocol, whose
+// validation records are kept whole — and accuracy on balanced data.
+func SelectFor(d *dataset.Dataset) nn.SelectBy {
+	for _, sp := range []dataset.Split{dataset.Train, dataset.Val} {
+		counts := make([]int, len(d.Classes))
+		idx := d.Indices(sp)
+		for _, i := range idx {
+			counts[d.Labels[i]]++
+		}
+		mean := float64(len(idx)) / float64(len(counts))
+		for _, n := range counts {
+			if math.Abs(float64(n)-mean) > 0.1*mean {
+				return nn.SelectBalanced
+			}
+		}
+	}
+	return nn.SelectAccuracy
+}
+
 // trainConfig is the training configuration of candidate c: the search's,
 // with c's learning rate if the search chose one, and the seed derived
 // from seedKey.
@@ -628,13 +690,13 @@ func (s *searcher) trainNew(ctx context.Context, ids []int) (int, error) {
 			if err != nil {
 				return fmt.Errorf("training %s: %w", c.Arch, err)
 			}
-			b, err := nn.Evaluate(res.Model, s.valB)
+			a, b, err := s.scores(res)
 			if err != nil {
 				return err
 			}
-			results[k] = outcome{res.History[res.Best].ValAcc, b.Accuracy, res.Best + 1, time.Since(t0).Seconds(), res.Model}
+			results[k] = outcome{a, b, res.Best + 1, time.Since(t0).Seconds(), res.Model}
 			if s.cfg.OnTrained != nil {
-				c.ValAccuracy, c.ValBAccuracy, c.BestEpoch = results[k].valA, b.Accuracy, res.Best+1
+				c.ValAccuracy, c.ValBAccuracy, c.BestEpoch = a, b, res.Best+1
 				s.mu.Lock()
 				s.cfg.OnTrained(c)
 				s.mu.Unlock()

@@ -632,3 +632,83 @@ func TestHalvesByRecord(t *testing.T) {
 		t.Errorf("data split by sample: val_halves %q, %v", r.Settings.ValHalves, err)
 	}
 }
+
+// SelectFor picks balanced accuracy exactly when a split is imbalanced.
+func TestSelectFor(t *testing.T) {
+	d := waves(t)
+	if got := SelectFor(d); got != nn.SelectAccuracy {
+		t.Errorf("balanced data: %v", got)
+	}
+	var keep []int // drop two thirds of class 2's training samples
+	for i := range d.Len() {
+		if d.Labels[i] != 2 || d.Splits[i] != dataset.Train || i%3 == 0 {
+			keep = append(keep, i)
+		}
+	}
+	if got := SelectFor(d.Subset(keep)); got != nn.SelectBalanced {
+		t.Errorf("imbalanced training split: %v", got)
+	}
+}
+
+// With a teacher and balanced accuracy as the metric, the search distils
+// every candidate from targets computed once, scores candidates and the
+// winner by balanced accuracy, reports per-class test scores, and records
+// the teacher so that a resume with another one is refused.
+func TestSearchTeacherAndBalancedMetric(t *testing.T) {
+	d := waves(t)
+	teacherNet, err := arch.Parse("256x1-64x4-16x4-3", arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcfg := nn.DefaultConfig()
+	tcfg.Epochs, tcfg.LR = 5, 0.01
+	tres, err := nn.Native().Train(context.Background(), teacherNet, d.Part(dataset.Train), d.Part(dataset.Val), tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := smallConfig(t)
+	cfg.Generations = 2
+	cfg.Dir = t.TempDir()
+	cfg.Teacher, cfg.Temperature, cfg.Train.Alpha = tres.Model, 2, 0.7
+	cfg.Train.Select = nn.SelectBalanced
+	r, err := Run(context.Background(), cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := r.Settings.Recipe
+	if rec.Teacher != "256x1-64x4-16x4-3" || len(rec.TeacherSHA256) != 64 || rec.Temperature != 2 || rec.Alpha != 0.7 || r.Settings.Metric != "balanced" {
+		t.Errorf("settings %+v, metric %q", rec, r.Settings.Metric)
+	}
+	m, err := nn.LoadFile(filepath.Join(cfg.Dir, ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		split dataset.Split
+		want  float64
+	}{{dataset.Test, r.Best.TestBalancedAccuracy}} {
+		met, err := nn.Evaluate(m, d.Part(c.split))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if met.BalancedAccuracy != c.want || len(r.Best.TestPerClass) != 3 || r.Best.TestPerClass[1].Support != 12 {
+			t.Errorf("test balanced accuracy %v, result %v; per class %+v", met.BalancedAccuracy, c.want, r.Best.TestPerClass)
+		}
+	}
+	// Another teacher (same architecture, other weights) is another recipe.
+	tcfg.Seed = 9
+	other, err := nn.Native().Train(context.Background(), teacherNet, d.Part(dataset.Train), d.Part(dataset.Val), tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resume, cfg.Teacher = true, other.Model
+	var sce *SettingsChangedError
+	if _, err := Run(context.Background(), cfg, d); !errors.As(err, &sce) || !sce.Changed("recipe") {
+		t.Errorf("resume with another teacher: %v", err)
+	}
+	cfg.Resume, cfg.Teacher, cfg.Temperature = false, tres.Model, 0
+	var ce *ConfigError
+	if _, err := Run(context.Background(), cfg, d); !errors.As(err, &ce) || ce.Field != "Temperature" {
+		t.Errorf("temperature 0: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/internal/atomicfile"
+	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/report"
 	"github.com/splitnas/splitnas/search"
 )
@@ -39,6 +40,7 @@ func newSearchCmd() *cobra.Command {
 		data, out, resume, strategy string
 		energyLimit                 string
 		overlaps, lrs               string
+		recipe                      = recipeFlags{autoSelect: true}
 		same                        int
 		progress                    bool
 	)
@@ -84,9 +86,24 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 					return err
 				}
 			}
+			if err := recipe.apply(cmd, &cfg.Train); err != nil {
+				return err
+			}
+			if err := recipe.checkTeacher(); err != nil {
+				return err
+			}
 			d, err := loadDataset(data)
 			if err != nil {
 				return err
+			}
+			if recipe.selectBy == selectAuto {
+				cfg.Train.Select = search.SelectFor(d)
+			}
+			if recipe.teacher != "" {
+				if cfg.Teacher, err = nn.LoadFile(recipe.teacher); err != nil {
+					return fmt.Errorf("--teacher: %w", err)
+				}
+				cfg.Temperature = recipe.temperature
 			}
 			cfg.Strategy, cfg.Profile, cfg.Scenario, cfg.Limits = st, prof, sc, lim
 			cfg.Space.InputLength, cfg.Space.InputChannels, cfg.Space.Classes = d.Length, d.Channels, len(d.Classes)
@@ -112,6 +129,7 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 		},
 	}
 	hf.register(cmd)
+	recipe.register(cmd, &cfg.Train)
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
 	f.StringVar(&out, "out", "out/search", "output directory")
@@ -230,6 +248,13 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 	} else {
 		fmt.Fprintf(w, "         validation A %.4f, B %.4f; test %.4f (macro-F1 %.4f)\n", b.ValAccuracy, b.ValBAccuracy, b.TestAccuracy, b.TestMacroF1)
 	}
+	if len(b.TestPerClass) > 0 {
+		parts := make([]string, len(b.TestPerClass))
+		for i, c := range b.TestPerClass {
+			parts[i] = fmt.Sprintf("%s Se %.3f +P %.3f", c.Class, c.Sensitivity, c.PositivePredictivity)
+		}
+		fmt.Fprintf(w, "         test balanced accuracy %.4f; %s\n", b.TestBalancedAccuracy, strings.Join(parts, " · "))
+	}
 	fmt.Fprintf(w, "         %d params, %d MACs; Flash %d B, RAM %d B; E_edge %.4f mJ, E_total %.4f mJ\n",
 		b.Params, b.MACs, b.FlashBytes, b.RAMBytes, b.EEdge, b.ETotal)
 	trained := 0
@@ -287,6 +312,9 @@ func searchError(err error) error {
 	case errors.As(err, &ce):
 		if ce.Field == "Train" {
 			return trainFlagError(ce.Err)
+		}
+		if ce.Field == "Temperature" {
+			return fmt.Errorf("--temperature: %w", ce.Err)
 		}
 		flag, ok := searchFlag(ce.Field)
 		if !ok {

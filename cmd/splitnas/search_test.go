@@ -250,3 +250,57 @@ func TestSearchOverlapAndLRLists(t *testing.T) {
 		}
 	}
 }
+
+// search takes train's recipe flags: a teacher written by train --out, the
+// metric (auto: accuracy on the balanced sample), and the rest, recorded
+// in result.json.
+func TestSearchRecipeFlags(t *testing.T) {
+	tmp := t.TempDir()
+	teacher := filepath.Join(tmp, "teacher.model")
+	if _, err := run(t, "train", "--arch", "2048x1-128x4-32x4-5", "--epochs", "2", "--out", teacher); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "s")
+	out, err := run(t, append(tinySearch, "--out", dir, "--teacher", teacher, "--temperature", "3", "--alpha", "0.6",
+		"--schedule", "cosine", "--warmup", "1", "--augment-scale", "0.1", "--class-balance", "weights")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "test balanced accuracy") {
+		t.Errorf("output lacks the balanced accuracy:\n%s", out)
+	}
+	var r struct {
+		Settings struct {
+			Metric string         `json:"metric"`
+			Recipe map[string]any `json:"recipe"`
+		} `json:"settings"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	rec := r.Settings.Recipe
+	if r.Settings.Metric != "accuracy" || rec["teacher"] != "2048x1-128x4-32x4-5" || rec["temperature"] != 3.0 || rec["alpha"] != 0.6 ||
+		rec["schedule"] != "cosine" || rec["class_balance"] != "weights" || rec["augment_scale"] != 0.1 {
+		t.Errorf("settings: metric %q, recipe %v", r.Settings.Metric, rec)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--select", "median"}, "--select"},
+		{[]string{"--alpha", "0.5"}, "--alpha needs --teacher"},
+		{[]string{"--teacher", filepath.Join(tmp, "none.model")}, "--teacher"},
+		{[]string{"--teacher", teacher, "--temperature", "0"}, "--temperature"},
+	} {
+		if _, err := run(t, append(append(tinySearch, "--out", filepath.Join(tmp, "x")), c.args...)...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(tmp, "x")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: refused, but --out was created", c.args)
+		}
+	}
+}

@@ -95,13 +95,23 @@ type recipeFlags struct {
 	classBalance, selectBy, schedule string
 	teacher                          string
 	temperature                      float64
+	// autoSelect lets --select be "auto" (its default): apply then leaves
+	// Select for the caller to choose from the data.
+	autoSelect bool
 }
+
+// selectAuto is the --select value that lets search choose the metric.
+const selectAuto = "auto"
 
 func (r *recipeFlags) register(cmd *cobra.Command, cfg *nn.Config) {
 	f := cmd.Flags()
 	f.StringVar(&r.classBalance, "class-balance", cfg.ClassBalance.String(),
 		"imbalanced training data: none, weights (loss weighted by inverse class frequency of the training split) or sampler (each class drawn equally often)")
-	f.StringVar(&r.selectBy, "select", cfg.Select.String(), "validation score that picks the best epoch: accuracy or balanced (mean recall over classes)")
+	if r.autoSelect {
+		f.StringVar(&r.selectBy, "select", selectAuto, "validation score that picks the best epoch and is the search's fitness: accuracy, balanced (mean recall over classes) or auto (balanced when the training or validation split is imbalanced)")
+	} else {
+		f.StringVar(&r.selectBy, "select", cfg.Select.String(), "validation score that picks the best epoch: accuracy or balanced (mean recall over classes)")
+	}
 	f.StringVar(&r.schedule, "schedule", cfg.Schedule.String(), "learning-rate schedule, stepped per batch: constant or cosine (to 0 at the end)")
 	f.IntVar(&cfg.WarmupEpochs, "warmup", cfg.WarmupEpochs, "epochs of linear learning-rate warm-up (0 = none)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW decoupled weight decay of the weights, not the biases (0 = off)")
@@ -121,8 +131,10 @@ func (r *recipeFlags) apply(cmd *cobra.Command, cfg *nn.Config) error {
 	if cfg.ClassBalance, err = nn.ParseClassBalance(r.classBalance); err != nil {
 		return trainFlagError(err)
 	}
-	if cfg.Select, err = nn.ParseSelectBy(r.selectBy); err != nil {
-		return trainFlagError(err)
+	if !(r.autoSelect && r.selectBy == selectAuto) {
+		if cfg.Select, err = nn.ParseSelectBy(r.selectBy); err != nil {
+			return trainFlagError(err)
+		}
 	}
 	if cfg.Schedule, err = nn.ParseSchedule(r.schedule); err != nil {
 		return trainFlagError(err)
