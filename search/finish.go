@@ -50,6 +50,9 @@ func (s *searcher) settings() Settings {
 	if len(c.Space.Overlaps) > 0 {
 		st.Space += fmt.Sprintf(", overlaps searched %v", c.Space.Overlaps)
 	}
+	if c.Halving.on() {
+		st.RungEpochs, st.Eta = c.Halving.RungEpochs(c.Train.Epochs), c.Halving.Eta
+	}
 	if c.Teacher != nil {
 		st.Recipe.Teacher, st.Recipe.TeacherSHA256 = c.Teacher.String(), s.teacherHash
 		st.Recipe.Temperature, st.Recipe.Alpha = c.Temperature, c.Train.Alpha
@@ -90,11 +93,17 @@ func (s *searcher) result() *Result {
 
 // pick returns the ID of the valid trained candidate with the best
 // validation-B accuracy (then validation A, then lower energy, then the
-// earlier one), or −1.
+// earlier one), or −1. With successive halving only candidates trained for
+// the full epochs take part, if any is valid: scores after fewer epochs
+// are not comparable.
 func (s *searcher) pick() int {
+	full := false
+	for _, c := range s.cands {
+		full = full || (c.Status == Valid && c.BestEpoch > 0 && c.Epochs == s.cfg.Train.Epochs)
+	}
 	best := -1
 	for i, c := range s.cands {
-		if c.Status != Valid || c.BestEpoch == 0 {
+		if c.Status != Valid || c.BestEpoch == 0 || (full && c.Epochs != s.cfg.Train.Epochs) {
 			continue
 		}
 		if best < 0 {

@@ -49,6 +49,10 @@ type Candidate struct {
 	ValAccuracy  float64 `json:"val_accuracy"`
 	ValBAccuracy float64 `json:"val_b_accuracy"`
 	BestEpoch    int     `json:"best_epoch,omitempty"` // 1-based
+	// Epochs is the length of the training its scores come from: the
+	// search's epochs, or with successive halving the last rung's it
+	// reached. 0 when abandoned.
+	Epochs       int     `json:"epochs,omitempty"`
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
 }
 
@@ -72,6 +76,9 @@ type Generation struct {
 	// Flash or RAM while the population was filled.
 	Trained   int `json:"trained"`
 	Abandoned int `json:"abandoned"`
+	// TrainedPerRung counts the trainings at each rung of successive
+	// halving (the first equals Trained); absent without halving.
+	TrainedPerRung []int `json:"trained_per_rung,omitempty"`
 	// Fitness is validation-A accuracy, penalised for energy violators.
 	BestFitness   float64 `json:"best_fitness"`
 	MedianFitness float64 `json:"median_fitness"`
@@ -177,6 +184,10 @@ type Settings struct {
 	// half, when no validation record is also a training record (data
 	// split by record or patient) — or "samples", stratified by class.
 	ValHalves string `json:"val_halves"`
+	// Halving is the successive-halving schedule, if any: the epochs of
+	// each rung, and the reduction factor.
+	RungEpochs []int `json:"rung_epochs,omitempty"`
+	Eta        int   `json:"eta,omitempty"`
 	// Metric is what the validation scores of candidates (val_accuracy,
 	// val_b_accuracy) measure: "accuracy" or "balanced" accuracy.
 	Metric string `json:"metric"`

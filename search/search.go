@@ -32,8 +32,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/hw"
@@ -96,6 +94,10 @@ type Config struct {
 	// genome: one gene per candidate, one of these values, replacing
 	// Train.LR. (The kernel overlap is searched through Space.Overlaps.)
 	LearningRates []float64
+
+	// Halving, if on, trains each generation's new candidates by
+	// successive halving (see Halving) instead of all for Train.Epochs.
+	Halving Halving
 
 	// FinalEpochs, if positive, retrains the chosen architecture from
 	// scratch after the search, FinalSeeds times (different seeds) for
@@ -199,6 +201,9 @@ func (c Config) Validate(d *dataset.Dataset) error {
 	}
 	if err := c.Train.Validate(); err != nil {
 		return &ConfigError{Field: "Train", Value: c.Train, Err: err}
+	}
+	if err := c.Halving.check(c.Train.Epochs); err != nil {
+		return err
 	}
 	if c.Train.Teacher != nil {
 		return bad("Train.Teacher", "soft targets", "set Teacher instead: the search computes the targets on its training split")
@@ -491,7 +496,10 @@ func (s *searcher) generation(ctx context.Context, g int) error {
 		return err
 	}
 	s.pop = ids
-	gen := s.summarise(g, trained, abandoned, time.Since(t0).Seconds())
+	gen := s.summarise(g, trained[0], abandoned, time.Since(t0).Seconds())
+	if s.cfg.Halving.on() {
+		gen.TrainedPerRung = trained
+	}
 	s.hist = append(s.hist, gen)
 	if s.cfg.OnGeneration != nil {
 		s.cfg.OnGeneration(gen)
@@ -599,12 +607,15 @@ func SelectFor(d *dataset.Dataset) nn.SelectBy {
 }
 
 // trainConfig is the training configuration of candidate c: the search's,
-// with c's learning rate if the search chose one, and the seed derived
-// from seedKey.
+// with c's learning rate if the search chose one and c's epochs if set
+// (successive halving), and the seed derived from seedKey.
 func (s *searcher) trainConfig(c Candidate, seedKey string) nn.Config {
 	cfg := s.cfg.Train
 	if c.LR > 0 {
 		cfg.LR = c.LR
+	}
+	if c.Epochs > 0 { // the fidelity it was (or is to be) trained at
+		cfg.Epochs = c.Epochs
 	}
 	cfg.Seed = candidateSeed(s.cfg.Seed, seedKey)
 	return cfg
@@ -655,65 +666,6 @@ func (s *searcher) candidate(g int, gen genome) (int, error) {
 func (c *Candidate) setPoint(pt partition.Point, sc partition.Scenario) {
 	c.Partition, c.FlashBytes, c.RAMBytes = pt.P, pt.FlashBytes, pt.RAMBytes
 	c.EEdge, c.ETotal, c.Energy = pt.EEdge, pt.ETotal, sc.Objective(pt)
-}
-
-// trainNew trains the population's candidates that have not been trained,
-// in parallel, and returns how many it trained.
-func (s *searcher) trainNew(ctx context.Context, ids []int) (int, error) {
-	var todo []int
-	seen := map[int]bool{}
-	for _, id := range ids {
-		if c := s.cands[id]; c.Status != Abandoned && c.BestEpoch == 0 && !seen[id] {
-			todo = append(todo, id)
-			seen[id] = true
-		}
-	}
-	type outcome struct {
-		valA, valB float64
-		best       int
-		secs       float64
-		model      *nn.Model
-	}
-	results := make([]outcome, len(todo))
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(s.cfg.Workers)
-	for k, id := range todo {
-		eg.Go(func() error {
-			c := s.cands[id] // read-only here; written below, after Wait
-			net, err := s.cfg.Space.Decode(c.Genome)
-			if err != nil {
-				return err
-			}
-			cfg := s.trainConfig(c, c.Key())
-			t0 := time.Now()
-			res, err := s.cfg.Engine.Train(ectx, net, s.train, s.valA, cfg)
-			if err != nil {
-				return fmt.Errorf("training %s: %w", c.Arch, err)
-			}
-			a, b, err := s.scores(res)
-			if err != nil {
-				return err
-			}
-			results[k] = outcome{a, b, res.Best + 1, time.Since(t0).Seconds(), res.Model}
-			if s.cfg.OnTrained != nil {
-				c.ValAccuracy, c.ValBAccuracy, c.BestEpoch = a, b, res.Best+1
-				s.mu.Lock()
-				s.cfg.OnTrained(c)
-				s.mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		return 0, err
-	}
-	for k, id := range todo {
-		r := results[k]
-		c := &s.cands[id]
-		c.ValAccuracy, c.ValBAccuracy, c.BestEpoch, c.TrainSeconds = r.valA, r.valB, r.best, r.secs
-		s.models[id] = r.model
-	}
-	return len(todo), nil
 }
 
 // summarise computes generation g's record from the population.

@@ -712,3 +712,72 @@ func TestSearchTeacherAndBalancedMetric(t *testing.T) {
 		t.Errorf("temperature 0: %v", err)
 	}
 }
+
+// Successive halving trains every new candidate for a fraction of the
+// epochs and only the best 1/Eta of each rung further; the schedule is in
+// the result, the winner comes from the full-fidelity rung, and the result
+// does not depend on the number of workers.
+func TestSuccessiveHalving(t *testing.T) {
+	d := waves(t)
+	cfg := smallConfig(t)
+	cfg.Population, cfg.Elite, cfg.Generations = 8, 1, 3
+	cfg.Train.Epochs = 4
+	cfg.Halving = Halving{Rungs: 3, Eta: 2}
+	var results []*Result
+	for _, workers := range []int{1, 2} {
+		cfg.Workers = workers
+		r, err := Run(context.Background(), cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, timeless(r))
+		if !slices.Equal(r.Settings.RungEpochs, []int{1, 2, 4}) || r.Settings.Eta != 2 {
+			t.Fatalf("schedule %v eta %d, want [1 2 4] and 2", r.Settings.RungEpochs, r.Settings.Eta)
+		}
+		full := 0
+		for _, g := range r.History {
+			n := g.TrainedPerRung
+			if len(n) != 3 || n[0] != g.Trained || n[1] != (n[0]+1)/2 || n[2] != (n[1]+1)/2 {
+				t.Errorf("generation %d: trained per rung %v (trained %d)", g.Index, n, g.Trained)
+			}
+			full += n[2]
+		}
+		got := 0
+		for _, c := range r.Candidates {
+			if c.Status == Abandoned {
+				continue
+			}
+			if !slices.Contains([]int{1, 2, 4}, c.Epochs) || c.BestEpoch > c.Epochs {
+				t.Errorf("candidate %s: epochs %d, best epoch %d", c.Arch, c.Epochs, c.BestEpoch)
+			}
+			if c.Epochs == 4 {
+				got++
+			}
+		}
+		if got != full {
+			t.Errorf("%d candidates at the full 4 epochs, the history says %d", got, full)
+		}
+		for _, c := range r.Candidates {
+			if c.Arch == r.Best.Arch && c.Epochs != 4 {
+				t.Errorf("best %s was trained for %d epochs, not the full 4", c.Arch, c.Epochs)
+			}
+		}
+	}
+	if !reflect.DeepEqual(results[0], results[1]) {
+		t.Error("successive halving depends on the worker count")
+	}
+	for _, c := range []struct {
+		h     Halving
+		field string
+	}{
+		{Halving{Rungs: 3, Eta: 1}, "Halving.Eta"},
+		{Halving{Rungs: 4, Eta: 2}, "Halving.Rungs"}, // 4 epochs: rungs 1 1 2 4
+		{Halving{Rungs: -1}, "Halving.Rungs"},
+	} {
+		cfg.Halving = c.h
+		var ce *ConfigError
+		if err := cfg.Validate(d); !errors.As(err, &ce) || ce.Field != c.field {
+			t.Errorf("%+v: %v, want a ConfigError for %s", c.h, err, c.field)
+		}
+	}
+}

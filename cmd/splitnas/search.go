@@ -147,6 +147,8 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	f.IntVar(&cfg.Train.Batch, "batch", cfg.Train.Batch, "mini-batch size")
 	f.StringVar(&lrs, "lr", strconv.FormatFloat(cfg.Train.LR, 'g', -1, 64), "Adam learning rate; a comma-separated list (e.g. 1e-3,3e-3) makes it a gene the search chooses per candidate")
 	f.Float64Var(&cfg.Train.Dropout, "dropout", cfg.Train.Dropout, "dropout rate after each hidden layer")
+	f.IntVar(&cfg.Halving.Rungs, "halving-rungs", 0, "successive halving: train new candidates at this many rungs of growing epochs, keeping the best 1/eta at each (0 or 1: off)")
+	f.IntVar(&cfg.Halving.Eta, "halving-eta", 3, "successive halving: reduction factor between rungs")
 	f.IntVar(&cfg.FinalEpochs, "final-epochs", 0, "after the search, train the chosen architecture again from scratch for this many epochs (0: keep the search-time model)")
 	f.IntVar(&cfg.FinalSeeds, "final-seeds", 3, "runs of the final training, each with its own seed; the best on validation half B is kept")
 	f.StringVar(&overlaps, "overlap", strconv.Itoa(cfg.Space.Kernel.Overlap), "kernel of a strided layer, in strides; a comma-separated list (e.g. 1,2) makes it a gene the search chooses per network")
@@ -209,7 +211,7 @@ func runSearch(cmd *cobra.Command, cfg search.Config, d *dataset.Dataset, showBa
 		slog.Info(fmt.Sprintf("generation %d/%d", g.Index+1, cfg.Generations),
 			"best_fitness", round4(g.BestFitness), "median_fitness", round4(g.MedianFitness),
 			"valid", fmt.Sprintf("%.0f%%", 100*g.ValidShare), "trained", g.Trained, "abandoned", g.Abandoned,
-			"seconds", round4(g.Seconds), "best", g.BestArch)
+			"seconds", round4(g.Seconds), "best", g.BestArch, "trained_per_rung", g.TrainedPerRung)
 	}
 	r, err := search.Run(cmd.Context(), cfg, d)
 	bar.Finish()
@@ -286,6 +288,10 @@ func searchFlag(field string) (string, bool) {
 		return "slots", true
 	case "LearningRates":
 		return "lr", true
+	case "Halving.Rungs":
+		return "halving-rungs", true
+	case "Halving.Eta":
+		return "halving-eta", true
 	case "FinalEpochs":
 		return "final-epochs", true
 	case "FinalSeeds":

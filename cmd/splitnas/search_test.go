@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -301,6 +302,44 @@ func TestSearchRecipeFlags(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(tmp, "x")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%v: refused, but --out was created", c.args)
+		}
+	}
+}
+
+// --halving-rungs and --halving-eta set successive halving; result.json
+// holds the schedule, and impossible schedules name the flag.
+func TestSearchHalvingFlags(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	if _, err := run(t, "search", "--population", "6", "--generations", "1", "--epochs", "4", "--slots", "4",
+		"--halving-rungs", "3", "--halving-eta", "2", "--out", dir); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Settings struct {
+			RungEpochs []int `json:"rung_epochs"`
+			Eta        int   `json:"eta"`
+		} `json:"settings"`
+		History []struct {
+			TrainedPerRung []int `json:"trained_per_rung"`
+		} `json:"history"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(r.Settings.RungEpochs) != "[1 2 4]" || r.Settings.Eta != 2 || len(r.History) != 1 || len(r.History[0].TrainedPerRung) != 3 {
+		t.Errorf("settings %+v, history %+v", r.Settings, r.History)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"--halving-rungs", "3", "--halving-eta", "1"}},
+		{[]string{"--halving-rungs", "5", "--halving-eta", "2"}},
+	} {
+		_, err := run(t, append(append(tinySearch, "--out", filepath.Join(t.TempDir(), "x")), c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), "--halving-") {
+			t.Errorf("%v: %v", c.args, err)
 		}
 	}
 }
