@@ -208,10 +208,13 @@ func runSearch(cmd *cobra.Command, cfg search.Config, d *dataset.Dataset, showBa
 		if showBar {
 			bar.Clear()
 		}
-		slog.Info(fmt.Sprintf("generation %d/%d", g.Index+1, cfg.Generations),
-			"best_fitness", round4(g.BestFitness), "median_fitness", round4(g.MedianFitness),
+		attrs := []any{"best_fitness", round4(g.BestFitness), "median_fitness", round4(g.MedianFitness),
 			"valid", fmt.Sprintf("%.0f%%", 100*g.ValidShare), "trained", g.Trained, "abandoned", g.Abandoned,
-			"seconds", round4(g.Seconds), "best", g.BestArch, "trained_per_rung", g.TrainedPerRung)
+			"seconds", round4(g.Seconds), "best", g.BestArch}
+		if g.TrainedPerRung != nil {
+			attrs = append(attrs, "trained_per_rung", g.TrainedPerRung)
+		}
+		slog.Info(fmt.Sprintf("generation %d/%d", g.Index+1, cfg.Generations), attrs...)
 	}
 	r, err := search.Run(cmd.Context(), cfg, d)
 	bar.Finish()
