@@ -65,7 +65,11 @@ func (c Config) augments() bool {
 
 // apply writes a random variant of x into the augmenter's buffer and
 // returns it (valid until the next call). x is only read.
-func (a *augmenter) apply(x []float32) []float32 {
+func (a *augmenter) apply(x []float32) []float32 { return a.applyTo(x, a.buf) }
+
+// applyTo is apply into out (Channels×Length values), which it returns:
+// batch normalisation keeps a whole batch of augmented samples.
+func (a *augmenter) applyTo(x, out []float32) []float32 {
 	n := a.length
 	k := 0 // out[t] = x[(t + k) mod n]
 	if a.shift > 0 {
@@ -77,7 +81,7 @@ func (a *augmenter) apply(x []float32) []float32 {
 		g = float32(1 + a.scale*(2*a.rng.Float64()-1))
 	}
 	for c := range a.channels {
-		src, dst := x[c*n:(c+1)*n], a.buf[c*n:(c+1)*n]
+		src, dst := x[c*n:(c+1)*n], out[c*n:(c+1)*n]
 		if a.scale > 0 {
 			scaleInto(dst, src[k:], g)
 			scaleInto(dst[n-k:], src[:k], g)
@@ -95,7 +99,7 @@ func (a *augmenter) apply(x []float32) []float32 {
 			a.addNoise(dst)
 		}
 	}
-	return a.buf
+	return out
 }
 
 // addNoise adds noise of standard deviation a.noise to every y[t]: the

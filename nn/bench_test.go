@@ -53,8 +53,9 @@ func BenchmarkEpochTypical(b *testing.B) {
 
 // BenchmarkEpochTypicalRecipe is BenchmarkEpochTypical with parts of the
 // training recipe on: "augment" every augmentation, "teacher" a teacher's
-// soft targets with class weights, cosine schedule and weight decay.
-// Their cost over BenchmarkEpochTypical is what the recipe adds.
+// soft targets with class weights, cosine schedule and weight decay,
+// "batch-norm" batch normalisation (the batch-wide passes). Their cost
+// over BenchmarkEpochTypical is what the recipe adds.
 func BenchmarkEpochTypicalRecipe(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -76,6 +77,7 @@ func BenchmarkEpochTypicalRecipe(b *testing.B) {
 			}
 			c.ClassBalance, c.Schedule, c.WarmupEpochs, c.WeightDecay = BalanceWeights, ScheduleCosine, 1, 0.05
 		}},
+		{"batch-norm", func(c *Config, _ *dataset.Dataset) { c.BatchNorm = true }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			t, d := benchTrainerWith(b, 1, bc.set)

@@ -21,11 +21,19 @@
 // of validation or test data — by circular time shift, amplitude scale,
 // baseline wander and Gaussian noise (Augment*); and knowledge
 // distillation from a teacher's soft targets (Teacher, Alpha), computed
-// once by TeacherTargets on the un-augmented training data.
+// once by TeacherTargets on the un-augmented training data; batch
+// normalisation after every hidden convolution (BatchNorm), which exists
+// only in training: the model Train returns has it folded into the
+// convolutions' weights and biases, so it is the plain network, of the
+// same size and cost on the edge; and a fixed number of samples per epoch
+// (SamplesPerEpoch), class-balanced with the sampler, so that an epoch
+// costs the same however large the training data.
 //
 // The engine is written for speed on small networks: plain Go loops over
-// one sample at a time, blocked so that independent sums overlap and free
-// of data-dependent branches; gonum's BLAS for the Dense layer, where it is
+// one sample at a time (with batch normalisation, whose statistics need
+// the whole batch, one layer at a time across the batch's samples),
+// blocked so that independent sums overlap and free of data-dependent
+// branches; gonum's BLAS for the Dense layer, where it is
 // 3× faster; every buffer allocated before the first batch; the dataset
 // read in place, never copied. A training run uses one goroutine and shares
 // no state, so runs on different goroutines scale with the cores.

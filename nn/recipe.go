@@ -19,16 +19,17 @@ type ClassBalance uint8
 
 const (
 	// BalanceNone treats every sample alike: the loss is the plain mean
-	// over the batch and every epoch visits each sample once.
+	// over the batch and every epoch visits each sample once (or, with
+	// Config.SamplesPerEpoch, that many distinct samples).
 	BalanceNone ClassBalance = iota
 	// BalanceWeights weights each sample's loss by its class weight,
 	// ClassWeights of the training data (inverse class frequency,
 	// normalised so that the mean weight over the training samples is 1).
 	BalanceWeights
-	// BalanceSampler draws each epoch's len(train) samples with
-	// replacement, first a class uniformly among those present in the
-	// training data, then a sample of that class uniformly, from the
-	// shuffling stream of Config.Seed.
+	// BalanceSampler draws each epoch's len(train) samples (or
+	// Config.SamplesPerEpoch) with replacement, first a class uniformly
+	// among those present in the training data, then a sample of that
+	// class uniformly, from the shuffling stream of Config.Seed.
 	BalanceSampler
 	numClassBalances
 )

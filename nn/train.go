@@ -62,6 +62,29 @@ type Config struct {
 	// trains on the hard labels alone.
 	Teacher *SoftTargets
 	Alpha   float64
+
+	// BatchNorm trains with batch normalisation after every hidden Conv
+	// and ConvTranspose layer, before its ReLU: per channel over the batch
+	// and the positions, learnable γ and β, running estimates of the mean
+	// and variance with momentum 0.1 and ε 1e-5, as PyTorch's BatchNorm1d
+	// (biased variance to normalise, unbiased for the running estimate).
+	// The model Train returns has it folded into the weights and biases
+	// by the running estimates — the same architecture, parameter count,
+	// Flash, RAM, MACs and energy as without — and validation (the choice
+	// of the best epoch) scores that folded network. It needs Batch ≥ 2
+	// (an epoch's last batch may still hold a single sample: its
+	// statistics are then over its positions alone); the biases of the
+	// normalised layers stay 0 until folded, and γ and β get no weight
+	// decay. Off, training is exactly what it is without the option.
+	BatchNorm bool
+	// SamplesPerEpoch ≥ 0 fixes the number of training samples an epoch
+	// draws, so that its cost does not grow with the training data; 0
+	// draws the whole training split. With BalanceSampler that many
+	// class-balanced draws (with replacement); otherwise that many
+	// distinct samples drawn uniformly without replacement (a fresh
+	// seeded partial shuffle every epoch), or the whole split if it has no
+	// more. The learning-rate schedule counts the steps of these epochs.
+	SamplesPerEpoch int
 }
 
 // DefaultConfig is 20 epochs of batches of 32 at learning rate 1e-3,
@@ -132,15 +155,19 @@ func (c Config) Validate() error {
 		return &ConfigError{"Alpha", c.Alpha, "want 0 ≤ α ≤ 1"}
 	case c.Teacher != nil && (c.Teacher.Len() == 0 || CheckTemperature(c.Teacher.temperature) != nil):
 		return &ConfigError{"Teacher", "(empty soft targets)", "want soft targets from TeacherTargets"}
+	case c.BatchNorm && c.Batch < 2:
+		return &ConfigError{"Batch", c.Batch, "want at least 2 with batch normalisation"}
+	case c.SamplesPerEpoch < 0:
+		return &ConfigError{"SamplesPerEpoch", c.SamplesPerEpoch, "want ≥ 0 samples (0: the whole training split)"}
 	}
 	return nil
 }
 
 // Epoch is the record of one epoch. The training figures are those of the
-// training passes themselves (with dropout and augmentation, while the
-// weights change; the loss is the objective minimised: class-weighted
-// and mixed with the teacher's term when those are on); the validation
-// figures are zero without validation data.
+// training passes themselves (with dropout, augmentation and batch
+// statistics, while the weights change; the loss is the objective
+// minimised: class-weighted and mixed with the teacher's term when those
+// are on); the validation figures are zero without validation data.
 type Epoch struct {
 	TrainLoss           float64 `json:"train_loss"`
 	TrainAcc            float64 `json:"train_acc"`
@@ -156,7 +183,9 @@ type Result struct {
 	// Model holds the weights after epoch Best: the epoch with the highest
 	// validation score of Config.Select (the lower validation loss breaks
 	// ties, the earlier epoch after that), or the last epoch without
-	// validation data.
+	// validation data. With Config.BatchNorm the normalisation is folded
+	// into them: Model is the plain network, and its validation scores
+	// are the ones recorded for epoch Best.
 	Model   *Model
 	History []Epoch
 	Best    int // index into History
@@ -225,15 +254,31 @@ func (native) Train(ctx context.Context, net arch.Network, train, val *dataset.D
 
 // trainer holds everything one training run needs, allocated up front.
 type trainer struct {
-	m       *Model
-	cfg     Config
-	grads   []float32
-	best    []float32 // parameters of the best epoch so far
-	opt     *adam
-	ws      *workspace[float32]
-	drop    *dropper // nil without dropout
-	shuffle *rand.Rand
-	perm    []int // the epoch's order of training samples
+	m   *Model
+	cfg Config
+	// all is the vector Adam updates and grads its gradient: the model's
+	// parameters, and with batch normalisation γ and β after them. params
+	// is the network's part of all: m.params itself without batch
+	// normalisation; with it a copy, trained unfolded, which fold turns
+	// into m.params.
+	all, params, grads []float32
+	best               []float32 // parameters of the best epoch so far (folded)
+	opt                *adam
+	ws                 *workspace[float32] // one sample's pass; validation
+	drop               *dropper            // nil without dropout
+	shuffle            *rand.Rand
+	perm               []int // the training samples, in the order of the last draws
+	draws              int   // samples per epoch: the first draws of perm
+
+	// With Config.BatchNorm (nil otherwise): the normalisation, the
+	// batch-wide passes, its parameters γ and β (the end of all), the
+	// folded parameters of the last validation, and with augmentation a
+	// buffer per sample of a batch.
+	bn     *batchNorm[float32]
+	batch  *bnBatch[float32]
+	bnp    []float32
+	folded []float32
+	inputs [][]float32
 
 	steps   int // Adam steps taken
 	perStep int // Adam steps per epoch
@@ -249,25 +294,51 @@ type trainer struct {
 // here). train must hold at least one sample.
 func newTrainer(m *Model, train *dataset.Dataset, cfg Config) *trainer {
 	n := train.Len()
+	draws := n
+	if k := cfg.SamplesPerEpoch; k > 0 && (k < n || cfg.ClassBalance == BalanceSampler) {
+		draws = k
+	}
 	t := &trainer{
 		m:       m,
 		cfg:     cfg,
-		grads:   make([]float32, len(m.params)),
+		all:     m.params,
+		params:  m.params,
 		best:    make([]float32, len(m.params)),
-		opt:     newAdam(cfg.LR, len(m.params)),
-		ws:      newWorkspace[float32](m.plan, cfg.Dropout > 0, false),
 		shuffle: rand.New(rand.NewPCG(cfg.Seed, streamShuffle)),
-		perm:    make([]int, n),
-		perStep: (n + cfg.Batch - 1) / cfg.Batch,
+		perm:    make([]int, max(n, draws)),
+		draws:   draws,
+		perStep: (draws + cfg.Batch - 1) / cfg.Batch,
 		soft:    cfg.Teacher,
 	}
+	if cfg.BatchNorm {
+		t.bn = newBatchNorm[float32](m.plan)
+		nP := len(m.params)
+		t.all = make([]float32, nP+t.bn.nParams)
+		t.params, t.bnp = t.all[:nP:nP], t.all[nP:]
+		copy(t.params, m.params)
+		t.bn.initParams(t.bnp)
+		t.folded = make([]float32, nP)
+		size := min(cfg.Batch, draws) // no batch is larger
+		t.batch = newBNBatch(m.plan, t.bn, size, cfg.Dropout > 0, false)
+		t.ws = t.batch.ws[0]
+		if cfg.augments() {
+			t.inputs = make([][]float32, size)
+			for s := range t.inputs {
+				t.inputs[s] = make([]float32, train.Length*train.Channels)
+			}
+		}
+	} else {
+		t.ws = newWorkspace[float32](m.plan, cfg.Dropout > 0, false)
+	}
+	t.grads = make([]float32, len(t.all))
+	t.opt = newAdam(cfg.LR, len(t.all))
 	if cfg.WeightDecay > 0 {
 		t.opt.decay, t.opt.decayRanges = cfg.WeightDecay, weightRanges(m.plan)
 	}
 	if cfg.Dropout > 0 {
 		t.drop = newDropper(cfg.Dropout, cfg.Seed)
 	}
-	for i := range t.perm {
+	for i := range min(n, len(t.perm)) {
 		t.perm[i] = i
 	}
 	switch cfg.ClassBalance {
@@ -310,11 +381,13 @@ func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result
 			return nil, fmt.Errorf("nn: training stopped in epoch %d of %d: %w", e+1, t.cfg.Epochs, err)
 		}
 		ep := Epoch{TrainLoss: loss, TrainAcc: acc, LR: t.opt.lr}
+		var inf []float32 // the network validated
 		if val != nil {
 			for _, row := range t.conf {
 				clear(row)
 			}
-			l, c := score(t.m.plan, t.m.params, t.ws, val, t.conf)
+			inf = t.inference()
+			l, c := score(t.m.plan, inf, t.ws, val, t.conf)
 			ep.ValLoss, ep.ValAcc = l/float64(val.Len()), float64(c)/float64(val.Len())
 			ep.ValBalancedAccuracy = balancedAccuracy(t.conf)
 		}
@@ -330,54 +403,78 @@ func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result
 		}
 		if sc > bestScore || (sc == bestScore && ep.ValLoss < bestLoss) {
 			bestScore, bestLoss, res.Best = sc, ep.ValLoss, e
-			copy(t.best, t.m.params)
+			copy(t.best, inf)
 		} else if t.cfg.Patience > 0 && e-res.Best >= t.cfg.Patience {
 			break
 		}
 	}
-	if val != nil {
+	switch {
+	case val != nil:
 		copy(t.m.params, t.best)
+	case t.bn != nil:
+		copy(t.m.params, t.inference())
 	}
 	return res, nil
 }
 
-// order sets t.perm to the epoch's order of training samples: a fresh
-// permutation, or with BalanceSampler len(perm) class-balanced draws.
-func (t *trainer) order() {
-	if t.byClass != nil {
-		for i := range t.perm {
-			idx := t.byClass[t.shuffle.IntN(len(t.byClass))]
-			t.perm[i] = idx[t.shuffle.IntN(len(idx))]
-		}
-		return
+// inference returns the parameters of the network as it stands, for
+// inference: the trained ones, or with batch normalisation the trained
+// ones with the normalisation folded in (into t.folded).
+func (t *trainer) inference() []float32 {
+	if t.bn == nil {
+		return t.params
 	}
-	for i := len(t.perm) - 1; i > 0; i-- {
-		j := t.shuffle.IntN(i + 1)
-		t.perm[i], t.perm[j] = t.perm[j], t.perm[i]
-	}
+	t.bn.fold(t.m.plan, t.params, t.bnp, t.folded)
+	return t.folded
 }
 
-// epoch makes one pass over train in a fresh random order and returns the
-// mean training loss and accuracy.
+// order returns the epoch's training samples in the order of training:
+// with BalanceSampler t.draws class-balanced draws; otherwise a fresh
+// permutation of all the samples, or, when t.draws is fewer, t.draws
+// distinct samples drawn uniformly (the first steps of a Fisher–Yates
+// shuffle of the permutation left by the previous epoch).
+func (t *trainer) order() []int {
+	perm := t.perm[:t.draws]
+	if t.byClass != nil {
+		for i := range perm {
+			idx := t.byClass[t.shuffle.IntN(len(t.byClass))]
+			perm[i] = idx[t.shuffle.IntN(len(idx))]
+		}
+		return perm
+	}
+	if n := len(t.perm); t.draws < n {
+		for i := range perm {
+			j := i + t.shuffle.IntN(n-i)
+			t.perm[i], t.perm[j] = t.perm[j], t.perm[i]
+		}
+		return perm
+	}
+	for i := len(perm) - 1; i > 0; i-- {
+		j := t.shuffle.IntN(i + 1)
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	return perm
+}
+
+// epoch makes one pass over the epoch's training samples (see order) and
+// returns their mean training loss and accuracy.
 func (t *trainer) epoch(ctx context.Context, train *dataset.Dataset) (loss, acc float64, err error) {
-	p, params, ws := t.m.plan, t.m.params, t.ws
+	order := t.order()
+	if t.bn != nil {
+		return t.epochBN(ctx, train, order)
+	}
+	p, params, ws := t.m.plan, t.params, t.ws
 	dropout := t.drop != nil
 	logitsGrad := ws.grad[len(p.layers)]
-	t.order()
-	var temp float64
-	var soft []float32
-	if t.soft != nil {
-		temp = t.soft.temperature
-	}
 	done := ctx.Done()
 	correct := 0
-	for b0 := 0; b0 < len(t.perm); b0 += t.cfg.Batch {
+	for b0 := 0; b0 < len(order); b0 += t.cfg.Batch {
 		select {
 		case <-done:
 			return 0, 0, ctx.Err()
 		default:
 		}
-		batch := t.perm[b0:min(b0+t.cfg.Batch, len(t.perm))]
+		batch := order[b0:min(b0+t.cfg.Batch, len(order))]
 		scale := 1 / float32(len(batch))
 		clear(t.grads)
 		for _, idx := range batch {
@@ -389,28 +486,85 @@ func (t *trainer) epoch(ctx context.Context, train *dataset.Dataset) (loss, acc 
 				fill(t.drop, ws)
 			}
 			z := ws.forward(p, params, x, dropout)
-			label := int(train.Labels[idx])
-			if argmax(z) == label {
+			l, ok := t.loss(train, idx, z, scale, logitsGrad)
+			if ok {
 				correct++
 			}
-			w := float32(1)
-			if t.classW != nil {
-				w = t.classW[label]
-			}
-			var l float32
-			if t.soft != nil {
-				soft = t.soft.Probs(idx)
-				l = distillLoss(z, label, soft, temp, t.cfg.Alpha, w*scale, logitsGrad)
-			} else {
-				l = softmaxCE(z, label, w*scale, logitsGrad)
-			}
-			loss += float64(w * l)
+			loss += l
 			ws.backward(p, params, t.grads, dropout)
 		}
-		t.opt.lr = t.cfg.LearningRate(t.steps, t.perStep)
-		t.steps++
-		t.opt.step(params, t.grads)
+		t.step()
 	}
-	n := float64(len(t.perm))
+	n := float64(len(order))
 	return loss / n, float64(correct) / n, nil
+}
+
+// epochBN is epoch with batch normalisation: each batch goes through the
+// network layer by layer, all its samples at once (see bnBatch).
+func (t *trainer) epochBN(ctx context.Context, train *dataset.Dataset, order []int) (loss, acc float64, err error) {
+	b := t.batch
+	dropout := t.drop != nil
+	last := len(t.m.plan.layers)
+	nP := len(t.params)
+	done := ctx.Done()
+	correct := 0
+	for b0 := 0; b0 < len(order); b0 += t.cfg.Batch {
+		select {
+		case <-done:
+			return 0, 0, ctx.Err()
+		default:
+		}
+		batch := order[b0:min(b0+t.cfg.Batch, len(order))]
+		scale := 1 / float32(len(batch))
+		clear(t.grads)
+		for s, idx := range batch {
+			ws := b.ws[s]
+			x := train.Sample(idx)
+			if t.aug != nil {
+				x = t.aug.applyTo(x, t.inputs[s])
+			}
+			ws.act[0] = x
+			if dropout {
+				fill(t.drop, ws)
+			}
+		}
+		b.forward(t.params, t.bnp, len(batch), dropout)
+		for s, idx := range batch {
+			ws := b.ws[s]
+			l, ok := t.loss(train, idx, ws.act[last], scale, ws.grad[last])
+			if ok {
+				correct++
+			}
+			loss += l
+		}
+		b.backward(t.params, t.bnp, t.grads[:nP], t.grads[nP:], len(batch), dropout)
+		t.step()
+	}
+	n := float64(len(order))
+	return loss / n, float64(correct) / n, nil
+}
+
+// loss returns the (class-weighted) training loss of sample idx of train
+// given its logits z, sets dz to its gradient times scale, and reports
+// whether z predicts the sample's class.
+func (t *trainer) loss(train *dataset.Dataset, idx int, z []float32, scale float32, dz []float32) (float64, bool) {
+	label := int(train.Labels[idx])
+	w := float32(1)
+	if t.classW != nil {
+		w = t.classW[label]
+	}
+	var l float32
+	if t.soft != nil {
+		l = distillLoss(z, label, t.soft.Probs(idx), t.soft.temperature, t.cfg.Alpha, w*scale, dz)
+	} else {
+		l = softmaxCE(z, label, w*scale, dz)
+	}
+	return float64(w * l), argmax(z) == label
+}
+
+// step takes one Adam step of the schedule with the batch's gradient.
+func (t *trainer) step() {
+	t.opt.lr = t.cfg.LearningRate(t.steps, t.perStep)
+	t.steps++
+	t.opt.step(t.all, t.grads)
 }

@@ -174,7 +174,7 @@ func TestBatches(t *testing.T) {
 // TestNoAllocations checks that a training epoch and a validation pass
 // allocate nothing, with dropout and with every part of the recipe on
 // (augmentation, class weights or sampler, schedule, weight decay, a
-// teacher).
+// teacher, samples per epoch, batch normalisation and its folding).
 func TestNoAllocations(t *testing.T) {
 	net := toyNet(t)
 	d := randomData(100, net.Input(), 3, 1)
@@ -193,6 +193,13 @@ func TestNoAllocations(t *testing.T) {
 			*c = fullRecipe(*c)
 			c.ClassBalance, c.Teacher, c.Dropout = BalanceSampler, soft, 0.1
 		}},
+		{"samples per epoch", func(c *Config) { c.SamplesPerEpoch = 40 }},
+		{"sampler with samples per epoch", func(c *Config) { c.ClassBalance, c.SamplesPerEpoch = BalanceSampler, 150 }},
+		{"batch norm", func(c *Config) { c.BatchNorm = true }},
+		{"batch norm with the recipe, dropout and samples per epoch", func(c *Config) {
+			*c = fullRecipe(*c)
+			c.BatchNorm, c.Dropout, c.SamplesPerEpoch, c.Teacher = true, 0.2, 70, soft
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +216,7 @@ func TestNoAllocations(t *testing.T) {
 				if _, _, err := tr.epoch(ctx, d); err != nil {
 					t.Fatal(err)
 				}
-				score(m.plan, m.params, tr.ws, d, tr.conf)
+				score(m.plan, tr.inference(), tr.ws, d, tr.conf)
 				balancedAccuracy(tr.conf)
 			})
 			if allocs != 0 {
@@ -275,6 +282,8 @@ func TestTrainErrors(t *testing.T) {
 		{"AugmentNoise", good(), nil, cfgWith(func(c *Config) { c.AugmentNoise = -1 }), "AugmentNoise -1"},
 		{"Alpha", good(), nil, cfgWith(func(c *Config) { c.Alpha = 1.5 }), "Alpha 1.5: want 0 ≤ α ≤ 1"},
 		{"Teacher", good(), nil, cfgWith(func(c *Config) { c.Teacher = &SoftTargets{} }), "Teacher"},
+		{"Batch", good(), nil, cfgWith(func(c *Config) { c.BatchNorm, c.Batch = true, 1 }), "Batch 1: want at least 2 with batch normalisation"},
+		{"SamplesPerEpoch", good(), nil, cfgWith(func(c *Config) { c.SamplesPerEpoch = -5 }), "SamplesPerEpoch -5: want ≥ 0"},
 	}
 	for _, tt := range tests {
 		_, err := Native().Train(context.Background(), net, tt.train, tt.val, tt.cfg)

@@ -42,6 +42,7 @@ func (s *searcher) settings() Settings {
 			WarmupEpochs: c.Train.WarmupEpochs, WeightDecay: c.Train.WeightDecay,
 			AugmentShift: c.Train.AugmentShift, AugmentScale: c.Train.AugmentScale,
 			AugmentWander: c.Train.AugmentWander, AugmentNoise: c.Train.AugmentNoise,
+			BatchNorm: c.Train.BatchNorm, SamplesPerEpoch: c.Train.SamplesPerEpoch,
 		},
 	}
 	if d := c.Profile.Fog.Device; d != nil {

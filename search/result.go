@@ -197,14 +197,16 @@ type Settings struct {
 // Recipe is the training recipe every candidate is trained with (package
 // nn's Config), beyond epochs, batch, learning rate and dropout.
 type Recipe struct {
-	ClassBalance  string  `json:"class_balance"`
-	Schedule      string  `json:"schedule"`
-	WarmupEpochs  int     `json:"warmup_epochs,omitempty"`
-	WeightDecay   float64 `json:"weight_decay,omitempty"`
-	AugmentShift  int     `json:"augment_shift,omitempty"`
-	AugmentScale  float64 `json:"augment_scale,omitempty"`
-	AugmentWander float64 `json:"augment_wander,omitempty"`
-	AugmentNoise  float64 `json:"augment_noise,omitempty"`
+	ClassBalance    string  `json:"class_balance"`
+	Schedule        string  `json:"schedule"`
+	WarmupEpochs    int     `json:"warmup_epochs,omitempty"`
+	WeightDecay     float64 `json:"weight_decay,omitempty"`
+	AugmentShift    int     `json:"augment_shift,omitempty"`
+	AugmentScale    float64 `json:"augment_scale,omitempty"`
+	AugmentWander   float64 `json:"augment_wander,omitempty"`
+	AugmentNoise    float64 `json:"augment_noise,omitempty"`
+	BatchNorm       bool    `json:"batch_norm,omitempty"`
+	SamplesPerEpoch int     `json:"samples_per_epoch,omitempty"`
 	// The distillation teacher, if any: its architecture and the hash of
 	// its file form, the temperature and the weight of its term.
 	Teacher       string  `json:"teacher,omitempty"`

@@ -130,6 +130,7 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	}
 	hf.register(cmd)
 	recipe.register(cmd, &cfg.Train)
+	recipe.registerEpoch(cmd, &cfg.Train)
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
 	f.StringVar(&out, "out", "out/search", "output directory")

@@ -263,7 +263,8 @@ func TestSearchRecipeFlags(t *testing.T) {
 	}
 	dir := filepath.Join(tmp, "s")
 	out, err := run(t, append(tinySearch, "--out", dir, "--teacher", teacher, "--temperature", "3", "--alpha", "0.6",
-		"--schedule", "cosine", "--warmup", "1", "--augment-scale", "0.1", "--class-balance", "weights")...)
+		"--schedule", "cosine", "--warmup", "1", "--augment-scale", "0.1", "--class-balance", "weights",
+		"--batch-norm", "--samples-per-epoch", "200")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,8 @@ func TestSearchRecipeFlags(t *testing.T) {
 	}
 	rec := r.Settings.Recipe
 	if r.Settings.Metric != "accuracy" || rec["teacher"] != "2048x1-128x4-32x4-5" || rec["temperature"] != 3.0 || rec["alpha"] != 0.6 ||
-		rec["schedule"] != "cosine" || rec["class_balance"] != "weights" || rec["augment_scale"] != 0.1 {
+		rec["schedule"] != "cosine" || rec["class_balance"] != "weights" || rec["augment_scale"] != 0.1 ||
+		rec["batch_norm"] != true || rec["samples_per_epoch"] != 200.0 {
 		t.Errorf("settings: metric %q, recipe %v", r.Settings.Metric, rec)
 	}
 	for _, c := range []struct {

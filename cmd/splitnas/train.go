@@ -87,6 +87,10 @@ type trainRecipe struct {
 	Teacher       string          `json:"teacher,omitempty"`
 	Temperature   float64         `json:"temperature,omitempty"`
 	Alpha         float64         `json:"alpha,omitempty"`
+	BatchNorm     bool            `json:"batch_norm"`
+	// SamplesPerEpoch is --samples-per-epoch as given, 0 for the whole
+	// training split (without the sampler an epoch draws at most the split).
+	SamplesPerEpoch int `json:"samples_per_epoch"`
 }
 
 // recipeFlags are the training-recipe flags of train, parsed into an
@@ -122,6 +126,16 @@ func (r *recipeFlags) register(cmd *cobra.Command, cfg *nn.Config) {
 	f.StringVar(&r.teacher, "teacher", "", "distil from this model file (e.g. one written by train --out): its softened outputs on the training split")
 	f.Float64Var(&r.temperature, "temperature", 4, "distillation temperature T (with --teacher)")
 	f.Float64Var(&cfg.Alpha, "alpha", cfg.Alpha, "weight of the teacher's term in the loss, (1-α)·CE + α·T²·KL (with --teacher)")
+}
+
+// registerEpoch registers the flags that change how an epoch trains,
+// --batch-norm and --samples-per-epoch, into cfg.
+func (r *recipeFlags) registerEpoch(cmd *cobra.Command, cfg *nn.Config) {
+	f := cmd.Flags()
+	f.BoolVar(&cfg.BatchNorm, "batch-norm", cfg.BatchNorm,
+		"train with batch normalisation after every hidden convolution, folded into its weights and bias afterwards (the model is the same size; needs --batch ≥ 2)")
+	f.IntVar(&cfg.SamplesPerEpoch, "samples-per-epoch", cfg.SamplesPerEpoch,
+		"training samples drawn per epoch, class-balanced with --class-balance sampler, otherwise distinct and at most the training split (0 = the whole training split)")
 }
 
 // apply parses the enumerations into cfg and checks the flags that only
@@ -170,6 +184,7 @@ func (r *recipeFlags) report(cfg nn.Config) trainRecipe {
 		WarmupEpochs: cfg.WarmupEpochs, WeightDecay: cfg.WeightDecay,
 		AugmentShift: cfg.AugmentShift, AugmentScale: cfg.AugmentScale,
 		AugmentWander: cfg.AugmentWander, AugmentNoise: cfg.AugmentNoise,
+		BatchNorm: cfg.BatchNorm, SamplesPerEpoch: cfg.SamplesPerEpoch,
 	}
 	if r.teacher != "" {
 		rec.Teacher, rec.Temperature, rec.Alpha = r.teacher, r.temperature, cfg.Alpha
@@ -198,8 +213,11 @@ The recipe flags are off by default. --class-balance handles an imbalanced train
 --schedule and --warmup shape the learning rate, stepped per batch; --weight-decay is AdamW's
 decoupled decay; the --augment-* flags perturb every training sample afresh each epoch
 (validation and test data never); --teacher distils from a model written by train --out, whose
-outputs on the (un-augmented) training split are computed once. Scores include balanced
-accuracy and per-class sensitivity (Se) and positive predictivity (+P), AAMI EC57 style.`,
+outputs on the (un-augmented) training split are computed once. --batch-norm trains with batch
+normalisation after every hidden convolution and folds it into the weights, so the saved model,
+its Flash, RAM and energy are those of the plain network; --samples-per-epoch fixes the cost of
+an epoch on a large training split. Scores include balanced accuracy and per-class sensitivity
+(Se) and positive predictivity (+P), AAMI EC57 style.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Every flag is checked before the dataset is read, and the
@@ -289,6 +307,7 @@ accuracy and per-class sensitivity (Se) and positive predictivity (+P), AAMI EC5
 	f.IntVar(&cfg.Patience, "patience", cfg.Patience, "stop after this many epochs without a better validation score (0 = off)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation, shuffling, dropout, sampling and augmentation")
 	recipe.register(cmd, &cfg)
+	recipe.registerEpoch(cmd, &cfg)
 	f.StringVar(&out, "out", "", "save the trained model to this file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd

@@ -154,7 +154,8 @@ func TestTrainRecipeFlags(t *testing.T) {
 	out, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "3", "--json",
 		"--class-balance", "sampler", "--select", "balanced", "--schedule", "cosine", "--warmup", "1",
 		"--weight-decay", "0.01", "--augment-shift", "32", "--augment-scale", "0.1", "--augment-wander", "0.2",
-		"--augment-noise", "0.05", "--teacher", teacher, "--temperature", "3", "--alpha", "0.7")
+		"--augment-noise", "0.05", "--teacher", teacher, "--temperature", "3", "--alpha", "0.7",
+		"--batch-norm", "--samples-per-epoch", "300")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,12 +166,12 @@ func TestTrainRecipeFlags(t *testing.T) {
 	want := trainRecipe{
 		ClassBalance: nn.BalanceSampler, Select: nn.SelectBalanced, Schedule: nn.ScheduleCosine, WarmupEpochs: 1,
 		WeightDecay: 0.01, AugmentShift: 32, AugmentScale: 0.1, AugmentWander: 0.2, AugmentNoise: 0.05,
-		Teacher: teacher, Temperature: 3, Alpha: 0.7,
+		Teacher: teacher, Temperature: 3, Alpha: 0.7, BatchNorm: true, SamplesPerEpoch: 300,
 	}
 	if r.Recipe != want {
 		t.Errorf("recipe %+v, want %+v", r.Recipe, want)
 	}
-	for _, key := range []string{`"test_balanced_accuracy"`, `"val_balanced_accuracy"`, `"test_per_class"`, `"sensitivity"`, `"positive_predictivity"`, `"class_balance": "sampler"`} {
+	for _, key := range []string{`"test_balanced_accuracy"`, `"val_balanced_accuracy"`, `"test_per_class"`, `"sensitivity"`, `"positive_predictivity"`, `"class_balance": "sampler"`, `"batch_norm": true`, `"samples_per_epoch": 300`} {
 		if !strings.Contains(out, key) {
 			t.Errorf("JSON lacks %s", key)
 		}
@@ -204,7 +205,8 @@ func TestTrainRecipeFlags(t *testing.T) {
 	}
 	named, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "2", "--json",
 		"--class-balance", "none", "--select", "accuracy", "--schedule", "constant", "--warmup", "0", "--weight-decay", "0",
-		"--augment-shift", "0", "--augment-scale", "0", "--augment-wander", "0", "--augment-noise", "0")
+		"--augment-shift", "0", "--augment-scale", "0", "--augment-wander", "0", "--augment-noise", "0",
+		"--batch-norm=false", "--samples-per-epoch", "0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +249,8 @@ func TestTrainRecipeFlagsValidated(t *testing.T) {
 		{[]string{"--teacher", missing}, "--teacher " + missing + ": not a model file"},
 		{[]string{"--teacher", dir, "--temperature", "0"}, "--temperature 0: want a positive, finite temperature"},
 		{[]string{"--teacher", dir, "--alpha", "2"}, "--alpha 2: want 0 ≤ α ≤ 1"},
+		{[]string{"--samples-per-epoch", "-1"}, "--samples-per-epoch -1: want ≥ 0 samples"},
+		{[]string{"--batch-norm", "--batch", "1"}, "--batch 1: want at least 2 with batch normalisation"},
 	} {
 		_, err := run(t, append(slices.Clone(base), c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -270,7 +274,8 @@ func TestTrainFlagNames(t *testing.T) {
 		{"ClassBalance", "class-balance"}, {"Select", "select"}, {"Schedule", "schedule"}, {"WarmupEpochs", "warmup"},
 		{"WeightDecay", "weight-decay"}, {"AugmentShift", "augment-shift"}, {"AugmentScale", "augment-scale"},
 		{"AugmentWander", "augment-wander"}, {"AugmentNoise", "augment-noise"}, {"Alpha", "alpha"},
-		{"Teacher", "teacher"}, {"Temperature", "temperature"},
+		{"Teacher", "teacher"}, {"Temperature", "temperature"}, {"BatchNorm", "batch-norm"},
+		{"SamplesPerEpoch", "samples-per-epoch"},
 	} {
 		t.Run(c.field, func(t *testing.T) {
 			if got := trainFlag(c.field); got != c.flag {
@@ -285,5 +290,49 @@ func TestTrainFlagNames(t *testing.T) {
 		if got := trainFlag(field); got != want {
 			t.Errorf("trainFlag(%q) = %q, want %q", field, got, want)
 		}
+	}
+}
+
+// TestTrainBatchNorm trains with --batch-norm and --samples-per-epoch and
+// --out: the report's params, MACs, Flash and RAM are the plain network's,
+// the saved model holds exactly its parameters (batch normalisation
+// folded), and scores on the test split what the report says.
+func TestTrainBatchNorm(t *testing.T) {
+	model := filepath.Join(t.TempDir(), "bn.snnm")
+	out, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "3", "--json", "--out", model,
+		"--batch-norm", "--samples-per-epoch", "400")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r trainReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if r.Params != 877 || r.MACs != 6272 || r.FlashBytes != 3508 || r.RAMBytes != 9216 {
+		t.Errorf("params %d, MACs %d, Flash %d, RAM %d; want 877, 6272, 3508, 9216 as without batch normalisation", r.Params, r.MACs, r.FlashBytes, r.RAMBytes)
+	}
+	if !r.Recipe.BatchNorm || r.Recipe.SamplesPerEpoch != 400 {
+		t.Errorf("recipe %+v, want batch_norm and 400 samples per epoch", r.Recipe)
+	}
+	m, err := nn.LoadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Params()) != 877 || m.String() != r.Arch {
+		t.Errorf("saved model %s with %d parameters, want %s with 877", m, len(m.Params()), r.Arch)
+	}
+	d, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, err := nn.Evaluate(m, d.Part(dataset.Test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Accuracy != r.TestAccuracy {
+		t.Errorf("saved model's test accuracy %g, report %g", met.Accuracy, r.TestAccuracy)
+	}
+	if r.TestAccuracy < 0.3 {
+		t.Errorf("test accuracy %.3f after 3 epochs of 400 beats, want ≥ 0.3 (chance 0.2)", r.TestAccuracy)
 	}
 }
