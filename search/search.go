@@ -401,7 +401,10 @@ func recordDisjoint(train, val *dataset.Dataset) bool {
 // an order drawn with the seed, each into the half where it leaves the
 // per-class counts of the two halves most alike (Σ over classes of
 // |A−B| / (count + 1)); on a tie, the half with fewer samples, then A. With
-// fewer than two records, or if a half would be empty, it returns nils.
+// fewer than two records, or if a half would hold less than a quarter of
+// some class's samples (too few records to split them well), it returns
+// nils, and the caller halves sample by sample: both halves then still
+// hold only records no training sample comes from.
 func halvesByRecord(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset, by string) {
 	ids := val.RecordIDs()
 	if len(ids) < 2 {
@@ -442,8 +445,13 @@ func halvesByRecord(val *dataset.Dataset, seed uint64) (a, b *dataset.Dataset, b
 		sizes[h] += len(members[r])
 		idx[h] = append(idx[h], members[r]...)
 	}
-	if sizes[0] == 0 || sizes[1] == 0 {
-		return nil, nil, ""
+	// Each half must hold a quarter of every class's samples at least, or
+	// its score (above all balanced accuracy) rests on a handful of beats:
+	// with few records, whole records cannot make two such halves.
+	for j := range k {
+		if counts[0][j] < float64(total[j])/4 || counts[1][j] < float64(total[j])/4 {
+			return nil, nil, ""
+		}
 	}
 	slices.Sort(idx[0])
 	slices.Sort(idx[1])

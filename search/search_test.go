@@ -619,6 +619,20 @@ func TestHalvesByRecord(t *testing.T) {
 		t.Errorf("one record (%d samples) split into halves", len(same))
 	}
 
+	// A class that only one patient has cannot be shared by two halves of
+	// whole records: the halves are then drawn sample by sample.
+	rare := val.Subset(nil)
+	*rare = *val
+	rare.Records = slices.Clone(val.Records)
+	for i, l := range rare.Labels {
+		if l == 2 {
+			rare.Records[i] = "only-one-with-class-2"
+		}
+	}
+	if a, _, _ := halvesByRecord(rare, 5); a != nil {
+		t.Error("a class held by one record was split into halves of whole records")
+	}
+
 	cfg := smallConfig(t)
 	cfg.Generations = 1
 	r, err := Run(context.Background(), cfg, d)
