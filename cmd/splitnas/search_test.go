@@ -36,15 +36,22 @@ type searchJSON struct {
 
 func readResult(t *testing.T, dir string) searchJSON {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	var r searchJSON
+	readJSON(t, filepath.Join(dir, "result.json"), &r)
+	return r
+}
+
+// readJSON decodes the JSON file at path into v, failing the test if it
+// cannot.
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r searchJSON
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	return r
 }
 
 var tinySearch = []string{"search", "--population", "4", "--generations", "2", "--epochs", "1", "--slots", "4"}
@@ -223,13 +230,7 @@ func TestSearchOverlapAndLRLists(t *testing.T) {
 			Space         string    `json:"space"`
 		} `json:"settings"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(dir, "result.json"), &r)
 	for _, c := range r.Candidates {
 		if (c.LR != 0.001 && c.LR != 0.003) || (c.Genome.Overlap != 1 && c.Genome.Overlap != 2) {
 			t.Errorf("candidate %s: lr %v, overlap %d", c.Arch, c.LR, c.Genome.Overlap)
@@ -277,13 +278,7 @@ func TestSearchRecipeFlags(t *testing.T) {
 			Recipe map[string]any `json:"recipe"`
 		} `json:"settings"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(dir, "result.json"), &r)
 	rec := r.Settings.Recipe
 	if r.Settings.Metric != "accuracy" || rec["teacher"] != "2048x1-128x4-32x4-5" || rec["temperature"] != 3.0 || rec["alpha"] != 0.6 ||
 		rec["schedule"] != "cosine" || rec["class_balance"] != "weights" || rec["augment_scale"] != 0.1 ||
@@ -325,13 +320,7 @@ func TestSearchHalvingFlags(t *testing.T) {
 			TrainedPerRung []int `json:"trained_per_rung"`
 		} `json:"history"`
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(dir, "result.json"), &r)
 	if fmt.Sprint(r.Settings.RungEpochs) != "[1 2 4]" || r.Settings.Eta != 2 || len(r.History) != 1 || len(r.History[0].TrainedPerRung) != 3 {
 		t.Errorf("settings %+v, history %+v", r.Settings, r.History)
 	}
