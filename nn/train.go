@@ -460,12 +460,6 @@ func (t *trainer) order() []int {
 // returns their mean training loss and accuracy.
 func (t *trainer) epoch(ctx context.Context, train *dataset.Dataset) (loss, acc float64, err error) {
 	order := t.order()
-	if t.bn != nil {
-		return t.epochBN(ctx, train, order)
-	}
-	p, params, ws := t.m.plan, t.params, t.ws
-	dropout := t.drop != nil
-	logitsGrad := ws.grad[len(p.layers)]
 	done := ctx.Done()
 	correct := 0
 	for b0 := 0; b0 < len(order); b0 += t.cfg.Batch {
@@ -477,71 +471,75 @@ func (t *trainer) epoch(ctx context.Context, train *dataset.Dataset) (loss, acc 
 		batch := order[b0:min(b0+t.cfg.Batch, len(order))]
 		scale := 1 / float32(len(batch))
 		clear(t.grads)
-		for _, idx := range batch {
-			x := train.Sample(idx)
-			if t.aug != nil {
-				x = t.aug.apply(x)
-			}
-			if dropout {
-				fill(t.drop, ws)
-			}
-			z := ws.forward(p, params, x, dropout)
-			l, ok := t.loss(train, idx, z, scale, logitsGrad)
-			if ok {
-				correct++
-			}
-			loss += l
-			ws.backward(p, params, t.grads, dropout)
+		var l float64
+		var c int
+		if t.bn != nil {
+			l, c = t.batchBN(train, batch, scale)
+		} else {
+			l, c = t.batchPlain(train, batch, scale)
 		}
+		loss, correct = loss+l, correct+c
 		t.step()
 	}
 	n := float64(len(order))
 	return loss / n, float64(correct) / n, nil
 }
 
-// epochBN is epoch with batch normalisation: each batch goes through the
-// network layer by layer, all its samples at once (see bnBatch).
-func (t *trainer) epochBN(ctx context.Context, train *dataset.Dataset, order []int) (loss, acc float64, err error) {
+// batchPlain accumulates the gradient of one batch into t.grads, one sample
+// at a time through the whole network, and returns the batch's summed loss
+// and the number of samples classified correctly.
+func (t *trainer) batchPlain(train *dataset.Dataset, batch []int, scale float32) (loss float64, correct int) {
+	p, params, ws := t.m.plan, t.params, t.ws
+	dropout := t.drop != nil
+	logitsGrad := ws.grad[len(p.layers)]
+	for _, idx := range batch {
+		x := train.Sample(idx)
+		if t.aug != nil {
+			x = t.aug.apply(x)
+		}
+		if dropout {
+			fill(t.drop, ws)
+		}
+		z := ws.forward(p, params, x, dropout)
+		l, ok := t.loss(train, idx, z, scale, logitsGrad)
+		if ok {
+			correct++
+		}
+		loss += l
+		ws.backward(p, params, t.grads, dropout)
+	}
+	return loss, correct
+}
+
+// batchBN is batchPlain with batch normalisation: the batch goes through
+// the network layer by layer, all its samples at once (see bnBatch).
+func (t *trainer) batchBN(train *dataset.Dataset, batch []int, scale float32) (loss float64, correct int) {
 	b := t.batch
 	dropout := t.drop != nil
 	last := len(t.m.plan.layers)
 	nP := len(t.params)
-	done := ctx.Done()
-	correct := 0
-	for b0 := 0; b0 < len(order); b0 += t.cfg.Batch {
-		select {
-		case <-done:
-			return 0, 0, ctx.Err()
-		default:
+	for s, idx := range batch {
+		ws := b.ws[s]
+		x := train.Sample(idx)
+		if t.aug != nil {
+			x = t.aug.applyTo(x, t.inputs[s])
 		}
-		batch := order[b0:min(b0+t.cfg.Batch, len(order))]
-		scale := 1 / float32(len(batch))
-		clear(t.grads)
-		for s, idx := range batch {
-			ws := b.ws[s]
-			x := train.Sample(idx)
-			if t.aug != nil {
-				x = t.aug.applyTo(x, t.inputs[s])
-			}
-			ws.act[0] = x
-			if dropout {
-				fill(t.drop, ws)
-			}
+		ws.act[0] = x
+		if dropout {
+			fill(t.drop, ws)
 		}
-		b.forward(t.params, t.bnp, len(batch), dropout)
-		for s, idx := range batch {
-			ws := b.ws[s]
-			l, ok := t.loss(train, idx, ws.act[last], scale, ws.grad[last])
-			if ok {
-				correct++
-			}
-			loss += l
-		}
-		b.backward(t.params, t.bnp, t.grads[:nP], t.grads[nP:], len(batch), dropout)
-		t.step()
 	}
-	n := float64(len(order))
-	return loss / n, float64(correct) / n, nil
+	b.forward(t.params, t.bnp, len(batch), dropout)
+	for s, idx := range batch {
+		ws := b.ws[s]
+		l, ok := t.loss(train, idx, ws.act[last], scale, ws.grad[last])
+		if ok {
+			correct++
+		}
+		loss += l
+	}
+	b.backward(t.params, t.bnp, t.grads[:nP], t.grads[nP:], len(batch), dropout)
+	return loss, correct
 }
 
 // loss returns the (class-weighted) training loss of sample idx of train
