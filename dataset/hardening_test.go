@@ -194,7 +194,7 @@ func TestSplitAndBalanceRefuseBadLabels(t *testing.T) {
 }
 
 func TestBalanceAndSplitByNames(t *testing.T) {
-	for _, b := range []Balance{PerClass, NoBalance} {
+	for _, b := range []Balance{PerClass, NoBalance, EvalOnly} {
 		got, err := ParseBalance(b.String())
 		if err != nil || got != b || !b.Valid() {
 			t.Errorf("ParseBalance(%q) = %v, %v", b.String(), got, err)
@@ -223,7 +223,7 @@ func TestBalanceAndSplitByNames(t *testing.T) {
 		want string
 	}{
 		{Balance(7), "Balance(7)"},
-		{Balance(2), "Balance(2)"},
+		{Balance(3), "Balance(3)"},
 		{SplitBy(4), "SplitBy(4)"},
 		{SplitBy(255), "SplitBy(255)"},
 		{Normalize(3), "Normalize(3)"},

@@ -16,13 +16,19 @@ const (
 	PerClass Balance = iota
 	// NoBalance keeps every sample.
 	NoBalance
+	// EvalOnly balances the validation and the test split (each keeps as
+	// many samples of every class as its smallest class has) and keeps every
+	// training sample, for training with class weights or a class-balanced
+	// sampler on all the data while scoring on balanced splits. Builders
+	// that support it say so (mitbih, random split).
+	EvalOnly
 	numBalances
 )
 
-var balanceNames = [numBalances]string{"per-class", "none"}
+var balanceNames = [numBalances]string{"per-class", "none", "eval"}
 
-// String returns "per-class" or "none", or "Balance(N)" for a value that is
-// neither.
+// String returns "per-class", "none" or "eval", or "Balance(N)" for a value
+// that is none of them.
 func (b Balance) String() string {
 	if b < numBalances {
 		return balanceNames[b]
@@ -33,7 +39,7 @@ func (b Balance) String() string {
 // Valid reports whether b is one of the balancing methods.
 func (b Balance) Valid() bool { return b < numBalances }
 
-// ParseBalance returns the Balance named s ("per-class" or "none"). An
+// ParseBalance returns the Balance named s ("per-class", "none" or "eval"). An
 // unknown name is an *OptionError for the option "Balance".
 func ParseBalance(s string) (Balance, error) {
 	for b, name := range balanceNames {

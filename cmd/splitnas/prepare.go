@@ -48,7 +48,7 @@ func (f *ioFlags) register(cmd *cobra.Command) {
 
 // registerMethods adds --balance and --split with their defaults.
 func (f *ioFlags) registerMethods(cmd *cobra.Command, balance dataset.Balance, split dataset.SplitBy, splitHelp string) {
-	cmd.Flags().StringVar(&f.balance, "balance", balance.String(), "per-class (same count per class, seeded) or none")
+	cmd.Flags().StringVar(&f.balance, "balance", balance.String(), "per-class (same count per class, seeded), none, or eval (prepare mitdb --split random: validation and test balanced, every training beat kept)")
 	cmd.Flags().StringVar(&f.split, "split", split.String(), splitHelp)
 }
 
@@ -162,6 +162,7 @@ samples and z-scores it. --split random is the paper's stratified 70/15/15; inte
 puts de Chazal's DS1 in train/val and DS2 in test and leaves out the paced records 102, 104,
 107 and 217. Its validation split is whole DS1 records (15–20 % of the DS1 beats, chosen with
 the seed), and only the training split is balanced: validation and DS2 are kept whole.
+--balance eval (random split) balances validation and test and keeps every training beat.
 --rr adds three channels after the ECG window, each constant over it and in seconds: the
 previous RR interval, the next one (an edge classifier knows it one beat later) and the mean
 of the 10 RR intervals ending at the beat; beats without a previous and a next beat are dropped.`,

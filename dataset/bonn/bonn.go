@@ -116,7 +116,7 @@ func (o Options) validate() (*dsp.Bandpass, error) {
 		return nil, bad("Length", o.Length, "must be at least 64")
 	case o.Stride < 0:
 		return nil, bad("Stride", o.Stride, "must be positive (or 0 for the window length)")
-	case !o.Balance.Valid():
+	case o.Balance != dataset.PerClass && o.Balance != dataset.NoBalance:
 		return nil, bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
 	case !slices.Contains(SplitMethods(), o.Split):
 		return nil, bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))

@@ -289,6 +289,7 @@ func TestBuildOptionErrors(t *testing.T) {
 		{"unknown task", func(o *Options) { o.Task = "B-vs-E" }, "Task", "", "B-vs-E", "want E-vs-ABCD or A-vs-E", false},
 		{"negative stride", func(o *Options) { o.Stride = -4 }, "Stride", "", -4, "must be positive", false},
 		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(9) }, "Balance", "", dataset.Balance(9), "want per-class or none", false},
+		{"eval balance", func(o *Options) { o.Balance = dataset.EvalOnly }, "Balance", "", dataset.EvalOnly, "want per-class or none", false},
 		{"patient split", func(o *Options) { o.Split = dataset.SplitPatient }, "Split", "", dataset.SplitPatient, "want record or random", false},
 		{"invalid normalize", func(o *Options) { o.Normalize = dataset.Normalize(7) }, "Normalize", "", dataset.Normalize(7), "want window, recording or global", false},
 		{"zero low", func(o *Options) { o.Low = 0 }, "Low", "", 0.0, "at least 0.01 Hz", false},

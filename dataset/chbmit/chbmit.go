@@ -157,7 +157,7 @@ func (o Options) validate() error {
 		return optionError("Length", o.Length, "must be at least 64")
 	case o.Length%len(o.Channels) != 0:
 		return optionError("Length", o.Length, fmt.Sprintf("must be a multiple of the %d channels", len(o.Channels)))
-	case !o.Balance.Valid():
+	case o.Balance != dataset.PerClass && o.Balance != dataset.NoBalance:
 		return optionError("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
 	case o.PerClass < 0:
 		return optionError("PerClass", o.PerClass, "must not be negative")

@@ -75,7 +75,7 @@ type Options struct {
 	Before   float64         // seconds of signal before the R peak (≥ 0)
 	After    float64         // seconds of signal after the R peak (> 0; Before + After at most 10)
 	Lead     string          // signal to use; records without it use their first signal
-	Balance  dataset.Balance // PerClass (same count per class) or NoBalance
+	Balance  dataset.Balance // PerClass (same count per class), NoBalance, or EvalOnly (random split: validation and test balanced, training whole)
 	PerClass int             // samples kept per class when balancing; 0 = the smallest class
 	Split    dataset.SplitBy // one of SplitMethods: SplitRandom (stratified 70/15/15) or SplitInterPatient (DS1 → train and, as whole records, val; DS2 → test)
 	Seed     uint64          // for balancing and splitting
@@ -131,7 +131,10 @@ func (o Options) validate() error {
 		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Before", Value: o.Before, With: "After", WithValue: o.After,
 			Problem: "the window is longer than 10 s"})
 	case !o.Balance.Valid():
-		return bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
+		return bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance, dataset.EvalOnly}))
+	case o.Balance == dataset.EvalOnly && o.Split != dataset.SplitRandom:
+		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Balance", Value: o.Balance, With: "Split", WithValue: o.Split,
+			Problem: "balancing only validation and test needs the random split (the inter-patient protocol scores DS2 whole)"})
 	case !slices.Contains(SplitMethods(), o.Split):
 		return bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
 	case o.PerClass < 0:
@@ -450,6 +453,9 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 		if err := dataset.SplitStratified(sub, dataset.PaperFractions(), opt.Seed); err != nil {
 			return nil, nil, nil, err
 		}
+		if opt.Balance == dataset.EvalOnly {
+			return balanceEval(sub, keep, opt.Seed)
+		}
 		return keep, sub.Splits, nil, nil
 	}
 
@@ -525,6 +531,47 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 		keep[k] = used[j]
 	}
 	return keep, splits, notes, nil
+}
+
+// balanceEval keeps every training beat of split and, of the validation and
+// the test beats, as many of every class as the split's smallest class has
+// (dataset.BalanceIndices, seeded). keep maps split's items to beats; the
+// kept beats are returned in the same order with their splits.
+func balanceEval(split *dataset.Dataset, keep []int, seed uint64) ([]int, []dataset.Split, []string, error) {
+	kept := make([]bool, len(keep))
+	var notes []string
+	for _, s := range []dataset.Split{dataset.Train, dataset.Val, dataset.Test} {
+		var idx []int
+		for i, si := range split.Splits {
+			if si == s {
+				idx = append(idx, i)
+			}
+		}
+		if s == dataset.Train {
+			for _, i := range idx {
+				kept[i] = true
+			}
+			continue
+		}
+		k, err := dataset.BalanceIndices(split.Subset(idx).Labels, split.Classes, 0, seed)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("mitbih: balancing the %s split: %w", s, err)
+		}
+		for _, j := range k {
+			kept[idx[j]] = true
+		}
+		notes = append(notes, fmt.Sprintf("balanced: the %s split, %d beats of each class", s, len(k)/len(split.Classes)))
+	}
+	var beats []int
+	var splits []dataset.Split
+	for i, ok := range kept {
+		if ok {
+			beats = append(beats, keep[i])
+			splits = append(splits, split.Splits[i])
+		}
+	}
+	notes = append(notes, "the training split keeps every beat (train with --class-balance sampler or weights)")
+	return beats, splits, notes, nil
 }
 
 func allIndices(n int) []int {

@@ -177,6 +177,56 @@ func TestBalancedRandomSplit(t *testing.T) {
 	}
 }
 
+// TestEvalBalancedRandomSplit checks --balance eval on the real records:
+// the training split is exactly the unbalanced build's (every beat kept),
+// validation and test hold the same count of every class, each a subset of
+// the unbalanced build's validation and test.
+func TestEvalBalancedRandomSplit(t *testing.T) {
+	src := testenv.SharedData(t, "mitdb")
+	if testing.Short() {
+		t.Skip("reads all 48 records")
+	}
+	all, err := Build(context.Background(), src, options(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := options(64)
+	opt.Balance = dataset.EvalOnly
+	d, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byClass := func(d *dataset.Dataset, s dataset.Split) []int {
+		n := make([]int, len(d.Classes))
+		for i, si := range d.Splits {
+			if si == s {
+				n[d.Labels[i]]++
+			}
+		}
+		return n
+	}
+	if got, want := byClass(d, dataset.Train), byClass(all, dataset.Train); !slices.Equal(got, want) {
+		t.Errorf("training split per class %v, want every training beat of the unbalanced build %v", got, want)
+	}
+	for _, s := range []dataset.Split{dataset.Val, dataset.Test} {
+		got, whole := byClass(d, s), byClass(all, s)
+		if got[0] < 100 || slices.Min(got) != slices.Max(got) || got[0] != slices.Min(whole) {
+			t.Errorf("%s split per class %v, want every class at %d (the smallest class of %v)", s, got, slices.Min(whole), whole)
+		}
+	}
+	// Each kept validation or test window is one of the unbalanced build's,
+	// in the same split (windows are unique: each is a z-scored beat).
+	where := make(map[string]dataset.Split, all.Len())
+	for i := range all.Len() {
+		where[fmt.Sprint(all.Sample(i))] = all.Splits[i]
+	}
+	for i := range d.Len() {
+		if s, ok := where[fmt.Sprint(d.Sample(i))]; !ok || s != d.Splits[i] {
+			t.Fatalf("sample %d (%s) is not a %s sample of the unbalanced build", i, d.Splits[i], d.Splits[i])
+		}
+	}
+}
+
 // TestInterPatientSplit checks the inter-patient protocol on the real
 // records: DS2 whole in test, validation made of whole DS1 records (never a
 // record in two splits) holding 15–20 % of the DS1 beats and every class,
@@ -440,7 +490,8 @@ func TestBadOptions(t *testing.T) {
 		problem      string
 	}{
 		{"short length", func(o *Options) { o.Length = 10 }, "Length", "", "must be at least 64"},
-		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(7) }, "Balance", "", "want per-class or none"},
+		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(7) }, "Balance", "", "want per-class, none or eval"},
+		{"eval inter-patient", func(o *Options) { o.Balance, o.Split = dataset.EvalOnly, dataset.SplitInterPatient }, "Balance", "Split", "needs the random split"},
 		{"record split", func(o *Options) { o.Split = dataset.SplitRecord }, "Split", "", "want random or inter-patient"},
 		{"invalid split", func(o *Options) { o.Split = dataset.SplitBy(9) }, "Split", "", "want random or inter-patient"},
 		{"no after", func(o *Options) { o.After = 0 }, "After", "", "positive"},
