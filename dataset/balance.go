@@ -63,6 +63,26 @@ func BalanceIndices(labels []uint8, classes []string, perClass int, seed uint64)
 	return keep, nil
 }
 
+// BalanceSplit is BalanceIndices on split s of d alone: it returns the
+// sorted indices in d of the items of s to keep, perClass of every class (0:
+// as many as the split's smallest class has), and leaves the other splits to
+// the caller.
+func (d *Dataset) BalanceSplit(s Split, perClass int, seed uint64) ([]int, error) {
+	idx := d.Indices(s)
+	labels := make([]uint8, len(idx))
+	for j, i := range idx {
+		labels[j] = d.Labels[i]
+	}
+	keep, err := BalanceIndices(labels, d.Classes, perClass, seed)
+	if err != nil {
+		return nil, err
+	}
+	for j, k := range keep {
+		keep[j] = idx[k]
+	}
+	return keep, nil
+}
+
 // groupByClass returns the indices of the labels of each class. A label
 // that names no class is an error wrapping ErrInvalid.
 func groupByClass(labels []uint8, classes []string) ([][]int, error) {

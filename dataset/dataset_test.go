@@ -168,6 +168,39 @@ func TestBalancePerClass(t *testing.T) {
 	}
 }
 
+// TestBalanceSplit checks that balancing one split keeps perClass items of
+// every class from that split only, as indices into the whole dataset, and
+// that an item's class and split are the ones it had.
+func TestBalanceSplit(t *testing.T) {
+	d := synthetic([]int{100, 40}, 1, 4)
+	if err := SplitStratified(d, PaperFractions(), 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Splits() {
+		want := slices.Min(d.Part(s).ClassCounts())
+		keep, err := d.BalanceSplit(s, 0, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSorted(keep) {
+			t.Errorf("%s: indices %v are not sorted", s, keep)
+		}
+		counts := make([]int, len(d.Classes))
+		for _, i := range keep {
+			if d.Splits[i] != s {
+				t.Fatalf("%s: kept item %d of split %s", s, i, d.Splits[i])
+			}
+			counts[d.Labels[i]]++
+		}
+		if !slices.Equal(counts, []int{want, want}) {
+			t.Errorf("%s: kept %v per class, want %d each", s, counts, want)
+		}
+	}
+	if _, err := d.BalanceSplit(Val, 1000, 5); err == nil || !strings.Contains(err.Error(), "cannot keep 1000 samples per class") {
+		t.Errorf("asking for too many: %v", err)
+	}
+}
+
 func TestSplitStratified(t *testing.T) {
 	d := synthetic([]int{100, 40}, 1, 4)
 	if err := SplitStratified(d, PaperFractions(), 1); err != nil {

@@ -86,6 +86,11 @@ func DefaultOptions() Options {
 	return Options{Task: "E-vs-ABCD", Length: 2048, Balance: dataset.PerClass, Split: dataset.SplitRecord, Seed: 1, Low: 1, High: 30}
 }
 
+// BalanceMethods lists the values of Options.Balance that Build supports.
+func BalanceMethods() []dataset.Balance {
+	return []dataset.Balance{dataset.PerClass, dataset.NoBalance}
+}
+
 // SplitMethods lists the values of Options.Split that Build supports.
 func SplitMethods() []dataset.SplitBy {
 	return []dataset.SplitBy{dataset.SplitRecord, dataset.SplitRandom}
@@ -116,8 +121,8 @@ func (o Options) validate() (*dsp.Bandpass, error) {
 		return nil, bad("Length", o.Length, "must be at least 64")
 	case o.Stride < 0:
 		return nil, bad("Stride", o.Stride, "must be positive (or 0 for the window length)")
-	case o.Balance != dataset.PerClass && o.Balance != dataset.NoBalance:
-		return nil, bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
+	case !slices.Contains(BalanceMethods(), o.Balance):
+		return nil, bad("Balance", o.Balance, "want "+dataset.OrList(BalanceMethods()))
 	case !slices.Contains(SplitMethods(), o.Split):
 		return nil, bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
 	case !o.Normalize.Valid():

@@ -89,6 +89,11 @@ func DefaultOptions() Options {
 	}
 }
 
+// BalanceMethods lists the values of Options.Balance that Build supports.
+func BalanceMethods() []dataset.Balance {
+	return []dataset.Balance{dataset.PerClass, dataset.NoBalance}
+}
+
 // SplitMethods lists the values of Options.Split that Build supports.
 func SplitMethods() []dataset.SplitBy {
 	return []dataset.SplitBy{dataset.SplitRandom, dataset.SplitPatient}
@@ -157,8 +162,8 @@ func (o Options) validate() error {
 		return optionError("Length", o.Length, "must be at least 64")
 	case o.Length%len(o.Channels) != 0:
 		return optionError("Length", o.Length, fmt.Sprintf("must be a multiple of the %d channels", len(o.Channels)))
-	case o.Balance != dataset.PerClass && o.Balance != dataset.NoBalance:
-		return optionError("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance}))
+	case !slices.Contains(BalanceMethods(), o.Balance):
+		return optionError("Balance", o.Balance, "want "+dataset.OrList(BalanceMethods()))
 	case o.PerClass < 0:
 		return optionError("PerClass", o.PerClass, "must not be negative")
 	case o.PerClass > 0 && o.Balance != dataset.PerClass:

@@ -106,6 +106,11 @@ func DefaultOptions() Options {
 	return Options{Length: 2048, Before: 1.0, After: 1.0, Lead: "MLII", Balance: dataset.PerClass, Split: dataset.SplitRandom, Seed: 1}
 }
 
+// BalanceMethods lists the values of Options.Balance that Build supports.
+func BalanceMethods() []dataset.Balance {
+	return []dataset.Balance{dataset.PerClass, dataset.NoBalance, dataset.EvalOnly}
+}
+
 // SplitMethods lists the values of Options.Split that Build supports.
 func SplitMethods() []dataset.SplitBy {
 	return []dataset.SplitBy{dataset.SplitRandom, dataset.SplitInterPatient}
@@ -130,8 +135,8 @@ func (o Options) validate() error {
 	case o.Before+o.After > 10:
 		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Before", Value: o.Before, With: "After", WithValue: o.After,
 			Problem: "the window is longer than 10 s"})
-	case !o.Balance.Valid():
-		return bad("Balance", o.Balance, "want "+dataset.OrList([]dataset.Balance{dataset.PerClass, dataset.NoBalance, dataset.EvalOnly}))
+	case !slices.Contains(BalanceMethods(), o.Balance):
+		return bad("Balance", o.Balance, "want "+dataset.OrList(BalanceMethods()))
 	case o.Balance == dataset.EvalOnly && o.Split != dataset.SplitRandom:
 		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Balance", Value: o.Balance, With: "Split", WithValue: o.Split,
 			Problem: "balancing only validation and test needs the random split (the inter-patient protocol scores DS2 whole)"})
@@ -496,82 +501,53 @@ func chooseBeats(beats []beat, names []string, opt Options) (keep []int, splits 
 	notes = append(notes, fmt.Sprintf("validation: whole DS1 records %s, chosen with the seed (%.0f–%.0f %% of the DS1 beats, "+
 		"every class if a record allows, at most %.0f %% of any class); the other DS1 records are the training split, DS2 the test split",
 		strings.Join(val, ", "), 100*h.Min, 100*h.Max, 100*h.MaxClassShare))
-	var train []int // positions in plan
-	for j, s := range plan.Splits {
-		if s == dataset.Train {
-			train = append(train, j)
-		} else {
-			keep = append(keep, j)
-		}
-	}
+	train := plan.Indices(dataset.Train) // positions in plan
 	if opt.Balance == dataset.PerClass {
-		sub := plan.Subset(train)
-		for c, n := range sub.ClassCounts() {
+		for c, n := range plan.Part(dataset.Train).ClassCounts() {
 			if n < minInterPatient && opt.PerClass == 0 {
 				return nil, nil, nil, fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "Balance", Value: opt.Balance, With: "Split", WithValue: opt.Split,
 					Problem: fmt.Sprintf("class %s has only %d beats in the DS1 training records, so every class would keep %d; "+
 						"leave class %s out (N,S,V,F is the usual inter-patient set) or do not balance", classes[c], n, n, classes[c])})
 			}
 		}
-		k, err := dataset.BalanceIndices(sub.Labels, classes, opt.PerClass, opt.Seed)
-		if err != nil {
+		if train, err = plan.BalanceSplit(dataset.Train, opt.PerClass, opt.Seed); err != nil {
 			return nil, nil, nil, fmt.Errorf("mitbih: balancing the DS1 training records: %w", err)
 		}
-		for j := range k {
-			k[j] = train[k[j]]
-		}
-		train = k
 		notes = append(notes, "balanced: the training split only; the validation records and DS2 are kept whole")
 	}
-	keep = append(keep, train...)
-	slices.Sort(keep)
-	splits = make([]dataset.Split, len(keep))
-	for k, j := range keep {
-		splits[k] = plan.Splits[j]
-		keep[k] = used[j]
-	}
+	keep, splits = pick(plan, used, train, plan.Indices(dataset.Val), plan.Indices(dataset.Test))
 	return keep, splits, notes, nil
+}
+
+// pick returns, in plan order, the beats (used maps plan's items to beats)
+// and the splits of the items of plan at the given positions.
+func pick(plan *dataset.Dataset, used []int, positions ...[]int) (beats []int, splits []dataset.Split) {
+	all := slices.Concat(positions...)
+	slices.Sort(all)
+	beats = make([]int, len(all))
+	splits = make([]dataset.Split, len(all))
+	for k, j := range all {
+		beats[k], splits[k] = used[j], plan.Splits[j]
+	}
+	return beats, splits
 }
 
 // balanceEval keeps every training beat of split and, of the validation and
 // the test beats, as many of every class as the split's smallest class has
-// (dataset.BalanceIndices, seeded). keep maps split's items to beats; the
-// kept beats are returned in the same order with their splits.
+// (seeded). keep maps split's items to beats.
 func balanceEval(split *dataset.Dataset, keep []int, seed uint64) ([]int, []dataset.Split, []string, error) {
-	kept := make([]bool, len(keep))
 	var notes []string
-	for _, s := range []dataset.Split{dataset.Train, dataset.Val, dataset.Test} {
-		var idx []int
-		for i, si := range split.Splits {
-			if si == s {
-				idx = append(idx, i)
-			}
-		}
-		if s == dataset.Train {
-			for _, i := range idx {
-				kept[i] = true
-			}
-			continue
-		}
-		k, err := dataset.BalanceIndices(split.Subset(idx).Labels, split.Classes, 0, seed)
+	parts := [][]int{split.Indices(dataset.Train)}
+	for _, s := range []dataset.Split{dataset.Val, dataset.Test} {
+		k, err := split.BalanceSplit(s, 0, seed)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("mitbih: balancing the %s split: %w", s, err)
 		}
-		for _, j := range k {
-			kept[idx[j]] = true
-		}
+		parts = append(parts, k)
 		notes = append(notes, fmt.Sprintf("balanced: the %s split, %d beats of each class", s, len(k)/len(split.Classes)))
 	}
-	var beats []int
-	var splits []dataset.Split
-	for i, ok := range kept {
-		if ok {
-			beats = append(beats, keep[i])
-			splits = append(splits, split.Splits[i])
-		}
-	}
-	notes = append(notes, "the training split keeps every beat (train with --class-balance sampler or weights)")
-	return beats, splits, notes, nil
+	beats, splits := pick(split, keep, parts...)
+	return beats, splits, append(notes, "the training split keeps every beat (train with --class-balance sampler or weights)"), nil
 }
 
 func allIndices(n int) []int {
