@@ -63,14 +63,43 @@ func Evaluate(m *Model, d *dataset.Dataset) (Metrics, error) {
 		met.Loss = loss / float64(n)
 		met.Accuracy = float64(correct) / float64(n)
 	}
-	met.MacroF1 = macroF1(met.Confusion)
-	met.BalancedAccuracy = balancedAccuracy(met.Confusion)
 	names := d.Classes
 	if names == nil {
 		names = m.Classes
 	}
-	met.PerClass = classScores(met.Confusion, names)
+	met.fill(names)
 	return met, nil
+}
+
+// ConfusionMetrics returns the metrics of a confusion matrix (rows true
+// class, columns predicted, square): Accuracy, BalancedAccuracy, MacroF1
+// and PerClass as Evaluate defines them, names naming the classes (nil
+// for none). Loss is 0: a confusion matrix does not hold it. It is how
+// another runtime of the same network (a quantized one, package quant)
+// reports the same scores as Evaluate.
+func ConfusionMetrics(confusion [][]int, names []string) Metrics {
+	met := Metrics{Confusion: confusion}
+	correct := 0
+	for c, row := range confusion {
+		for j, v := range row {
+			met.Samples += v
+			if j == c {
+				correct += v
+			}
+		}
+	}
+	if met.Samples > 0 {
+		met.Accuracy = float64(correct) / float64(met.Samples)
+	}
+	met.fill(names)
+	return met
+}
+
+// fill sets the scores derived from met.Confusion.
+func (met *Metrics) fill(names []string) {
+	met.MacroF1 = macroF1(met.Confusion)
+	met.BalancedAccuracy = balancedAccuracy(met.Confusion)
+	met.PerClass = classScores(met.Confusion, names)
 }
 
 // balancedAccuracy is the mean recall TP/(TP+FN) over the classes with

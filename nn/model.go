@@ -91,3 +91,19 @@ func (m *Model) Predict(x []float32) int {
 // String returns the architecture in the text form used across splitnas,
 // LENxCH-...-K: e.g. "2048x1-128x2-8x4-64x2-5".
 func (m *Model) String() string { return m.net.String() }
+
+// Tensors runs one sample x through the network and calls fn with every
+// tensor in turn: i = 0 for the input, i = 1..L for the output of layer i
+// after its ReLU (the logits for i = L). The slice fn receives is only
+// valid during the call. It is how a quantizer observes activation ranges
+// (package quant); like Logits it panics if len(x) is wrong.
+func (m *Model) Tensors(x []float32, fn func(i int, t []float32)) {
+	if len(x) != m.plan.inSize() {
+		panic(fmt.Sprintf("nn: Tensors: got %d inputs, model takes %d", len(x), m.plan.inSize()))
+	}
+	ws := newWorkspace[float32](m.plan, false, false)
+	ws.forward(m.plan, m.params, x, false)
+	for i, t := range ws.act {
+		fn(i, t)
+	}
+}

@@ -1,0 +1,376 @@
+package quant
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/internal/atomicfile"
+)
+
+// The quantized model file format (extension .snqm), version 1. Integers
+// and floats are little-endian.
+//
+//	offset  size  field
+//	0       8     magic "SPLITNQM"
+//	8       4     format version (1)
+//	12      4     header length H
+//	16      H     header: UTF-8 JSON (see fileHeader): the architecture
+//	              string, the weight bits, the class names, the calibration
+//	              method and sample count, and every layer (kind, shapes,
+//	              kernel, stride, padding, ReLU, input and output scale and
+//	              zero point)
+//	16+H    …     for each layer with weights, in order: its weights packed
+//	              at the weight bits (int8, or int4 two to a byte, low
+//	              nibble first, a final odd nibble padded with 0), then
+//	              for each output channel: weight scale (float32), bias,
+//	              multiplier and shift (int32 each)
+//	end−4   4     CRC-32C (Castagnoli) of every byte before it
+//
+// A reader checks the magic, version, checksum, header and sizes, that the
+// layers form a valid network (arch.Network.Validate) within this
+// package's limits, and that every constant is one FromFloat could have
+// produced (scales positive and finite, zero points and weights in range,
+// tensors chained with the same quantization), before it builds a model.
+// H is at most 1 MiB and a file at most 64 MiB.
+const (
+	fileMagic   = "SPLITNQM"
+	fileVersion = 1
+	fileFixed   = 16
+	maxHeader   = 1 << 20
+	maxFile     = 64 << 20
+	maxLayers   = 256
+	maxTensor   = 1 << 24 // values in one tensor
+)
+
+type fileHeader struct {
+	Arch        string      `json:"arch"`
+	Bits        int         `json:"bits"`
+	Classes     []string    `json:"classes,omitempty"`
+	Method      string      `json:"method"`
+	Calibration int         `json:"calibration"`
+	Layers      []fileLayer `json:"layers"`
+}
+
+type fileLayer struct {
+	Kind     string  `json:"kind"` // arch.Kind.String()
+	In       [2]int  `json:"in"`   // [length, channels]
+	Out      [2]int  `json:"out"`
+	Kernel   int     `json:"kernel,omitempty"`
+	Stride   int     `json:"stride,omitempty"`
+	PadLeft  int     `json:"pad_left,omitempty"`
+	PadRight int     `json:"pad_right,omitempty"`
+	ReLU     bool    `json:"relu"`
+	InQ      QParams `json:"in_q"`
+	OutQ     QParams `json:"out_q"`
+}
+
+// FormatError reports a malformed quantized model file: its name, what is
+// wrong and, when there is one, the underlying cause (ErrChecksum for a
+// checksum that does not match), which errors.Is and errors.As see through
+// Unwrap.
+type FormatError struct {
+	File string
+	Msg  string // what is wrong, or where the cause was found ("header")
+	Err  error  // the cause, or nil
+}
+
+func (e *FormatError) Error() string {
+	s := "quant: " + e.File + ": " + e.Msg
+	if e.Err != nil {
+		if e.Msg != "" {
+			s += ": "
+		}
+		s += e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause, or nil.
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// ErrChecksum is wrapped by the error for a file whose checksum does not
+// match its content: errors.Is(err, ErrChecksum) tells a damaged file from
+// a malformed one.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// Save writes m to w in the quantized model file format. m must be valid
+// (as FromFloat and Load return it).
+func Save(w io.Writer, m *Model) error {
+	if err := m.check(); err != nil {
+		return fmt.Errorf("quant: saving: %w", err)
+	}
+	h := fileHeader{Arch: m.Network().String(), Bits: m.Bits, Classes: m.Classes, Method: m.Method, Calibration: m.Calibration}
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		h.Layers = append(h.Layers, fileLayer{
+			Kind: l.Kind.String(), In: [2]int{l.In.Len, l.In.Ch}, Out: [2]int{l.Out.Len, l.Out.Ch},
+			Kernel: l.Kernel, Stride: l.Stride, PadLeft: l.PadLeft, PadRight: l.PadRight, ReLU: l.ReLU,
+			InQ: l.InQ, OutQ: l.OutQ,
+		})
+	}
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("quant: encoding header: %w", err)
+	}
+	if len(hdr) > maxHeader {
+		return fmt.Errorf("quant: header of %d bytes exceeds the limit of %d (class names too long)", len(hdr), maxHeader)
+	}
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	bw := bufio.NewWriter(io.MultiWriter(w, crc))
+	bw.WriteString(fileMagic)
+	bw.Write(binary.LittleEndian.AppendUint32(nil, fileVersion))
+	bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(hdr))))
+	bw.Write(hdr)
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		if len(l.B) == 0 {
+			continue
+		}
+		bw.Write(PackWeights(l.W, m.Bits))
+		var rec []byte
+		for c := range l.B {
+			rec = binary.LittleEndian.AppendUint32(rec, math.Float32bits(l.WScale[c]))
+			rec = binary.LittleEndian.AppendUint32(rec, uint32(l.B[c]))
+			rec = binary.LittleEndian.AppendUint32(rec, uint32(l.Mult[c]))
+			rec = binary.LittleEndian.AppendUint32(rec, uint32(l.Shift[c]))
+		}
+		bw.Write(rec)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("quant: writing model: %w", err)
+	}
+	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+		return fmt.Errorf("quant: writing model checksum: %w", err)
+	}
+	return nil
+}
+
+// SaveFile writes m to path atomically: readers see the old file or the
+// complete new one, never a part.
+func SaveFile(path string, m *Model) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return Save(w, m) }); err != nil {
+		return fmt.Errorf("quant: saving model %s: %w", path, err)
+	}
+	return nil
+}
+
+// PackWeights returns w as stored: one byte a weight for 8 bits; for 4,
+// two weights a byte, the first in the low nibble (two's complement), and
+// a final odd weight with a zero high nibble.
+func PackWeights(w []int8, bits int) []byte {
+	if bits == 8 {
+		b := make([]byte, len(w))
+		for i, v := range w {
+			b[i] = byte(v)
+		}
+		return b
+	}
+	b := make([]byte, arch.ByteSize(len(w), 4))
+	for i, v := range w {
+		b[i/2] |= byte(v&0xf) << (4 * (i % 2))
+	}
+	return b
+}
+
+// unpackWeights is the inverse of PackWeights for n weights.
+func unpackWeights(b []byte, n, bits int) []int8 {
+	w := make([]int8, n)
+	for i := range w {
+		if bits == 8 {
+			w[i] = int8(b[i])
+		} else {
+			w[i] = int8(b[i/2]>>(4*(i%2))<<4) >> 4 // sign-extend the nibble
+		}
+	}
+	return w
+}
+
+// Load reads a quantized model file from r; name identifies it in error
+// messages. It reads at most one byte more than the largest file and
+// refuses a longer input. Every problem with the content is a
+// *FormatError.
+func Load(r io.Reader, name string) (*Model, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("quant: reading model %s: %w", name, err)
+	}
+	if len(b) > maxFile {
+		return nil, &FormatError{File: name, Msg: fmt.Sprintf("larger than %d bytes, the largest quantized model file", maxFile)}
+	}
+	return decode(b, name)
+}
+
+// LoadFile reads the quantized model file at path.
+func LoadFile(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("quant: loading model: %w", err)
+	}
+	defer f.Close()
+	return Load(f, path)
+}
+
+// decode checks and decodes a whole file; see the format above.
+func decode(b []byte, name string) (*Model, error) {
+	bad := func(format string, args ...any) error {
+		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(b) < len(fileMagic) || string(b[:len(fileMagic)]) != fileMagic {
+		if len(b) >= 8 && string(b[:8]) == "SPLITNNM" {
+			return nil, bad("a float model file, not a quantized one (make one with splitnas quantize)")
+		}
+		return nil, bad("not a splitnas quantized model file (no %q magic)", fileMagic)
+	}
+	if len(b) < fileFixed+4 {
+		return nil, bad("truncated: %d bytes", len(b))
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != fileVersion {
+		return nil, bad("quantized model format version %d, this splitnas reads version %d", v, fileVersion)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if got := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)); got != sum {
+		return nil, &FormatError{File: name, Err: fmt.Errorf("%w: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
+	}
+	hlen := uint64(binary.LittleEndian.Uint32(b[12:]))
+	if hlen > maxHeader || fileFixed+hlen > uint64(len(body)) {
+		return nil, bad("header length %d runs past the end of the file or the limit of %d bytes", hlen, maxHeader)
+	}
+	var h fileHeader
+	dec := json.NewDecoder(bytes.NewReader(body[fileFixed : fileFixed+hlen]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, &FormatError{File: name, Msg: "header", Err: err}
+	}
+	if dec.More() {
+		return nil, bad("header: data after the JSON object")
+	}
+	if len(h.Layers) == 0 || len(h.Layers) > maxLayers {
+		return nil, bad("header: %d layers, want 1 to %d", len(h.Layers), maxLayers)
+	}
+	m := &Model{Classes: h.Classes, Bits: h.Bits, Method: h.Method, Calibration: h.Calibration, Layers: make([]Layer, len(h.Layers))}
+	for i, fl := range h.Layers {
+		kind, ok := parseKind(fl.Kind)
+		if !ok {
+			return nil, bad("header: layer %d has unknown kind %q", i+1, fl.Kind)
+		}
+		for _, s := range [][2]int{fl.In, fl.Out} {
+			if s[0] <= 0 || s[1] <= 0 || s[0] > maxTensor || s[1] > maxTensor/s[0] {
+				return nil, bad("header: layer %d has a tensor of %dx%d (at most %d values)", i+1, s[0], s[1], maxTensor)
+			}
+		}
+		m.Layers[i] = Layer{Layer: arch.Layer{
+			Kind: kind, In: arch.Shape{Len: fl.In[0], Ch: fl.In[1]}, Out: arch.Shape{Len: fl.Out[0], Ch: fl.Out[1]},
+			Kernel: fl.Kernel, Stride: fl.Stride, PadLeft: fl.PadLeft, PadRight: fl.PadRight, ReLU: fl.ReLU,
+		}, InQ: fl.InQ, OutQ: fl.OutQ}
+	}
+	net := m.Network()
+	if err := net.Validate(); err != nil {
+		return nil, &FormatError{File: name, Msg: "header", Err: err}
+	}
+	if h.Arch != net.String() {
+		return nil, bad("header: architecture %q does not match its layers (%s)", h.Arch, net.String())
+	}
+	if h.Bits != 8 && h.Bits != 4 {
+		return nil, bad("header: %d-bit weights, want 8 or 4", h.Bits)
+	}
+	data := body[fileFixed+hlen:]
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		nw, nb := l.Weights(), l.Biases()
+		if nb == 0 {
+			continue
+		}
+		wb := arch.ByteSize(nw, h.Bits)
+		if need := uint64(wb) + 16*uint64(nb); need > uint64(len(data)) {
+			return nil, bad("layer %d: %d bytes of weights and constants, %d left in the file", i+1, need, len(data))
+		}
+		l.W = unpackWeights(data[:wb], nw, h.Bits)
+		rec := data[wb:]
+		l.WScale, l.B, l.Mult, l.Shift = make([]float32, nb), make([]int32, nb), make([]int32, nb), make([]int32, nb)
+		for c := range nb {
+			r := rec[16*c:]
+			l.WScale[c] = math.Float32frombits(binary.LittleEndian.Uint32(r))
+			l.B[c] = int32(binary.LittleEndian.Uint32(r[4:]))
+			l.Mult[c] = int32(binary.LittleEndian.Uint32(r[8:]))
+			l.Shift[c] = int32(binary.LittleEndian.Uint32(r[12:]))
+		}
+		data = rec[16*nb:]
+	}
+	if len(data) != 0 {
+		return nil, bad("%d bytes after the last layer's constants", len(data))
+	}
+	if err := m.check(); err != nil {
+		return nil, &FormatError{File: name, Err: err}
+	}
+	return m, nil
+}
+
+func parseKind(s string) (arch.Kind, bool) {
+	for _, k := range []arch.Kind{arch.Conv, arch.ConvTranspose, arch.Dense, arch.MaxPool} {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// check reports the first constant of m that FromFloat could not have
+// produced; layer numbers count from 1.
+func (m *Model) check() error {
+	if m.Bits != 8 && m.Bits != 4 {
+		return fmt.Errorf("%d-bit weights, want 8 or 4", m.Bits)
+	}
+	if len(m.Layers) == 0 {
+		return errors.New("no layers")
+	}
+	k := m.Layers[len(m.Layers)-1].Out.Size()
+	if m.Classes != nil && len(m.Classes) != k {
+		return fmt.Errorf("%d class names for %d outputs", len(m.Classes), k)
+	}
+	qmax := int8(1)<<(m.Bits-1) - 1
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		for _, q := range []QParams{l.InQ, l.OutQ} {
+			if !(q.Scale > 0) || math.IsInf(float64(q.Scale), 0) || q.ZeroPoint < math.MinInt8 || q.ZeroPoint > math.MaxInt8 {
+				return fmt.Errorf("layer %d: quantization scale %v, zero point %d (want a positive finite scale, −128..127)", i+1, q.Scale, q.ZeroPoint)
+			}
+		}
+		if i > 0 && l.InQ != m.Layers[i-1].OutQ {
+			return fmt.Errorf("layer %d: input quantization %+v differs from layer %d's output %+v", i+1, l.InQ, i, m.Layers[i-1].OutQ)
+		}
+		nw, nb := l.Weights(), l.Biases()
+		if l.Kind == arch.MaxPool {
+			if l.OutQ != l.InQ {
+				return fmt.Errorf("layer %d: a max pooling must keep its input's quantization", i+1)
+			}
+			continue
+		}
+		if len(l.W) != nw || len(l.B) != nb || len(l.WScale) != nb || len(l.Mult) != nb || len(l.Shift) != nb {
+			return fmt.Errorf("layer %d: %d weights and %d/%d/%d/%d biases/scales/multipliers/shifts, want %d and %d",
+				i+1, len(l.W), len(l.B), len(l.WScale), len(l.Mult), len(l.Shift), nw, nb)
+		}
+		for j, v := range l.W {
+			if v < -qmax || v > qmax {
+				return fmt.Errorf("layer %d: weight %d is %d, outside ±%d for %d bits", i+1, j, v, qmax, m.Bits)
+			}
+		}
+		for c := range nb {
+			if s := l.WScale[c]; !(s > 0) || math.IsInf(float64(s), 0) {
+				return fmt.Errorf("layer %d: channel %d has weight scale %v", i+1, c, s)
+			}
+			if l.Mult[c] < 0 || (l.Mult[c] != 0 && l.Mult[c] < 1<<30) || l.Shift[c] < -31 || l.Shift[c] > 30 {
+				return fmt.Errorf("layer %d: channel %d has multiplier %d, shift %d (want 0 or 2³⁰..2³¹−1, −31..30)", i+1, c, l.Mult[c], l.Shift[c])
+			}
+		}
+	}
+	return nil
+}
