@@ -1,10 +1,10 @@
 package arch
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // KernelRule fixes the kernel, stride and padding of every hidden layer from
@@ -138,29 +138,29 @@ func (s Space) Validate() error {
 		{"Slots", s.Slots},
 	} {
 		if f.v < 1 {
-			return fmt.Errorf("arch: space: %s %d must be positive", f.name, f.v)
+			return spaceErr(f.name, "%s %d must be positive", f.name, f.v)
 		}
 	}
 	if len(s.Lengths) == 0 {
-		return errors.New("arch: space: Lengths is empty")
+		return spaceErr("Lengths", "Lengths is empty")
 	}
 	if len(s.Channels) == 0 {
-		return errors.New("arch: space: Channels is empty")
+		return spaceErr("Channels", "Channels is empty")
 	}
 	for i, l := range s.Lengths {
 		if l < 0 {
-			return fmt.Errorf("arch: space: Lengths[%d] = %d must be positive or 0 (skip)", i, l)
+			return spaceErr("Lengths", "Lengths[%d] = %d must be positive or 0 (skip)", i, l)
 		}
 		if slices.Contains(s.Lengths[:i], l) {
-			return fmt.Errorf("arch: space: Lengths lists %d twice", l)
+			return spaceErr("Lengths", "Lengths lists %d twice", l)
 		}
 	}
 	for i, c := range s.Channels {
 		if c < 1 {
-			return fmt.Errorf("arch: space: Channels[%d] = %d must be positive", i, c)
+			return spaceErr("Channels", "Channels[%d] = %d must be positive", i, c)
 		}
 		if slices.Contains(s.Channels[:i], c) {
-			return fmt.Errorf("arch: space: Channels lists %d twice", c)
+			return spaceErr("Channels", "Channels lists %d twice", c)
 		}
 	}
 	for i, a := range s.Lengths {
@@ -168,26 +168,41 @@ func (s Space) Validate() error {
 			continue
 		}
 		if !divides(a, s.InputLength) {
-			return fmt.Errorf("arch: space: Lengths[%d] = %d and InputLength %d do not divide one another", i, a, s.InputLength)
+			return spaceErr("Lengths", "Lengths[%d] = %d and InputLength %d do not divide one another", i, a, s.InputLength)
 		}
 		for j, b := range s.Lengths[:i] {
 			if b != 0 && !divides(a, b) {
-				return fmt.Errorf("arch: space: Lengths[%d] = %d and Lengths[%d] = %d do not divide one another", j, b, i, a)
+				return spaceErr("Lengths", "Lengths[%d] = %d and Lengths[%d] = %d do not divide one another", j, b, i, a)
 			}
 		}
 	}
 	if err := s.Kernel.check(); err != nil {
-		return fmt.Errorf("arch: space: Kernel: %w", err)
+		field, _, _ := strings.Cut(err.Error(), " ")
+		return &SpaceError{Field: "Kernel." + field, Msg: "Kernel: " + err.Error()}
 	}
 	for i, o := range s.Overlaps {
 		if o < 1 {
-			return fmt.Errorf("arch: space: Overlaps[%d] = %d must be positive", i, o)
+			return spaceErr("Overlaps", "Overlaps[%d] = %d must be positive", i, o)
 		}
 		if slices.Contains(s.Overlaps[:i], o) {
-			return fmt.Errorf("arch: space: Overlaps lists %d twice", o)
+			return spaceErr("Overlaps", "Overlaps lists %d twice", o)
 		}
 	}
 	return nil
+}
+
+// SpaceError is the problem Space.Validate found: Field names the Space
+// field at fault ("Lengths", "Channels", "Overlaps", "Slots", "Kernel.Same",
+// "Kernel.Overlap", ...), Msg says what is wrong with it.
+type SpaceError struct {
+	Field string
+	Msg   string
+}
+
+func (e *SpaceError) Error() string { return "arch: space: " + e.Msg }
+
+func spaceErr(field, format string, args ...any) error {
+	return &SpaceError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // divides reports whether the larger of two positive integers is a multiple

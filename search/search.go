@@ -189,7 +189,11 @@ func (c Config) Validate(d *dataset.Dataset) error {
 		return bad("Scenario", c.Scenario, "want edge or total")
 	}
 	if err := c.Space.Validate(); err != nil {
-		return &ConfigError{Field: "Space", Value: c.Space, Err: err}
+		field := "Space"
+		if se := (*arch.SpaceError)(nil); errors.As(err, &se) {
+			field += "." + se.Field
+		}
+		return &ConfigError{Field: field, Value: c.Space, Err: err}
 	}
 	if c.Space.InputLength != d.Length || c.Space.InputChannels != d.Channels || c.Space.Classes != len(d.Classes) {
 		return &ConfigError{Field: "Space", Value: c.Space, Problem: fmt.Sprintf(

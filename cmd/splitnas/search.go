@@ -40,6 +40,7 @@ func newSearchCmd() *cobra.Command {
 		data, out, resume, strategy string
 		energyLimit                 string
 		overlaps, lrs               string
+		lengths, channels           string
 		recipe                      = recipeFlags{autoSelect: true}
 		same                        int
 		progress                    bool
@@ -111,6 +112,12 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 			if err := searchedGenes(&cfg, overlaps, lrs); err != nil {
 				return err
 			}
+			if cfg.Space.Lengths, err = parseList("lengths", lengths, strconv.Atoi); err != nil {
+				return err
+			}
+			if cfg.Space.Channels, err = parseList("channels", channels, strconv.Atoi); err != nil {
+				return err
+			}
 			cfg.Dir, cfg.Resume, cfg.DataName = out, resume != "", dataName(data)
 			// Nothing is written before the whole configuration is known to
 			// be one a search can run with.
@@ -144,6 +151,8 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	f.Float64Var(&cfg.CrossoverRate, "crossover", cfg.CrossoverRate, "crossover probability")
 	f.Float64Var(&cfg.MutationRate, "mutation", 0, "per-gene mutation probability (default 1/slots)")
 	f.IntVar(&cfg.Space.Slots, "slots", cfg.Space.Slots, "hidden layer slots per genome")
+	f.StringVar(&lengths, "lengths", joinInts(cfg.Space.Lengths), "output lengths a layer slot may take, comma-separated; 0 skips the slot")
+	f.StringVar(&channels, "channels", joinInts(cfg.Space.Channels), "output channel counts a layer slot may take, comma-separated")
 	f.IntVar(&cfg.Train.Epochs, "epochs", cfg.Train.Epochs, "training epochs per candidate")
 	f.IntVar(&cfg.Train.Batch, "batch", cfg.Train.Batch, "mini-batch size")
 	f.StringVar(&lrs, "lr", strconv.FormatFloat(cfg.Train.LR, 'g', -1, 64), "Adam learning rate; a comma-separated list (e.g. 1e-3,3e-3) makes it a gene the search chooses per candidate")
@@ -181,6 +190,15 @@ func searchedGenes(cfg *search.Config, overlaps, lrs string) error {
 		cfg.LearningRates = ls
 	}
 	return nil
+}
+
+// joinInts writes v as a comma-separated list, the form parseList reads.
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 // parseList reads a comma-separated list of one or more values of --flag.
@@ -290,6 +308,14 @@ func searchFlag(field string) (string, bool) {
 		return "energy-limit", true
 	case "Space.Slots":
 		return "slots", true
+	case "Space.Lengths":
+		return "lengths", true
+	case "Space.Channels":
+		return "channels", true
+	case "Space.Overlaps", "Space.Kernel.Overlap":
+		return "overlap", true
+	case "Space.Kernel.Same":
+		return "same-kernel", true
 	case "LearningRates":
 		return "lr", true
 	case "Halving.Rungs":

@@ -121,6 +121,11 @@ func TestSearchBadInput(t *testing.T) {
 		{[]string{"--workers", "-1"}, "--workers -1"},
 		{[]string{"--epochs", "0"}, "--epochs 0: want at least 1"},
 		{[]string{"--lr", "NaN"}, "--lr NaN"},
+		{[]string{"--channels", "4,4"}, "--channels: arch: space: Channels lists 4 twice"},
+		{[]string{"--channels", "4,x"}, `--channels "4,x": "x" is not a number`},
+		{[]string{"--lengths", "100,0"}, "--lengths: arch: space: Lengths[0] = 100 and InputLength 2048 do not divide"},
+		{[]string{"--overlap", "0"}, "--overlap: arch: space: Kernel: Overlap 0 must be positive"},
+		{[]string{"--same-kernel", "2"}, "--same-kernel: arch: space: Kernel: Same 2 must be odd"},
 		{[]string{"--data", "/nonexistent.snds"}, "/nonexistent.snds"},
 		{[]string{"--resume", "/nonexistent-dir"}, "--resume /nonexistent-dir"},
 	} {
