@@ -53,6 +53,16 @@ func (l Layer) MACs() int {
 // Int8 and Int4. A buffer of v values at b bits takes ByteSize(v, b) =
 // ceil(v·b/8) bytes; each layer's weights are one buffer, each tensor is
 // one buffer.
+//
+// An integer precision (Integer: weights of at most 8 bits) also stores
+// what requantizes each layer's int32 accumulators to its int8 output
+// (package quant, the TFLite int8 scheme): for each output channel a
+// fixed-point multiplier and a shift (int32 each, RequantChannelBytes),
+// for each layer with weights its input and output zero points (int32
+// each, RequantLayerBytes), and once, with layer 1, the float32 scale that
+// quantizes the input window (InputScaleBytes). On the tiny networks
+// splitnas searches these constants are a large share of Flash, and Flash
+// counts them.
 type Precision struct {
 	Name       string
 	WeightBits int
@@ -61,6 +71,14 @@ type Precision struct {
 
 // biasBits is the width of a stored bias at every precision.
 const biasBits = 32
+
+// The requantization constants of an integer precision, in bytes (see
+// Precision).
+const (
+	RequantChannelBytes = 8 // int32 multiplier + int32 shift, per output channel
+	RequantLayerBytes   = 8 // int32 input and output zero points, per layer with weights
+	InputScaleBytes     = 4 // float32 scale of the input quantizer, once
+)
 
 // Float32 is 32-bit float weights and activations.
 func Float32() Precision { return Precision{Name: "float32", WeightBits: 32, ActBits: 32} }
@@ -72,6 +90,10 @@ func Int8() Precision { return Precision{Name: "int8", WeightBits: 8, ActBits: 8
 // activations.
 func Int4() Precision { return Precision{Name: "int4", WeightBits: 4, ActBits: 8} }
 
+// Integer reports whether p stores integer weights (at most 8 bits), which
+// need requantization constants.
+func (p Precision) Integer() bool { return p.WeightBits <= 8 }
+
 // ByteSize is the size in bytes of a buffer of values numbers of the given
 // bit width, packed: ceil(values·bits/8). It is the one rule every size in
 // splitnas follows, from the Flash and RAM here to the bytes a split sends
@@ -80,9 +102,27 @@ func Int4() Precision { return Precision{Name: "int4", WeightBits: 4, ActBits: 8
 // at most 2⁵⁵ and widths 32 bits).
 func ByteSize(values, bits int) int { return (values*bits + 7) / 8 }
 
-// layerFlash is the bytes of a layer's weights and biases.
-func (p Precision) layerFlash(l Layer) int {
-	return ByteSize(l.Weights(), p.WeightBits) + ByteSize(l.Biases(), biasBits)
+// requantBytes is the bytes of layer l's requantization constants at p,
+// layer 1's (first) including the input scale: 0 for a float precision
+// and for a layer without weights (a MaxPool keeps its input's scale).
+func (p Precision) requantBytes(l Layer, first bool) int {
+	if !p.Integer() {
+		return 0
+	}
+	b := 0
+	if l.Weights() > 0 {
+		b = RequantChannelBytes*l.Biases() + RequantLayerBytes
+	}
+	if first {
+		b += InputScaleBytes
+	}
+	return b
+}
+
+// layerFlash is the bytes of a layer's weights, biases and requantization
+// constants.
+func (p Precision) layerFlash(l Layer, first bool) int {
+	return ByteSize(l.Weights(), p.WeightBits) + ByteSize(l.Biases(), biasBits) + p.requantBytes(l, first)
 }
 
 // LayerMetrics are the costs of one layer at one precision.
@@ -90,7 +130,8 @@ type LayerMetrics struct {
 	Weights, Biases, Params int // counts
 	MACs                    int // multiply-accumulates per inference
 	Activations             int // values in the layer's output tensor
-	Flash                   int // bytes of the weights and biases
+	Flash                   int // bytes of the weights, biases and requantization constants
+	Requant                 int // bytes of Flash that are requantization constants (see Precision)
 	ActBytes                int // bytes of the output tensor
 }
 
@@ -105,7 +146,8 @@ func (n Network) Metrics(p Precision) []LayerMetrics {
 			Params:      l.Params(),
 			MACs:        l.MACs(),
 			Activations: l.Out.Size(),
-			Flash:       p.layerFlash(l),
+			Flash:       p.layerFlash(l, i == 0),
+			Requant:     p.requantBytes(l, i == 0),
 			ActBytes:    ByteSize(l.Out.Size(), p.ActBits),
 		}
 	}
@@ -131,17 +173,18 @@ func (n Network) MACs() int {
 }
 
 // Flash is the bytes of the weights and biases of layers 1..P — the layers
-// that run on the edge when the network is split at P — at precision p.
-// Biases take 32 bits each at every precision (see Precision). Flash(0, p)
-// is 0; for Float32, Flash(len(n.Layers), p) is 4·Params(). P must be in
+// that run on the edge when the network is split at P — at precision p,
+// with the requantization constants of an integer precision. Biases take
+// 32 bits each at every precision (see Precision). Flash(0, p) is 0; for
+// Float32, Flash(len(n.Layers), p) is 4·Params(). P must be in
 // 0..len(n.Layers); Flash panics otherwise.
 //
 // The metrics assume a network that passes Validate, which guarantees they
 // do not overflow.
 func (n Network) Flash(P int, p Precision) int {
 	s := 0
-	for _, l := range n.Layers[:P] {
-		s += p.layerFlash(l)
+	for i, l := range n.Layers[:P] {
+		s += p.layerFlash(l, i == 0)
 	}
 	return s
 }

@@ -26,10 +26,12 @@ import (
 // Tensor sizes: 2048, 256, 32, 128, 5.
 //
 //	Flash float32 (4 B each):  136, +528 = 664, +264 = 928, +2580 = 3508 = 877·4
-//	Flash int8 (weights 1 B, biases 4 B):
-//	         32+8 = 40, +128+16 = 184, +64+8 = 256, +640+20 = 916
-//	Flash int4 (weights ½ B, biases 4 B):
-//	         16+8 = 24, +64+16 = 104, +32+8 = 144, +320+20 = 484
+//	Flash int8 (weights 1 B, biases 4 B, requantization 8 B a channel and
+//	8 B a layer, input scale 4 B with layer 1):
+//	         32+8+24+4 = 68, +128+16+40 = 252, +64+8+24 = 348,
+//	         +640+20+48 = 1056
+//	Flash int4 (weights ½ B, the rest as int8):
+//	         16+8+28 = 52, +64+16+40 = 172, +32+8+24 = 236, +320+20+48 = 624
 //	RAM float32: P=0 2048·4 = 8192; P≥1 (2048+256)·4 = 9216 (later pairs
 //	         (256+32)·4, (32+128)·4, (128+5)·4 are smaller)
 //	RAM int8 and int4 (8-bit activations): 2048, then 2304
@@ -45,10 +47,10 @@ func TestMetricsByHand(t *testing.T) {
 		t.Errorf("MACs() = %d, want 6272", got)
 	}
 	wantLayers := []LayerMetrics{
-		{Weights: 32, Biases: 2, Params: 34, MACs: 4096, Activations: 256, Flash: 24, ActBytes: 256},
-		{Weights: 128, Biases: 4, Params: 132, MACs: 1024, Activations: 32, Flash: 80, ActBytes: 32},
-		{Weights: 64, Biases: 2, Params: 66, MACs: 512, Activations: 128, Flash: 40, ActBytes: 128},
-		{Weights: 640, Biases: 5, Params: 645, MACs: 640, Activations: 5, Flash: 340, ActBytes: 5},
+		{Weights: 32, Biases: 2, Params: 34, MACs: 4096, Activations: 256, Flash: 52, Requant: 28, ActBytes: 256},
+		{Weights: 128, Biases: 4, Params: 132, MACs: 1024, Activations: 32, Flash: 120, Requant: 40, ActBytes: 32},
+		{Weights: 64, Biases: 2, Params: 66, MACs: 512, Activations: 128, Flash: 64, Requant: 24, ActBytes: 128},
+		{Weights: 640, Biases: 5, Params: 645, MACs: 640, Activations: 5, Flash: 388, Requant: 48, ActBytes: 5},
 	}
 	if got := n.Metrics(Int4()); !slices.Equal(got, wantLayers) {
 		t.Errorf("Metrics(Int4()):\n got %+v\nwant %+v", got, wantLayers)
@@ -58,8 +60,8 @@ func TestMetricsByHand(t *testing.T) {
 		flash, ram []int // P = 0..4
 	}{
 		{Float32(), []int{0, 136, 664, 928, 3508}, []int{8192, 9216, 9216, 9216, 9216}},
-		{Int8(), []int{0, 40, 184, 256, 916}, []int{2048, 2304, 2304, 2304, 2304}},
-		{Int4(), []int{0, 24, 104, 144, 484}, []int{2048, 2304, 2304, 2304, 2304}},
+		{Int8(), []int{0, 68, 252, 348, 1056}, []int{2048, 2304, 2304, 2304, 2304}},
+		{Int4(), []int{0, 52, 172, 236, 624}, []int{2048, 2304, 2304, 2304, 2304}},
 	}
 	for _, tt := range tests {
 		for P := range len(n.Layers) + 1 {
@@ -75,19 +77,21 @@ func TestMetricsByHand(t *testing.T) {
 
 // TestMetricsRounding checks ceil(values·bits/8) with an odd number of
 // int4 weights: 2048x1-2048x1-3 has a stride-1 Conv with 3 weights
-// (ceil(3·4/8) = 2 bytes) and 1 bias (4 bytes), then a Dense layer with
-// 2048·3 = 6144 weights (3072 bytes) and 3 biases (12 bytes): 6, then 3090.
+// (ceil(3·4/8) = 2 bytes), 1 bias (4 bytes) and 8+8+4 bytes of
+// requantization constants and input scale, then a Dense layer with
+// 2048·3 = 6144 weights (3072 bytes), 3 biases (12 bytes) and 3·8+8 bytes
+// of constants: 26, then 26+3116 = 3142.
 // Its RAM in float32 peaks at the first pair, (2048+2048)·4 = 16384.
 func TestMetricsRounding(t *testing.T) {
 	n, err := Parse("2048x1-2048x1-3", DefaultKernelRule())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := n.Flash(1, Int4()); got != 6 {
-		t.Errorf("Flash(1, int4) = %d, want 6", got)
+	if got := n.Flash(1, Int4()); got != 26 {
+		t.Errorf("Flash(1, int4) = %d, want 26", got)
 	}
-	if got := n.Flash(2, Int4()); got != 3090 {
-		t.Errorf("Flash(2, int4) = %d, want 3090", got)
+	if got := n.Flash(2, Int4()); got != 3142 {
+		t.Errorf("Flash(2, int4) = %d, want 3142", got)
 	}
 	if got := n.RAM(2, Float32()); got != 16384 {
 		t.Errorf("RAM(2, float32) = %d, want 16384", got)
@@ -178,7 +182,7 @@ func TestPrecisions(t *testing.T) {
 // TestMetricsProperty checks, over random genomes, that Flash and RAM do
 // not decrease with the split point, that the whole network's float32
 // Flash is 4 bytes a parameter, that int8 Flash is one byte a weight plus
-// four a bias, that the per-layer metrics sum to the totals, and that RAM
+// four a bias plus the requantization constants, that the per-layer metrics sum to the totals, and that RAM
 // is at least every tensor and at most twice the largest.
 func TestMetricsProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -221,12 +225,16 @@ func TestMetricsProperty(t *testing.T) {
 						n, p.Name, params, macs, flash, n.Params(), n.MACs(), n.Flash(L, p))
 				}
 			}
-			var weights, biases int
+			var weights, biases, weighted int
 			for _, l := range n.Layers {
 				weights += l.Weights()
 				biases += l.Biases()
+				if l.Weights() > 0 {
+					weighted++
+				}
 			}
-			if got, want := n.Flash(L, Int8()), weights+4*biases; got != want {
+			want := weights + 4*biases + RequantChannelBytes*biases + RequantLayerBytes*weighted + InputScaleBytes
+			if got := n.Flash(L, Int8()); got != want {
 				t.Fatalf("%v: Flash(%d, int8) = %d, want %d", n, L, got, want)
 			}
 		}

@@ -192,8 +192,9 @@ func TestVGG11FlashRAM(t *testing.T) {
 	if got, want := n.Flash(len(n.Layers), Float32()), 4*37_685_125; got != want {
 		t.Errorf("Flash(16, float32) = %d, want %d", got, want)
 	}
-	// Flash(1) by hand: 192 weights, 64 biases.
-	if got, want := n.Flash(1, Int8()), 192+4*64; got != want {
+	// Flash(1) by hand: 192 weights, 64 biases, 64 multipliers and shifts,
+	// two zero points and the input scale.
+	if got, want := n.Flash(1, Int8()), 192+4*64+8*64+8+4; got != want {
 		t.Errorf("Flash(1, int8) = %d, want %d", got, want)
 	}
 	for P, want := range []int{8192, 532_480, 786_432, 786_432} {

@@ -173,3 +173,17 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestEdgeBytesMatchArch checks arch's Flash, which the search and the
+// reports use, against the bytes a quantized model actually holds.
+func TestEdgeBytesMatchArch(t *testing.T) {
+	_, qms := randomModels(t, 6, MinMax)
+	for _, m := range qms {
+		net := m.Network()
+		for P := range len(m.Layers) + 1 {
+			if got, want := m.EdgeBytes(P), net.Flash(P, m.Precision()); got != want {
+				t.Errorf("%d-bit %v, P = %d: the model holds %d bytes, arch.Flash says %d", m.Bits, net, P, got, want)
+			}
+		}
+	}
+}

@@ -265,3 +265,25 @@ func (l *Layer) forwardFloat(in, out []int8) {
 		out[o] = clamp8(satAdd(r, l.OutQ.ZeroPoint), lo, math.MaxInt8)
 	}
 }
+
+// EdgeBytes is what an MCU running layers 1..P of m must store, counted
+// from the model's own arrays: for each layer with weights, its packed
+// weights, and its biases, multipliers and shifts as int32, plus its input
+// and output zero points as int32; and, if P ≥ 1, the float32 input scale.
+// It equals arch's Flash(P, m.Precision()) (a test checks it): the
+// per-channel weight scales are not among it, since the integer kernels
+// never read them.
+func (m *Model) EdgeBytes(P int) int {
+	n := 0
+	for i := range m.Layers[:P] {
+		l := &m.Layers[i]
+		if len(l.W) == 0 {
+			continue
+		}
+		n += len(PackWeights(l.W, m.Bits)) + 4*(len(l.B)+len(l.Mult)+len(l.Shift)) + 4*2
+	}
+	if P >= 1 {
+		n += 4
+	}
+	return n
+}
