@@ -9,6 +9,7 @@ import (
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/quant/scheme"
 )
 
 // Method is how Calibrate turns the values a tensor took on the
@@ -49,8 +50,8 @@ func ParseMethod(s string) (Method, error) {
 	return 0, fmt.Errorf("quant: unknown calibration method %q (want minmax, percentile or mse)", s)
 }
 
-// Range is the real interval a tensor is quantized over.
-type Range struct{ Min, Max float32 }
+// Range is the real interval a tensor is quantized over (scheme.Range).
+type Range = scheme.Range
 
 // ErrShape is wrapped by the error for calibration or evaluation data whose
 // samples do not fit the network's input.
@@ -109,7 +110,7 @@ func (m Method) choose(v []float32) Range {
 			}
 		}
 		sqErr := func(r Range) float64 {
-			q := r.params()
+			q := r.Params()
 			var e float64
 			for _, x := range sub {
 				d := float64(q.Dequantize(q.Quantize(x)) - x)
@@ -119,7 +120,7 @@ func (m Method) choose(v []float32) Range {
 		}
 		// Coordinate descent: the best shrink of the upper end with the
 		// lower one fixed, then of the lower end, twice over.
-		r := Range{lo, hi}
+		r := Range{Min: lo, Max: hi}
 		for range 2 {
 			for end := range 2 {
 				best, bestErr := r, math.Inf(1)
@@ -140,21 +141,7 @@ func (m Method) choose(v []float32) Range {
 		}
 		return r
 	}
-	return Range{lo, hi}
-}
-
-// params returns the int8 quantization of r, as TFLite chooses it: the
-// range is widened to hold 0 (so that 0, a padding or a ReLU output, is
-// exact), Scale = (Max − Min)/255, and ZeroPoint = round(−128 − Min/Scale)
-// clamped to −128..127. A range of zero width gets Scale 1.
-func (r Range) params() QParams {
-	lo, hi := min(float64(r.Min), 0), max(float64(r.Max), 0)
-	scale := float32((hi - lo) / 255)
-	if !(scale > 0) || math.IsInf(float64(scale), 0) {
-		return QParams{Scale: 1, ZeroPoint: 0}
-	}
-	zp := roundHalfAway(-128 - lo/float64(scale))
-	return QParams{Scale: scale, ZeroPoint: min(max(zp, math.MinInt8), math.MaxInt8)}
+	return Range{Min: lo, Max: hi}
 }
 
 // FromFloat quantizes the float model fm with weights of bits 8 or 4 and
@@ -171,13 +158,12 @@ func FromFloat(fm *nn.Model, ranges []Range, bits int, method Method, samples in
 	if len(ranges) != len(net.Layers)+1 {
 		return nil, fmt.Errorf("quant: %d tensor ranges for a %d-layer network (want %d)", len(ranges), len(net.Layers), len(net.Layers)+1)
 	}
-	qmax := float64(int(1)<<(bits-1) - 1)
 	m := &Model{Classes: slices.Clone(fm.Classes), Bits: bits, Layers: make([]Layer, len(net.Layers)),
 		Method: method.String(), Calibration: samples}
-	in := ranges[0].params()
+	in := ranges[0].Params()
 	for i, al := range net.Layers {
 		l := &m.Layers[i]
-		l.Layer, l.InQ, l.OutQ = al, in, ranges[i+1].params()
+		l.Layer, l.InQ, l.OutQ = al, in, ranges[i+1].Params()
 		if al.Kind == arch.MaxPool {
 			l.OutQ = in // pooling picks input values: same scale and zero point
 			in = l.OutQ
@@ -193,17 +179,14 @@ func FromFloat(fm *nn.Model, ranges []Range, bits int, method Method, samples in
 			for _, v := range wc {
 				top = max(top, math.Abs(float64(v)))
 			}
-			s := float32(top / qmax)
-			if !(s > 0) {
-				s = 1
-			}
+			s := scheme.WeightScale(top, bits)
 			for j, v := range wc {
-				l.W[c*per+j] = int8(min(max(roundHalfAway(float64(v)/float64(s)), int32(-qmax)), int32(qmax)))
+				l.W[c*per+j] = scheme.QuantizeWeight(float64(v), s, bits)
 			}
 			l.WScale[c] = s
-			l.B[c] = roundHalfAway(float64(b[c]) / (float64(in.Scale) * float64(s)))
+			l.B[c] = scheme.Round(float64(b[c]) / (float64(in.Scale) * float64(s)))
 			r := float64(in.Scale) * float64(s) / float64(l.OutQ.Scale)
-			mult, shift := QuantizeMultiplier(r)
+			mult, shift := scheme.QuantizeMultiplier(r)
 			if shift > 30 {
 				return nil, fmt.Errorf("quant: layer %d, channel %d: rescaling factor %g is too large for the fixed-point multiplier (an output range far narrower than its input's)", i+1, c, r)
 			}

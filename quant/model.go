@@ -15,7 +15,7 @@
 //   - output: acc = bias + Σ q_w·(q_x − Z_in) in int32, then
 //     q_y = clamp(MultiplyByQuantizedMultiplier(acc, M[c]) + Z_out) with
 //     M[c] = S_in·Sw[c]/S_out held as a Q0.31 mantissa and a shift
-//     (fixedpoint.go); a fused ReLU is the lower clamp at Z_out (real 0).
+//     (package scheme, which holds all of this arithmetic); a fused ReLU is the lower clamp at Z_out (real 0).
 //
 // MaxPool keeps its input's scale and zero point and needs no arithmetic.
 // A model is built from a float model (package nn) and the activation
@@ -31,32 +31,11 @@ import (
 	"math"
 
 	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/quant/scheme"
 )
 
-// QParams is one tensor's affine quantization: a value q stands for the
-// real number Scale·(q − ZeroPoint).
-type QParams struct {
-	Scale     float32 `json:"scale"`      // real value of one step, > 0
-	ZeroPoint int32   `json:"zero_point"` // the int8 that stands for 0, in −128..127
-}
-
-// Quantize returns clamp(round(x/Scale) + ZeroPoint, −128, 127), the
-// division in float32 and the rounding half away from zero, as TFLite's
-// Quantize kernel does.
-func (q QParams) Quantize(x float32) int8 {
-	v := roundHalfAway(float64(x / q.Scale))
-	return clamp8(satAdd(v, q.ZeroPoint), math.MinInt8, math.MaxInt8)
-}
-
-// Dequantize returns the real value Scale·(v − ZeroPoint).
-func (q QParams) Dequantize(v int8) float32 {
-	return q.Scale * float32(int32(v)-q.ZeroPoint)
-}
-
-// satAdd adds two int32 without wrapping.
-func satAdd(a, b int32) int32 {
-	return int32(min(max(int64(a)+int64(b), math.MinInt32), math.MaxInt32))
-}
+// QParams is one tensor's affine quantization (scheme.QParams).
+type QParams = scheme.QParams
 
 // Layer is one quantized layer: its geometry and, for the layers with
 // weights, the integer weights, biases and requantization constants, one
@@ -152,7 +131,7 @@ func (m *Model) Run(in []int8, from, to int) []int8 {
 // quantization"): each layer computes its affine output from the real
 // values its int8 input, weights and bias stand for, divides it by its
 // output scale, rounds it as the deployed kernel does
-// (RoundLikeMultiplier), adds the zero point and clamps (ReLU as the clamp
+// (scheme.RoundLikeMultiplier), adds the zero point and clamps (ReLU as the clamp
 // at the zero point). It differs from Run only in arithmetic: float64
 // products and sums in place of int32 ones, the real rescaling factor in
 // place of its 31-bit fixed-point form; so for the same input a layer's
@@ -232,8 +211,7 @@ func (l *Layer) forwardInt(in, out []int8) {
 	lo := l.actMin()
 	for o, v := range a {
 		c := channelOf(&l.Layer, o)
-		r := MultiplyByQuantizedMultiplier(v, l.Mult[c], int(l.Shift[c]))
-		out[o] = clamp8(satAdd(r, l.OutQ.ZeroPoint), lo, math.MaxInt8)
+		out[o] = scheme.Requantize(v, l.Mult[c], int(l.Shift[c]), l.OutQ.ZeroPoint, lo)
 	}
 }
 
@@ -261,8 +239,7 @@ func (l *Layer) forwardFloat(in, out []int8) {
 	accumulate(&l.Layer, w, b, x, a)
 	lo, sOut := l.actMin(), float64(l.OutQ.Scale)
 	for o, v := range a {
-		r := RoundLikeMultiplier(v/sOut, int(l.Shift[channelOf(&l.Layer, o)]))
-		out[o] = clamp8(satAdd(r, l.OutQ.ZeroPoint), lo, math.MaxInt8)
+		out[o] = scheme.RequantizeReal(v/sOut, int(l.Shift[channelOf(&l.Layer, o)]), l.OutQ.ZeroPoint, lo)
 	}
 }
 

@@ -245,7 +245,7 @@ func TestMethods(t *testing.T) {
 		if !(r.Max < 10 && r.Max > 2 && r.Min < -2 && r.Min > -10) {
 			t.Errorf("%v range = %+v, want the outlier clipped and the bulk (|x| ≲ 4) kept", m, r)
 		}
-		if p := r.params(); p.Quantize(0) != int8(p.ZeroPoint) || p.Dequantize(int8(p.ZeroPoint)) != 0 {
+		if p := r.Params(); p.Quantize(0) != int8(p.ZeroPoint) || p.Dequantize(int8(p.ZeroPoint)) != 0 {
 			t.Errorf("%v: 0 is not exact: %+v", m, p)
 		}
 	}
@@ -256,28 +256,6 @@ func TestMethods(t *testing.T) {
 	}
 	if _, err := ParseMethod("kl"); err == nil {
 		t.Error(`ParseMethod("kl"): no error`)
-	}
-}
-
-func TestQParams(t *testing.T) {
-	q := QParams{Scale: 0.5, ZeroPoint: -10}
-	for _, tc := range []struct {
-		x    float32
-		want int8
-	}{
-		{0, -10}, {0.25, -9}, {-0.25, -11}, // halves away from zero
-		{0.24, -10}, {100, 127}, {-100, -128},
-	} {
-		if got := q.Quantize(tc.x); got != tc.want {
-			t.Errorf("Quantize(%v) = %d, want %d", tc.x, got, tc.want)
-		}
-	}
-	if got := q.Dequantize(-8); got != 1 {
-		t.Errorf("Dequantize(-8) = %v, want 1", got)
-	}
-	relu := Range{0, 2.55}.params()
-	if relu.ZeroPoint != -128 || relu.Scale != float32(0.01) {
-		t.Errorf("ReLU range [0, 2.55]: %+v, want scale 0.01, zero point -128", relu)
 	}
 }
 

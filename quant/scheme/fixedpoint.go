@@ -1,8 +1,6 @@
-package quant
+package scheme
 
-import (
-	"math"
-)
+import "math"
 
 // The fixed-point arithmetic of TensorFlow Lite (Micro)'s integer reference
 // kernels, transcribed operation by operation so that splitnas, the C it
@@ -107,12 +105,12 @@ func MultiplyByQuantizedMultiplier(x, mult int32, shift int) int32 {
 func RoundLikeMultiplier(v float64, shift int) int32 {
 	r := max(-shift, 0)
 	h := math.Floor(math.Ldexp(v, r) + 0.5)
-	return roundHalfAway(math.Ldexp(h, -r))
+	return Round(math.Ldexp(h, -r))
 }
 
-// roundHalfAway rounds to the nearest integer, halves away from zero
-// (TfLiteRound, C's round), saturating to the int32 range.
-func roundHalfAway(v float64) int32 {
+// Round rounds to the nearest integer, halves away from zero (TfLiteRound,
+// C's round), saturating to the int32 range (NaN gives 0).
+func Round(v float64) int32 {
 	r := math.Round(v)
 	switch {
 	case r >= math.MaxInt32:
@@ -128,4 +126,24 @@ func roundHalfAway(v float64) int32 {
 // clamp8 limits v to [lo, hi] ⊆ [−128, 127] and narrows it to int8.
 func clamp8(v, lo, hi int32) int8 {
 	return int8(min(max(v, lo), hi))
+}
+
+// satAdd adds two int32 without wrapping.
+func satAdd(a, b int32) int32 {
+	return int32(min(max(int64(a)+int64(b), math.MinInt32), math.MaxInt32))
+}
+
+// Requantize turns a layer's int32 accumulator into its int8 output, as
+// TFLite Micro's integer kernels do: MultiplyByQuantizedMultiplier(acc,
+// mult, shift) + zp, clamped to [lo, 127] (lo = zp for a fused ReLU, −128
+// otherwise).
+func Requantize(acc, mult int32, shift int, zp, lo int32) int8 {
+	return clamp8(satAdd(MultiplyByQuantizedMultiplier(acc, mult, shift), zp), lo, math.MaxInt8)
+}
+
+// RequantizeReal is Requantize for the real-valued rescaled accumulator
+// v = acc·M of the float reference path: RoundLikeMultiplier(v, shift) +
+// zp, clamped to [lo, 127].
+func RequantizeReal(v float64, shift int, zp, lo int32) int8 {
+	return clamp8(satAdd(RoundLikeMultiplier(v, shift), zp), lo, math.MaxInt8)
 }
