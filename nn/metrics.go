@@ -154,8 +154,14 @@ func classScores(confusion [][]int, names []string) []ClassScores {
 // loss and the number classified correctly; if confusion is not nil it
 // counts the predictions in it.
 func score(p *plan, params []float32, ws *workspace[float32], d *dataset.Dataset, confusion [][]int) (loss float64, correct int) {
+	return scoreWith(func(x []float32) []float32 { return ws.forward(p, params, x, false) }, d, confusion)
+}
+
+// scoreWith is score with the network's forward pass given as a function
+// from a sample to its logits.
+func scoreWith(forward func(x []float32) []float32, d *dataset.Dataset, confusion [][]int) (loss float64, correct int) {
 	for i := range d.Len() {
-		z := ws.forward(p, params, d.Sample(i), false)
+		z := forward(d.Sample(i))
 		label, pred := int(d.Labels[i]), argmax(z)
 		loss += float64(crossEntropy(z, label))
 		if pred == label {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/quant/scheme"
 )
 
 // Config sets up a training run. Its zero values beyond Epochs, Batch and
@@ -85,6 +86,17 @@ type Config struct {
 	// seeded partial shuffle every epoch), or the whole split if it has no
 	// more. The learning-rate schedule counts the steps of these epochs.
 	SamplesPerEpoch int
+
+	// QATBits, if not 0, trains quantization-aware for int8 activations
+	// and weights of QATBits bits, 8 or 4 (see qat.go); Result.Ranges
+	// then holds the tensor ranges to quantize the model with
+	// (quant.FromFloat). It cannot be combined with BatchNorm: fold first
+	// (train with BatchNorm, then fine-tune the result with Init).
+	QATBits int
+	// Init, if not nil, is the model whose weights training starts from
+	// (fine-tuning) instead of Seed's random ones; it must have the
+	// network being trained.
+	Init *Model
 }
 
 // DefaultConfig is 20 epochs of batches of 32 at learning rate 1e-3,
@@ -159,6 +171,10 @@ func (c Config) Validate() error {
 		return &ConfigError{"Batch", c.Batch, "want at least 2 with batch normalisation"}
 	case c.SamplesPerEpoch < 0:
 		return &ConfigError{"SamplesPerEpoch", c.SamplesPerEpoch, "want ≥ 0 samples (0: the whole training split)"}
+	case c.QATBits != 0 && c.QATBits != 8 && c.QATBits != 4:
+		return &ConfigError{"QATBits", c.QATBits, "want 8 or 4 (0: off)"}
+	case c.QATBits != 0 && c.BatchNorm:
+		return &ConfigError{"QATBits", c.QATBits, "cannot be combined with batch normalisation: train with it first, then fine-tune the folded model quantization-aware"}
 	}
 	return nil
 }
@@ -189,6 +205,10 @@ type Result struct {
 	Model   *Model
 	History []Epoch
 	Best    int // index into History
+	// Ranges, with Config.QATBits, are the ranges of tensors 0..L (input
+	// to logits) as they stood after epoch Best, to quantize Model with;
+	// nil otherwise.
+	Ranges []scheme.Range
 }
 
 // Engine trains a network on a dataset.
@@ -218,6 +238,12 @@ func (native) Train(ctx context.Context, net arch.Network, train, val *dataset.D
 	m, err := NewModel(net, cfg.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Init != nil {
+		if !slices.Equal(cfg.Init.net.Layers, net.Layers) {
+			return nil, &ConfigError{"Init", cfg.Init.String(), fmt.Sprintf("want a model of the network trained, %v", net)}
+		}
+		copy(m.params, cfg.Init.params)
 	}
 	if err := checkData(m.plan, train, "training"); err != nil {
 		return nil, err
@@ -288,6 +314,9 @@ type trainer struct {
 	aug     *augmenter
 	soft    *SoftTargets
 	conf    [][]int // validation confusion matrix
+
+	fq         *fakeQuant[float32] // with Config.QATBits, else nil
+	bestRanges []scheme.Range      // fq's ranges after the best epoch
 }
 
 // newTrainer prepares a run on train (only its labels and shape are read
@@ -362,6 +391,9 @@ func newTrainer(m *Model, train *dataset.Dataset, cfg Config) *trainer {
 	if cfg.augments() {
 		t.aug = newAugmenter(cfg, train.Length, train.Channels)
 	}
+	if cfg.QATBits != 0 {
+		t.fq = newFakeQuant[float32](m.plan, cfg.QATBits)
+	}
 	k := m.plan.classes()
 	t.conf = make([][]int, k)
 	for i := range t.conf {
@@ -387,7 +419,7 @@ func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result
 				clear(row)
 			}
 			inf = t.inference()
-			l, c := score(t.m.plan, inf, t.ws, val, t.conf)
+			l, c := t.score(inf, val)
 			ep.ValLoss, ep.ValAcc = l/float64(val.Len()), float64(c)/float64(val.Len())
 			ep.ValBalancedAccuracy = balancedAccuracy(t.conf)
 		}
@@ -404,6 +436,9 @@ func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result
 		if sc > bestScore || (sc == bestScore && ep.ValLoss < bestLoss) {
 			bestScore, bestLoss, res.Best = sc, ep.ValLoss, e
 			copy(t.best, inf)
+			if t.fq != nil {
+				t.bestRanges = slices.Clone(t.fq.ranges)
+			}
 		} else if t.cfg.Patience > 0 && e-res.Best >= t.cfg.Patience {
 			break
 		}
@@ -414,7 +449,25 @@ func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result
 	case t.bn != nil:
 		copy(t.m.params, t.inference())
 	}
+	if t.fq != nil {
+		res.Ranges = t.bestRanges
+		if val == nil {
+			res.Ranges = slices.Clone(t.fq.ranges)
+		}
+	}
 	return res, nil
+}
+
+// score runs the validation data through the network with parameters
+// params — fake-quantized, with quantization-aware training — counting
+// the predictions in t.conf, and returns the summed loss and the number
+// classified correctly.
+func (t *trainer) score(params []float32, val *dataset.Dataset) (float64, int) {
+	if t.fq == nil {
+		return score(t.m.plan, params, t.ws, val, t.conf)
+	}
+	t.fq.quantizeWeights(t.m.plan, params)
+	return scoreWith(func(x []float32) []float32 { return t.fq.forward(t.ws, t.m.plan, x, false, false) }, val, t.conf)
 }
 
 // inference returns the parameters of the network as it stands, for
@@ -489,9 +542,12 @@ func (t *trainer) epoch(ctx context.Context, train *dataset.Dataset) (loss, acc 
 // at a time through the whole network, and returns the batch's summed loss
 // and the number of samples classified correctly.
 func (t *trainer) batchPlain(train *dataset.Dataset, batch []int, scale float32) (loss float64, correct int) {
-	p, params, ws := t.m.plan, t.params, t.ws
+	p, params, ws, fq := t.m.plan, t.params, t.ws, t.fq
 	dropout := t.drop != nil
 	logitsGrad := ws.grad[len(p.layers)]
+	if fq != nil {
+		fq.beginBatch(p, params)
+	}
 	for _, idx := range batch {
 		x := train.Sample(idx)
 		if t.aug != nil {
@@ -500,13 +556,25 @@ func (t *trainer) batchPlain(train *dataset.Dataset, batch []int, scale float32)
 		if dropout {
 			fill(t.drop, ws)
 		}
-		z := ws.forward(p, params, x, dropout)
+		var z []float32
+		if fq != nil {
+			z = fq.forward(ws, p, x, dropout, true)
+		} else {
+			z = ws.forward(p, params, x, dropout)
+		}
 		l, ok := t.loss(train, idx, z, scale, logitsGrad)
 		if ok {
 			correct++
 		}
 		loss += l
-		ws.backward(p, params, t.grads, dropout)
+		if fq != nil {
+			fq.backward(ws, p, t.grads, dropout)
+		} else {
+			ws.backward(p, params, t.grads, dropout)
+		}
+	}
+	if fq != nil {
+		fq.endBatch()
 	}
 	return loss, correct
 }

@@ -148,9 +148,10 @@ func (m Method) choose(v []float32) Range {
 // the tensor ranges Calibrate returned (one per tensor, 0..L): per-channel
 // symmetric weight scales max|w|/(2^(bits−1) − 1) (1 for a channel of zero
 // weights), biases rounded to int32 at the scale of input × weight, and the
-// fixed-point multipliers of each output channel. method and samples are
-// recorded in the model as its provenance.
-func FromFloat(fm *nn.Model, ranges []Range, bits int, method Method, samples int) (*Model, error) {
+// fixed-point multipliers of each output channel.
+// The caller records how the ranges were chosen in the model's Method and
+// Calibration.
+func FromFloat(fm *nn.Model, ranges []Range, bits int) (*Model, error) {
 	if bits != 8 && bits != 4 {
 		return nil, fmt.Errorf("quant: weights of %d bits: want 8 or 4", bits)
 	}
@@ -158,8 +159,7 @@ func FromFloat(fm *nn.Model, ranges []Range, bits int, method Method, samples in
 	if len(ranges) != len(net.Layers)+1 {
 		return nil, fmt.Errorf("quant: %d tensor ranges for a %d-layer network (want %d)", len(ranges), len(net.Layers), len(net.Layers)+1)
 	}
-	m := &Model{Classes: slices.Clone(fm.Classes), Bits: bits, Layers: make([]Layer, len(net.Layers)),
-		Method: method.String(), Calibration: samples}
+	m := &Model{Classes: slices.Clone(fm.Classes), Bits: bits, Layers: make([]Layer, len(net.Layers))}
 	in := ranges[0].Params()
 	for i, al := range net.Layers {
 		l := &m.Layers[i]
@@ -224,4 +224,20 @@ func Evaluate(m *Model, d *dataset.Dataset) (nn.Metrics, error) {
 		conf[d.Labels[i]][m.Predict(d.Sample(i))]++
 	}
 	return nn.ConfusionMetrics(conf, d.Classes), nil
+}
+
+// PostTraining is post-training quantization: Calibrate on cal by method,
+// then FromFloat with bits-bit weights, the model recording the method and
+// the number of calibration samples.
+func PostTraining(fm *nn.Model, cal *dataset.Dataset, method Method, bits int) (*Model, error) {
+	ranges, err := Calibrate(fm, cal, method)
+	if err != nil {
+		return nil, err
+	}
+	m, err := FromFloat(fm, ranges, bits)
+	if err != nil {
+		return nil, err
+	}
+	m.Method, m.Calibration = method.String(), cal.Len()
+	return m, nil
 }

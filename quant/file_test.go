@@ -137,11 +137,7 @@ func smallModel(tb testing.TB, bits int) *Model {
 		tb.Fatal(err)
 	}
 	cal := gaussian(8, fm.Network().Input(), 5, 1)
-	r, err := Calibrate(fm, cal, MinMax)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := FromFloat(fm, r, bits, MinMax, cal.Len())
+	m, err := PostTraining(fm, cal, MinMax, bits)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -92,15 +92,11 @@ func randomModels(t *testing.T, n int, method Method) ([]*nn.Model, []*Model) {
 		}
 		fm := res.Model
 		cal := train.Subset(rand.Perm(train.Len())[:100])
-		ranges, err := Calibrate(fm, cal, method)
-		if err != nil {
-			t.Fatal(err)
-		}
 		bits := 8
 		if len(fms)%2 == 1 {
 			bits = 4
 		}
-		qm, err := FromFloat(fm, ranges, bits, method, cal.Len())
+		qm, err := PostTraining(fm, cal, method, bits)
 		if err != nil {
 			t.Fatalf("%v: %v", net, err)
 		}
@@ -218,10 +214,10 @@ func TestCalibrateErrors(t *testing.T) {
 	if _, err := Calibrate(fm, bad, MinMax); err == nil {
 		t.Error("calibration on an infinite sample: no error")
 	}
-	if _, err := FromFloat(fm, make([]Range, 2), 8, MinMax, 0); err == nil {
+	if _, err := FromFloat(fm, make([]Range, 2), 8); err == nil {
 		t.Error("FromFloat with 2 ranges for 3 layers: no error")
 	}
-	if _, err := FromFloat(fm, make([]Range, 4), 6, MinMax, 0); err == nil {
+	if _, err := FromFloat(fm, make([]Range, 4), 6); err == nil {
 		t.Error("FromFloat with 6-bit weights: no error")
 	}
 }

@@ -96,13 +96,9 @@ in both (quantized Flash counts the requantization constants). --out writes the 
 			rng := rand.New(rand.NewPCG(seed, 0x9a7))
 			rng.Shuffle(len(train), func(i, j int) { train[i], train[j] = train[j], train[i] })
 			cal := d.Subset(train[:min(calibration, len(train))])
-			ranges, err := quant.Calibrate(fm, cal, m)
+			qm, err := quant.PostTraining(fm, cal, m, bits)
 			if err != nil {
 				return fmt.Errorf("--data %s: %w", dataName(data), err)
-			}
-			qm, err := quant.FromFloat(fm, ranges, bits, m, cal.Len())
-			if err != nil {
-				return err
 			}
 			rep := quantizeReport{Model: model, Data: dataName(data), Arch: fm.String(), Bits: bits,
 				Method: m.String(), Calibration: cal.Len()}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,5 +127,59 @@ func TestQuantizeBadInput(t *testing.T) {
 				t.Errorf("quantize %v failed but wrote %s", c.args, out)
 			}
 		})
+	}
+}
+
+// TestTrainQAT checks train --qat: from scratch and fine-tuning (--init),
+// the integer network is scored and written, and --init must fit --arch.
+func TestTrainQAT(t *testing.T) {
+	model := trainedModel(t)
+	q := filepath.Join(t.TempDir(), "qat.snqm")
+	out, err := run(t, "train", "--arch", "2048x1-128x2-8x4-64x2-5", "--epochs", "2", "--qat", "4", "--init", model, "--out", q, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r trainReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	// int4 Flash of 2048x1-128x2-8x4-64x2-5: 624 B (arch's metrics test).
+	if r.Quantized == nil || r.Quantized.Bits != 4 || r.Quantized.FlashBytes != 624 || r.Quantized.RAMBytes != 2304 || r.Init != model {
+		t.Fatalf("quantized %+v, init %q", r.Quantized, r.Init)
+	}
+	if r.Quantized.TestAccuracy < 0.5 {
+		t.Errorf("int4 test accuracy %.3f after fine-tuning a trained model, want ≥ 0.5", r.Quantized.TestAccuracy)
+	}
+	qm, err := quant.LoadFile(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, err := quant.Evaluate(qm, d.Part(dataset.Test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Accuracy != r.Quantized.TestAccuracy || qm.Method != "qat" || qm.Bits != 4 {
+		t.Errorf("saved model: test %.4f (printed %.4f), method %s, bits %d", met.Accuracy, r.Quantized.TestAccuracy, qm.Method, qm.Bits)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--qat", "2"}, "--qat 2: want 8 or 4"},
+		{[]string{"--qat", "8", "--batch-norm"}, "--qat 8: cannot be combined with batch normalisation"},
+		{[]string{"--arch", "2048x1-64x4-5", "--init", model}, "is a model of 2048x1-128x2-8x4-64x2-5, not of --arch 2048x1-64x4-5"},
+	} {
+		args := append([]string{"train", "--epochs", "1"}, c.args...)
+		if !slices.Contains(c.args, "--arch") {
+			args = append(args, "--arch", "2048x1-128x2-8x4-64x2-5")
+		}
+		_, stderr, code := runProcess(t, args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("train %v: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/splitnas/splitnas/dataset/sample"
 	"github.com/splitnas/splitnas/internal/trainbench"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/quant"
 )
 
 // archFlags parse --arch with the kernel rule flags.
@@ -70,6 +72,23 @@ type trainReport struct {
 	History              []nn.Epoch       `json:"history"`
 	Seconds              float64          `json:"seconds"`
 	Model                string           `json:"model,omitempty"`
+	// Quantized, with --qat, scores the int8 network the training ends in
+	// (package quant, integer arithmetic) — what would be deployed; the
+	// scores above are then those of its float weights, unquantized.
+	Quantized *quantScores `json:"quantized,omitempty"`
+	Init      string       `json:"init,omitempty"` // --init: the model training started from
+}
+
+// quantScores are a quantized model's costs and scores.
+type quantScores struct {
+	Bits                 int              `json:"bits"` // weight bits; activations int8
+	FlashBytes           int              `json:"flash_bytes"`
+	RAMBytes             int              `json:"ram_bytes"`
+	ValAccuracy          float64          `json:"val_accuracy"`
+	ValBalancedAccuracy  float64          `json:"val_balanced_accuracy"`
+	TestAccuracy         float64          `json:"test_accuracy"`
+	TestBalancedAccuracy float64          `json:"test_balanced_accuracy"`
+	TestPerClass         []nn.ClassScores `json:"test_per_class"`
 }
 
 // trainRecipe records the training options of a run beyond epochs, batch,
@@ -198,6 +217,7 @@ func newTrainCmd() *cobra.Command {
 		recipe recipeFlags
 		data   string
 		out    string
+		init   string
 		asJSON bool
 	)
 	cfg := nn.DefaultConfig()
@@ -237,6 +257,16 @@ an epoch on a large training split. Scores include balanced accuracy and per-cla
 			}
 			if err := recipe.checkTeacher(); err != nil {
 				return err
+			}
+			if init != "" {
+				m, err := nn.LoadFile(init)
+				if err != nil {
+					return fmt.Errorf("--init: %w", err)
+				}
+				if m.String() != net.String() || !slices.Equal(m.Network().Layers, net.Layers) {
+					return fmt.Errorf("--init %s is a model of %s, not of --arch %s", init, m, net)
+				}
+				cfg.Init = m
 			}
 			d, err := loadDataset(data)
 			if err != nil {
@@ -284,8 +314,33 @@ an epoch on a large training split. Scores include balanced accuracy and per-cla
 				TestConfusion: test.Confusion, TestPerClass: test.PerClass,
 				Classes: d.Classes, History: res.History, Seconds: time.Since(start).Seconds(),
 			}
+			rep.Init = init
+			var qm *quant.Model
+			if cfg.QATBits != 0 {
+				if qm, err = quant.FromFloat(res.Model, res.Ranges, cfg.QATBits); err != nil {
+					return err
+				}
+				qm.Method, qm.Calibration = "qat", train.Len()
+				qv, err := quant.Evaluate(qm, d.Part(dataset.Val))
+				if err != nil {
+					return err
+				}
+				qt, err := quant.Evaluate(qm, d.Part(dataset.Test))
+				if err != nil {
+					return err
+				}
+				prec := qm.Precision()
+				rep.Quantized = &quantScores{Bits: cfg.QATBits, FlashBytes: net.Flash(last, prec), RAMBytes: net.RAM(last, prec),
+					ValAccuracy: qv.Accuracy, ValBalancedAccuracy: qv.BalancedAccuracy,
+					TestAccuracy: qt.Accuracy, TestBalancedAccuracy: qt.BalancedAccuracy, TestPerClass: qt.PerClass}
+			}
 			if out != "" {
-				if err := nn.SaveFile(out, res.Model); err != nil {
+				if qm != nil {
+					err = quant.SaveFile(out, qm)
+				} else {
+					err = nn.SaveFile(out, res.Model)
+				}
+				if err != nil {
 					return err
 				}
 				rep.Model = out
@@ -308,6 +363,8 @@ an epoch on a large training split. Scores include balanced accuracy and per-cla
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for initialisation, shuffling, dropout, sampling and augmentation")
 	recipe.register(cmd, &cfg)
 	recipe.registerEpoch(cmd, &cfg)
+	f.IntVar(&cfg.QATBits, "qat", 0, "quantization-aware training for int8 activations and weights of 8 or 4 bits; scores the integer network and --out writes it (.snqm)")
+	f.StringVar(&init, "init", "", "start from this model's weights (a float model of --arch, e.g. to fine-tune it with --qat)")
 	f.StringVar(&out, "out", "", "save the trained model to this file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
@@ -345,6 +402,7 @@ func trainFlagError(err error) error {
 // name in kebab case.
 var trainFlagNames = map[string]string{
 	"WarmupEpochs": "warmup",
+	"QATBits":      "qat",
 }
 
 // trainFlag returns the flag (without "--") that sets the nn.Config field:
@@ -405,6 +463,11 @@ func printTrain(w io.Writer, r trainReport) {
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t\n", c.Class, c.Support, c.Sensitivity, c.PositivePredictivity)
 	}
 	tw.Flush()
+	if q := r.Quantized; q != nil {
+		fmt.Fprintf(w, "int%d:     (integer network, weights int%d per channel, activations int8) Flash %d B, RAM %d B\n", q.Bits, q.Bits, q.FlashBytes, q.RAMBytes)
+		fmt.Fprintf(w, "          val accuracy %.4f (float weights %.4f), test accuracy %.4f (float weights %.4f)\n",
+			q.ValAccuracy, r.ValAccuracy, q.TestAccuracy, r.TestAccuracy)
+	}
 	if r.Model != "" {
 		fmt.Fprintf(w, "model:    %s\n", r.Model)
 	}
