@@ -192,6 +192,19 @@ func bestRows(r *search.Result) []row {
 		rows = append(rows, row{"Final training", fmt.Sprintf("%d runs of %d epochs from scratch; validation B %s; run %d kept (validation A %s)",
 			len(f.Runs), f.Epochs, strings.Join(runs, " / "), f.Chosen+1, pct(f.Runs[f.Chosen].ValAccuracy))})
 	}
+	prec := b.Precision
+	if prec == "" {
+		prec = "float32"
+	}
+	rows = append(rows, row{"Precision on the edge", prec})
+	if q := b.Quantized; q != nil {
+		qm := q.Model
+		if qm == "" {
+			qm = "not saved"
+		}
+		rows = append(rows, row{"Quantization", fmt.Sprintf("int%d weights per output channel, int8 activations, by %s; scores below are the integer network's; its float weights: test accuracy %s, balanced %s; integer model file %s",
+			q.WeightBits, strings.ToUpper(q.Method), pct(q.FloatTestAccuracy), pct(q.FloatTestBalancedAccuracy), qm)})
+	}
 	return append(rows, []row{
 		{"Test accuracy", pct(b.TestAccuracy)},
 		{"Test macro-F1", fmt.Sprintf("%.4f", b.TestMacroF1)},

@@ -324,6 +324,22 @@ func TestWriteFinalTraining(t *testing.T) {
 	}
 }
 
+// A quantized winner shows its precision, the method, and its float
+// weights' test accuracy beside the integer network's.
+func TestWriteQuantized(t *testing.T) {
+	r := synthetic(t, 12, 2)
+	if page := render(t, r); !strings.Contains(page, "float32") || strings.Contains(page, "Quantization") {
+		t.Error("a float result does not say float32, or shows a quantization row")
+	}
+	r.Best.Precision = "int4"
+	r.Best.Quantized = &search.Quantized{Precision: "int4", WeightBits: 4, Method: "qat", FloatTestAccuracy: 0.925, FloatTestBalancedAccuracy: 0.9, Model: "best.snqm"}
+	page := render(t, r)
+	checkPage(t, page, 4)
+	if want := "int4 weights per output channel, int8 activations, by QAT; scores below are the integer network&#39;s; its float weights: test accuracy 92.50 %"; !strings.Contains(page, want) {
+		t.Errorf("page lacks %q", want)
+	}
+}
+
 // The best model's per-class test scores are shown, AAMI EC57 style.
 func TestWritePerClass(t *testing.T) {
 	r := synthetic(t, 12, 2)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/quant"
 )
 
 // Halving is successive halving (Jamieson and Talwalkar 2016; the rule
@@ -124,6 +125,7 @@ func (s *searcher) trainAll(ctx context.Context, ids []int, epochs int) error {
 		best       int
 		secs       float64
 		model      *nn.Model
+		qmodel     *quant.Model
 	}
 	results := make([]outcome, len(ids))
 	eg, ectx := errgroup.WithContext(ctx)
@@ -142,11 +144,11 @@ func (s *searcher) trainAll(ctx context.Context, ids []int, epochs int) error {
 			if err != nil {
 				return fmt.Errorf("training %s: %w", c.Arch, err)
 			}
-			a, b, err := s.scores(res)
+			a, b, qm, err := s.assess(res)
 			if err != nil {
-				return err
+				return fmt.Errorf("scoring %s: %w", c.Arch, err)
 			}
-			results[k] = outcome{a, b, res.Best + 1, time.Since(t0).Seconds(), res.Model}
+			results[k] = outcome{a, b, res.Best + 1, time.Since(t0).Seconds(), res.Model, qm}
 			if s.cfg.OnTrained != nil {
 				c.ValAccuracy, c.ValBAccuracy, c.BestEpoch = a, b, res.Best+1
 				s.mu.Lock()
@@ -164,7 +166,7 @@ func (s *searcher) trainAll(ctx context.Context, ids []int, epochs int) error {
 		c := &s.cands[id]
 		c.ValAccuracy, c.ValBAccuracy, c.BestEpoch, c.Epochs = r.valA, r.valB, r.best, epochs
 		c.TrainSeconds += r.secs
-		s.models[id] = r.model
+		s.models[id], s.qmodels[id] = r.model, r.qmodel
 	}
 	return nil
 }

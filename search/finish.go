@@ -15,10 +15,15 @@ import (
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/quant"
 )
 
 // ModelFile is the name of the best model's file in the output directory.
 const ModelFile = "best.model"
+
+// QuantModelFile is the file name of the chosen network's integer form, on
+// an integer profile (package quant's format).
+const QuantModelFile = "best.snqm"
 
 // settings records the configuration; a checkpoint must match it to be
 // resumed.
@@ -36,6 +41,7 @@ func (s *searcher) settings() Settings {
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
 		LearningRates: c.LearningRates, ValHalves: s.halvesBy,
+		Precision: c.Profile.Edge.Precision().Name,
 		Metric: c.Train.Select.String(),
 		Recipe: Recipe{
 			ClassBalance: c.Train.ClassBalance.String(), Schedule: c.Train.Schedule.String(),
@@ -50,6 +56,9 @@ func (s *searcher) settings() Settings {
 	}
 	if len(c.Space.Overlaps) > 0 {
 		st.Space += fmt.Sprintf(", overlaps searched %v", c.Space.Overlaps)
+	}
+	if s.bits != 0 {
+		st.Quant = string(s.quant)
 	}
 	if c.Halving.on() {
 		st.RungEpochs, st.Eta = c.Halving.RungEpochs(c.Train.Epochs), c.Halving.Eta
@@ -141,7 +150,7 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return r, err
 	}
-	model := s.models[id]
+	model, qm := s.models[id], s.qmodels[id]
 	if model == nil {
 		// Trained before a resume: training is deterministic, so this
 		// gives the same weights.
@@ -151,10 +160,13 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 			return r, fmt.Errorf("search: retraining the best candidate %s: %w", c.Arch, err)
 		}
 		model = res.Model
+		if qm, err = s.deploy(res); err != nil {
+			return r, fmt.Errorf("search: quantizing the best candidate %s: %w", c.Arch, err)
+		}
 	}
 	var final *Final
 	if s.cfg.FinalEpochs > 0 {
-		if final, model, err = s.finalTraining(ctx, c, net); err != nil {
+		if final, model, qm, err = s.finalTraining(ctx, c, net); err != nil {
 			return r, err
 		}
 	}
@@ -171,18 +183,35 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return r, err
 	}
+	var q *Quantized
+	if qm != nil {
+		// The float weights' score is kept for comparison; the integer
+		// network is what is deployed, so it gives the test scores.
+		q = &Quantized{Precision: qm.Precision().Name, Method: string(s.quant), WeightBits: qm.Bits,
+			FloatTestAccuracy: test.Accuracy, FloatTestBalancedAccuracy: test.BalancedAccuracy}
+		if test, err = quant.Evaluate(qm, s.test); err != nil {
+			return r, err
+		}
+	}
 	r.Best = &Best{
 		Arch: c.Arch, Partition: pt.P, ValAccuracy: c.ValAccuracy, ValBAccuracy: c.ValBAccuracy,
 		TestAccuracy: test.Accuracy, TestMacroF1: test.MacroF1, TestConfusion: test.Confusion,
 		TestBalancedAccuracy: test.BalancedAccuracy, TestPerClass: test.PerClass,
 		Params: c.Params, MACs: c.MACs, FlashBytes: pt.FlashBytes, RAMBytes: pt.RAMBytes,
 		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points, Final: final,
+		Precision: s.cfg.Profile.Edge.Precision().Name, Quantized: q,
 	}
 	if s.cfg.Dir != "" {
 		if err := nn.SaveFile(filepath.Join(s.cfg.Dir, ModelFile), model); err != nil {
 			return r, err
 		}
 		r.Best.Model = ModelFile
+		if qm != nil {
+			if err := quant.SaveFile(filepath.Join(s.cfg.Dir, QuantModelFile), qm); err != nil {
+				return r, err
+			}
+			q.Model = QuantModelFile
+		}
 	}
 	return r, nil
 }
@@ -192,9 +221,10 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 // runs and the model of the one with the best validation-B accuracy. Each
 // run's seed is derived from the search seed, the architecture and the run
 // index, so the outcome does not depend on the number of workers.
-func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Network) (*Final, *nn.Model, error) {
+func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Network) (*Final, *nn.Model, *quant.Model, error) {
 	f := &Final{Epochs: s.cfg.FinalEpochs, Runs: make([]FinalRun, s.cfg.FinalSeeds)}
 	models := make([]*nn.Model, s.cfg.FinalSeeds)
+	qmodels := make([]*quant.Model, s.cfg.FinalSeeds)
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(s.cfg.Workers)
 	for k := range f.Runs {
@@ -206,25 +236,25 @@ func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Netw
 			if err != nil {
 				return fmt.Errorf("search: final training %d of %s: %w", k+1, c.Arch, err)
 			}
-			a, b, err := s.scores(res)
+			a, b, qm, err := s.assess(res)
 			if err != nil {
-				return err
+				return fmt.Errorf("search: final training %d of %s: %w", k+1, c.Arch, err)
 			}
 			f.Runs[k] = FinalRun{Seed: cfg.Seed, BestEpoch: res.Best + 1, ValAccuracy: a,
 				ValBAccuracy: b, Seconds: time.Since(t0).Seconds()}
-			models[k] = res.Model
+			models[k], qmodels[k] = res.Model, qm
 			return nil
 		})
 	}
 	if err := eg.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for k, run := range f.Runs {
 		if run.ValBAccuracy > f.Runs[f.Chosen].ValBAccuracy {
 			f.Chosen = k
 		}
 	}
-	return f, models[f.Chosen], nil
+	return f, models[f.Chosen], qmodels[f.Chosen], nil
 }
 
 // noValid says why no candidate was valid.

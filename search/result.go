@@ -122,6 +122,23 @@ type Best struct {
 	// test split and saved. ValAccuracy and ValBAccuracy above stay the
 	// search-time scores of the candidate.
 	Final *Final `json:"final,omitempty"`
+	// Precision is the edge precision the network is costed and deployed
+	// at (the profile's): "float32", "int8" or "int4". With an integer
+	// one, Quantized compares the float weights with the integer network,
+	// whose scores the validation and test fields above are.
+	Precision string     `json:"precision"`
+	Quantized *Quantized `json:"quantized,omitempty"`
+}
+
+// Quantized records how the chosen network was quantized, and its float
+// weights' test scores beside the integer network's.
+type Quantized struct {
+	Precision                 string  `json:"precision"`   // "int8" or "int4"
+	WeightBits                int     `json:"weight_bits"` // 8 or 4; activations int8
+	Method                    string  `json:"method"`      // "qat" or "ptq"
+	FloatTestAccuracy         float64 `json:"float_test_accuracy"`
+	FloatTestBalancedAccuracy float64 `json:"float_test_balanced_accuracy"`
+	Model                     string  `json:"model,omitempty"` // the integer network's file (.snqm), in the output directory
 }
 
 // Final is the final training of the chosen architecture: several runs
@@ -192,6 +209,10 @@ type Settings struct {
 	// val_b_accuracy) measure: "accuracy" or "balanced" accuracy.
 	Metric string `json:"metric"`
 	Recipe Recipe `json:"recipe"`
+	// Precision is the profile's edge precision; Quant, on an integer
+	// one, the quantization method ("qat" or "ptq").
+	Precision string `json:"precision"`
+	Quant     string `json:"quant,omitempty"`
 }
 
 // Recipe is the training recipe every candidate is trained with (package

@@ -38,6 +38,7 @@ import (
 	"github.com/splitnas/splitnas/internal/stats"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/quant"
 )
 
 // Strategy is how candidates are proposed and split.
@@ -106,6 +107,14 @@ type Config struct {
 	// model scored on the test split and saved. 0 keeps the search-time
 	// model. FinalSeeds 0 means 3.
 	FinalEpochs, FinalSeeds int
+
+	// Quant is how candidates are quantized when the profile's edge
+	// precision is an integer one (bytes_per_weight 1 or 0.5,
+	// bytes_per_activation 1): every candidate is then scored as its
+	// integer network (package quant), and Flash, RAM and the split
+	// tensor follow the profile's bit widths. "" means QAT. Ignored on a
+	// float32 profile.
+	Quant QuantMethod
 
 	Engine  nn.Engine // nil: nn.Native()
 	Seed    uint64
@@ -200,6 +209,14 @@ func (c Config) Validate(d *dataset.Dataset) error {
 			"search space input %dx%d with %d classes does not match the data (%dx%d, %d classes)",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Classes, d.Length, d.Channels, len(d.Classes))}
 	}
+	if _, err := c.weightBits(); err != nil {
+		return &ConfigError{Field: "Profile", Value: c.Profile.Name, Err: err}
+	}
+	if c.Quant != "" {
+		if _, err := ParseQuantMethod(string(c.Quant)); err != nil {
+			return &ConfigError{Field: "Quant", Value: c.Quant, Err: err}
+		}
+	}
 	if err := c.Profile.Validate(); err != nil {
 		return &ConfigError{Field: "Profile", Value: c.Profile.Name, Err: err}
 	}
@@ -244,9 +261,16 @@ type searcher struct {
 	pcg *rand.PCG
 	rng *rand.Rand
 
-	cands  []Candidate       // by ID
-	byArch map[string]int    // candidate Key → candidate ID
-	models map[int]*nn.Model // trained this run (a resumed run retrains the winner if needed)
+	cands   []Candidate          // by ID
+	byArch  map[string]int       // candidate Key → candidate ID
+	models  map[int]*nn.Model    // trained this run (a resumed run retrains the winner if needed)
+	qmodels map[int]*quant.Model // their integer networks, on an integer profile
+
+	// On an integer profile: the weight bits (0 on a float one), the
+	// quantization method, and PTQ's calibration samples.
+	bits  int
+	quant QuantMethod
+	calib *dataset.Dataset
 	pop    []int             // current population, candidate IDs
 	hist   []Generation
 	start  time.Time
@@ -280,13 +304,20 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	if cfg.FinalEpochs > 0 && cfg.FinalSeeds == 0 {
 		cfg.FinalSeeds = 3
 	}
-	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, start: time.Now()}
+	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, qmodels: map[int]*quant.Model{}, start: time.Now()}
+	s.bits, _ = cfg.weightBits() // checked by Validate
+	if s.quant = cfg.Quant; s.quant == "" {
+		s.quant = QAT
+	}
 	s.limits = resolveLimits(cfg)
 	s.dataHash = d.Hash()
 	if s.profileHash, err = profileHash(cfg.Profile); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	s.train, s.test = d.Part(dataset.Train), d.Part(dataset.Test)
+	if s.bits != 0 && s.quant == PTQ {
+		s.calib = calibration(s.train, cfg.Seed)
+	}
 	val := d.Part(dataset.Val)
 	if recordDisjoint(s.train, val) {
 		s.valA, s.valB, s.halvesBy = halvesByRecord(val, cfg.Seed)
@@ -630,6 +661,9 @@ func (s *searcher) trainConfig(c Candidate, seedKey string) nn.Config {
 		cfg.Epochs = c.Epochs
 	}
 	cfg.Seed = candidateSeed(s.cfg.Seed, seedKey)
+	if s.bits != 0 && s.quant == QAT {
+		cfg.QATBits = s.bits
+	}
 	return cfg
 }
 

@@ -41,6 +41,7 @@ func newSearchCmd() *cobra.Command {
 		energyLimit                 string
 		overlaps, lrs               string
 		lengths, channels           string
+		quantMethod                 string
 		recipe                      = recipeFlags{autoSelect: true}
 		same                        int
 		progress                    bool
@@ -112,6 +113,14 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 			if err := searchedGenes(&cfg, overlaps, lrs); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("quant") {
+				if cfg.Quant, err = search.ParseQuantMethod(quantMethod); err != nil {
+					return fmt.Errorf("--quant: %w", err)
+				}
+				if !prof.Edge.Precision().Integer() {
+					return fmt.Errorf("--quant %s: the profile %s is float32; quantization needs an integer one (bytes_per_weight 1 or 0.5, bytes_per_activation 1), e.g. --profile stm32l476-int8", quantMethod, prof.Name)
+				}
+			}
 			if cfg.Space.Lengths, err = parseList("lengths", lengths, strconv.Atoi); err != nil {
 				return err
 			}
@@ -153,6 +162,7 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	f.IntVar(&cfg.Space.Slots, "slots", cfg.Space.Slots, "hidden layer slots per genome")
 	f.StringVar(&lengths, "lengths", joinInts(cfg.Space.Lengths), "output lengths a layer slot may take, comma-separated; 0 skips the slot")
 	f.StringVar(&channels, "channels", joinInts(cfg.Space.Channels), "output channel counts a layer slot may take, comma-separated")
+	f.StringVar(&quantMethod, "quant", string(search.QAT), "on an integer profile (e.g. stm32l476-int8), how candidates become integer networks: qat (quantization-aware training) or ptq (calibrated after training)")
 	f.IntVar(&cfg.Train.Epochs, "epochs", cfg.Train.Epochs, "training epochs per candidate")
 	f.IntVar(&cfg.Train.Batch, "batch", cfg.Train.Batch, "mini-batch size")
 	f.StringVar(&lrs, "lr", strconv.FormatFloat(cfg.Train.LR, 'g', -1, 64), "Adam learning rate; a comma-separated list (e.g. 1e-3,3e-3) makes it a gene the search chooses per candidate")
@@ -308,6 +318,8 @@ func searchFlag(field string) (string, bool) {
 		return "energy-limit", true
 	case "Space.Slots":
 		return "slots", true
+	case "Quant":
+		return "quant", true
 	case "Space.Lengths":
 		return "lengths", true
 	case "Space.Channels":
