@@ -42,7 +42,7 @@ func (s *searcher) settings() Settings {
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
 		LearningRates: c.LearningRates, ValHalves: s.halvesBy,
 		Precision: c.Profile.Edge.Precision().Name,
-		Metric: c.Train.Select.String(),
+		Metric:    c.Train.Select.String(),
 		Recipe: Recipe{
 			ClassBalance: c.Train.ClassBalance.String(), Schedule: c.Train.Schedule.String(),
 			WarmupEpochs: c.Train.WarmupEpochs, WeightDecay: c.Train.WeightDecay,

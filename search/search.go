@@ -271,10 +271,10 @@ type searcher struct {
 	bits  int
 	quant QuantMethod
 	calib *dataset.Dataset
-	pop    []int             // current population, candidate IDs
-	hist   []Generation
-	start  time.Time
-	prior  float64 // seconds spent before a resume
+	pop   []int // current population, candidate IDs
+	hist  []Generation
+	start time.Time
+	prior float64 // seconds spent before a resume
 
 	mu sync.Mutex // serialises OnTrained
 }
