@@ -65,17 +65,20 @@ type Limits struct {
 
 // Layer is the cost of one layer, on the edge and on the fog.
 type Layer struct {
-	Index       int        `json:"index"` // 1..L, as in the split point
-	Kind        string     `json:"kind"`
-	In          arch.Shape `json:"-"`
-	Out         arch.Shape `json:"-"`
-	Shape       string     `json:"shape"` // "IN->OUT", e.g. "2048x1->128x2"
-	Params      int        `json:"params"`
-	MACs        int        `json:"macs"`
-	FlashBytes  int        `json:"flash_bytes"`
-	EdgeSeconds float64    `json:"edge_seconds"`
-	EdgeMJ      float64    `json:"e_edge_mj"`
-	FogMJ       float64    `json:"e_fog_mj"`
+	Index      int        `json:"index"` // 1..L, as in the split point
+	Kind       string     `json:"kind"`
+	In         arch.Shape `json:"-"`
+	Out        arch.Shape `json:"-"`
+	Shape      string     `json:"shape"` // "IN->OUT", e.g. "2048x1->128x2"
+	Params     int        `json:"params"`
+	MACs       int        `json:"macs"`
+	FlashBytes int        `json:"flash_bytes"`
+	// RequantBytes is the part of FlashBytes that an integer precision
+	// spends on requantization constants (arch.Precision); 0 in float32.
+	RequantBytes int     `json:"requant_bytes,omitempty"`
+	EdgeSeconds  float64 `json:"edge_seconds"`
+	EdgeMJ       float64 `json:"e_edge_mj"`
+	FogMJ        float64 `json:"e_fog_mj"`
 }
 
 // Point is one split point.
@@ -146,6 +149,7 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 		lim.RAMBytes = prof.Edge.RAMBytes
 	}
 	prec := prof.Edge.Precision()
+	metrics := net.Metrics(prec)
 	t := Table{Scenario: sc, Limits: lim, Best: -1}
 	t.Layers = make([]Layer, len(net.Layers))
 	for i, l := range net.Layers {
@@ -165,7 +169,7 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 			Index: i + 1, Kind: l.Kind.String(), In: l.In, Out: l.Out,
 			Shape:  l.In.String() + "->" + l.Out.String(),
 			Params: l.Params(), MACs: l.MACs(), FlashBytes: net.Flash(i+1, prec) - net.Flash(i, prec),
-			EdgeSeconds: sec, EdgeMJ: sec * prof.Edge.ActivePowerMW, FogMJ: fog,
+			RequantBytes: metrics[i].Requant, EdgeSeconds: sec, EdgeMJ: sec * prof.Edge.ActivePowerMW, FogMJ: fog,
 		}
 	}
 

@@ -157,10 +157,18 @@ func printInspect(w io.Writer, r inspectReport, prof hw.Profile) {
 	fmt.Fprintf(w, "limits:   Flash %d B, RAM %d B (%s)\n", r.FlashLimit, r.RAMLimit, prof.Edge.Precision().Name)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\tkind\tshape\tparams\tMACs\tFlash B\tedge ms\tE edge mJ\tE fog mJ\t")
+	integer := prof.Edge.Precision().Integer()
+	head := "layer\tkind\tshape\tparams\tMACs\tFlash B\t"
+	if integer {
+		head += "of it requant B\t"
+	}
+	fmt.Fprintln(tw, head+"edge ms\tE edge mJ\tE fog mJ\t")
 	for _, l := range r.Layers {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%.4g\t%.4g\t%.4g\t\n", l.Index, l.Kind, l.Shape, l.Params, l.MACs,
-			l.FlashBytes, 1000*l.EdgeSeconds, l.EdgeMJ, l.FogMJ)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t", l.Index, l.Kind, l.Shape, l.Params, l.MACs, l.FlashBytes)
+		if integer {
+			fmt.Fprintf(tw, "%d\t", l.RequantBytes)
+		}
+		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t\n", 1000*l.EdgeSeconds, l.EdgeMJ, l.FogMJ)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nsplit points (scenario %s; energies in mJ; * = optimum):\n", r.Scenario)

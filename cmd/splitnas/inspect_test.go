@@ -154,3 +154,26 @@ func TestInspectBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// An integer profile costs the network at its precision and shows each
+// layer's requantization constants: 256x1-64x4-16x4-5/o2 in int8 has layer
+// 1 at 32 weights + 4 int32 biases + 4·8 B of multipliers and shifts + 8 B
+// of zero points + the 4 B input scale = 92 B, 44 B of it constants.
+func TestInspectInt8Profile(t *testing.T) {
+	text, _ := hw.BuiltinTOML("stm32l476")
+	s := strings.Replace(string(text), "bytes_per_weight = 4", "bytes_per_weight = 1", 1)
+	s = strings.Replace(s, "bytes_per_activation = 4", "bytes_per_activation = 1", 1)
+	path := filepath.Join(t.TempDir(), "int8.toml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "inspect", "--arch", "256x1-64x4-16x4-5/o2", "--profile", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(int8)", "of it requant B", "256x1->64x4      36  2048       92               44"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
