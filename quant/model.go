@@ -50,8 +50,6 @@ type Layer struct {
 	Shift  []int32   // its power-of-two exponent (QuantizeMultiplier)
 	InQ    QParams   // the input tensor's quantization (the previous layer's OutQ)
 	OutQ   QParams   // the output tensor's quantization
-
-	w32 []int32 // W widened, built on first use by the integer path
 }
 
 // actMin is the lower clamp of the layer's output: the zero point (real
@@ -195,19 +193,16 @@ func (l *Layer) forwardInt(in, out []int8) {
 		maxPool(&l.Layer, in, out)
 		return
 	}
-	if l.w32 == nil { // benign race: every goroutine builds the same slice
-		w := make([]int32, len(l.W))
-		for i, v := range l.W {
-			w[i] = int32(v)
-		}
-		l.w32 = w
+	w := make([]int32, len(l.W))
+	for i, v := range l.W {
+		w[i] = int32(v)
 	}
 	x := make([]int32, len(in))
 	for i, v := range in {
 		x[i] = int32(v) - l.InQ.ZeroPoint
 	}
 	a := make([]int32, len(out))
-	accumulate(&l.Layer, l.w32, l.B, x, a)
+	accumulate(&l.Layer, w, l.B, x, a)
 	lo := l.actMin()
 	for o, v := range a {
 		c := channelOf(&l.Layer, o)

@@ -111,7 +111,10 @@ func randomModels(t *testing.T, n int, method Method) ([]*nn.Model, []*Model) {
 // one step; run end to end, each path on its own outputs, the predicted
 // classes agree on at least 99.9 % of the samples.
 func TestIntegerMatchesFakeQuant(t *testing.T) {
-	const nets, samples = 24, 100
+	nets, samples := 24, 100
+	if testing.Short() {
+		nets = 6
+	}
 	_, qms := randomModels(t, nets, MinMax)
 	rng := rand.New(rand.NewPCG(9, 9))
 	total, agree, exact, values := 0, 0, 0, 0
