@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"os"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/internal/atomicfile"
+	"github.com/splitnas/splitnas/internal/frame"
 )
 
 // The model file format (extension .snnm), version 1. Integers and floats
@@ -37,25 +36,14 @@ import (
 const (
 	modelMagic   = "SPLITNNM"
 	modelVersion = 1
-	modelFixed   = 16
+	modelFixed   = frame.Fixed
 )
 
 type fileHeader struct {
-	Arch    string      `json:"arch"`
-	Layers  []fileLayer `json:"layers"`
-	Classes []string    `json:"classes,omitempty"`
-	Params  int         `json:"params"`
-}
-
-type fileLayer struct {
-	Kind     string `json:"kind"` // arch.Kind.String()
-	In       [2]int `json:"in"`   // [length, channels]
-	Out      [2]int `json:"out"`
-	Kernel   int    `json:"kernel,omitempty"`
-	Stride   int    `json:"stride,omitempty"`
-	PadLeft  int    `json:"pad_left,omitempty"`
-	PadRight int    `json:"pad_right,omitempty"`
-	ReLU     bool   `json:"relu"`
+	Arch    string        `json:"arch"`
+	Layers  []frame.Layer `json:"layers"`
+	Classes []string      `json:"classes,omitempty"`
+	Params  int           `json:"params"`
 }
 
 // FormatError reports a malformed model file: its name, what is wrong and,
@@ -84,8 +72,9 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // ErrChecksum is wrapped by the error for a model file whose checksum does
 // not match its content: errors.Is(err, ErrChecksum) tells a damaged file
-// from a malformed one.
-var ErrChecksum = errors.New("checksum mismatch")
+// from a malformed one. (It is the one sentinel every splitnas model file
+// format uses.)
+var ErrChecksum = frame.ErrChecksum
 
 // Save writes m to w in the model file format.
 func Save(w io.Writer, m *Model) error {
@@ -94,10 +83,7 @@ func Save(w io.Writer, m *Model) error {
 	}
 	h := fileHeader{Arch: m.net.String(), Classes: m.Classes, Params: len(m.params)}
 	for _, l := range m.net.Layers {
-		h.Layers = append(h.Layers, fileLayer{
-			Kind: l.Kind.String(), In: [2]int{l.In.Len, l.In.Ch}, Out: [2]int{l.Out.Len, l.Out.Ch},
-			Kernel: l.Kernel, Stride: l.Stride, PadLeft: l.PadLeft, PadRight: l.PadRight, ReLU: l.ReLU,
-		})
+		h.Layers = append(h.Layers, frame.FromArch(l))
 	}
 	hdr, err := json.Marshal(h)
 	if err != nil {
@@ -106,22 +92,15 @@ func Save(w io.Writer, m *Model) error {
 	if len(hdr) > maxHeader {
 		return fmt.Errorf("nn: model header of %d bytes exceeds the limit of %d (class names too long)", len(hdr), maxHeader)
 	}
-	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	bw := bufio.NewWriter(io.MultiWriter(w, crc))
-	bw.WriteString(modelMagic)
-	bw.Write(binary.LittleEndian.AppendUint32(nil, modelVersion))
-	bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(hdr))))
-	bw.Write(hdr)
-	var b4 [4]byte
-	for _, v := range m.params {
-		binary.LittleEndian.PutUint32(b4[:], math.Float32bits(v))
-		bw.Write(b4[:])
-	}
-	if err := bw.Flush(); err != nil {
+	err = frame.Write(w, modelMagic, modelVersion, hdr, func(bw *bufio.Writer) {
+		var b4 [4]byte
+		for _, v := range m.params {
+			binary.LittleEndian.PutUint32(b4[:], math.Float32bits(v))
+			bw.Write(b4[:])
+		}
+	})
+	if err != nil {
 		return fmt.Errorf("nn: writing model: %w", err)
-	}
-	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
-		return fmt.Errorf("nn: writing model checksum: %w", err)
 	}
 	return nil
 }
@@ -186,28 +165,12 @@ func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
 	}
-	if len(b) < len(modelMagic) || string(b[:len(modelMagic)]) != modelMagic {
-		return nil, bad("not a splitnas model file (no %q magic)", modelMagic)
-	}
-	if len(b) < modelFixed+4 {
-		return nil, bad("truncated: %d bytes", len(b))
-	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != modelVersion {
-		return nil, bad("model format version %d, this splitnas reads version %d", v, modelVersion)
-	}
-	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if got := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)); got != sum {
-		return nil, &FormatError{File: name, Err: fmt.Errorf("%w: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
-	}
-	hlen := uint64(binary.LittleEndian.Uint32(b[12:]))
-	if hlen > maxHeader {
-		return nil, bad("header length %d exceeds the limit of %d bytes", hlen, maxHeader)
-	}
-	if modelFixed+hlen > uint64(len(body)) {
-		return nil, bad("header length %d runs past the end of the file", hlen)
+	header, data, err := frame.Split(b, modelMagic, "model", modelVersion, maxHeader)
+	if err != nil {
+		return nil, &FormatError{File: name, Err: err}
 	}
 	var h fileHeader
-	dec := json.NewDecoder(bytes.NewReader(body[modelFixed : modelFixed+hlen]))
+	dec := json.NewDecoder(bytes.NewReader(header))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
 		return nil, &FormatError{File: name, Msg: "header", Err: err}
@@ -220,14 +183,11 @@ func decode(b []byte, name string) (*Model, error) {
 	}
 	net := arch.Network{Layers: make([]arch.Layer, len(h.Layers))}
 	for i, fl := range h.Layers {
-		kind, ok := parseKind(fl.Kind)
-		if !ok {
-			return nil, bad("header: layer %d has unknown kind %q", i+1, fl.Kind)
+		l, err := fl.Arch(arch.Conv, arch.ConvTranspose, arch.Dense)
+		if err != nil {
+			return nil, bad("header: layer %d has %v", i+1, err)
 		}
-		net.Layers[i] = arch.Layer{
-			Kind: kind, In: arch.Shape{Len: fl.In[0], Ch: fl.In[1]}, Out: arch.Shape{Len: fl.Out[0], Ch: fl.Out[1]},
-			Kernel: fl.Kernel, Stride: fl.Stride, PadLeft: fl.PadLeft, PadRight: fl.PadRight, ReLU: fl.ReLU,
-		}
+		net.Layers[i] = l
 	}
 	p, err := newPlan(net)
 	if err != nil {
@@ -244,7 +204,6 @@ func decode(b []byte, name string) (*Model, error) {
 	if h.Params != p.nParams {
 		return nil, bad("header: %d parameters, the layers have %d", h.Params, p.nParams)
 	}
-	data := body[modelFixed+hlen:]
 	if uint64(len(data)) != 4*uint64(p.nParams) {
 		return nil, bad("%d bytes of parameters, want %d (%d float32)", len(data), 4*p.nParams, p.nParams)
 	}
@@ -253,13 +212,4 @@ func decode(b []byte, name string) (*Model, error) {
 		m.params[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
 	return m, nil
-}
-
-func parseKind(s string) (arch.Kind, bool) {
-	for _, k := range []arch.Kind{arch.Conv, arch.ConvTranspose, arch.Dense} {
-		if k.String() == s {
-			return k, true
-		}
-	}
-	return 0, false
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/internal/frame"
 )
 
 func savedTypical(t testing.TB) (*Model, []byte) {
@@ -137,7 +138,7 @@ func TestLoadErrors(t *testing.T) {
 		{"param count", reseal(t, good, func(h *fileHeader) { h.Params++ }), "878 parameters, the layers have 877"},
 		{"no layers", reseal(t, good, func(h *fileHeader) { h.Layers = nil }), "no layers"},
 		{"huge layer", reseal(t, good, func(h *fileHeader) {
-			h.Layers = []fileLayer{{Kind: "dense", In: [2]int{1 << 30, 1 << 30}, Out: [2]int{5, 1}}}
+			h.Layers = []frame.Layer{{Kind: "dense", In: [2]int{1 << 30, 1 << 30}, Out: [2]int{5, 1}}}
 		}), "exceeds"},
 	}
 	for _, tt := range tests {
@@ -219,7 +220,7 @@ func seal(t testing.TB, h fileHeader, hdrPad int, params int) []byte {
 }
 
 // headerOf describes a network as Save would.
-func headerOf(net []fileLayer, arch string, params int) fileHeader {
+func headerOf(net []frame.Layer, arch string, params int) fileHeader {
 	return fileHeader{Arch: arch, Layers: net, Params: params}
 }
 
@@ -234,11 +235,11 @@ func TestLoadRefusesAbsurdSizes(t *testing.T) {
 	// all, each tensor 2²⁰ ≤ 2²⁴), then two convolutions of stride 1024 down
 	// to 1 value and a Dense layer to 2 classes: 2,136 parameters.
 	const long = 1 << 20
-	var layers []fileLayer
+	var layers []frame.Layer
 	var tensors []string
 	params := 0
 	addConv := func(in, out, k int) {
-		layers = append(layers, fileLayer{Kind: "conv1d", In: [2]int{in, 1}, Out: [2]int{out, 1}, Kernel: k, Stride: k, ReLU: true})
+		layers = append(layers, frame.Layer{Kind: "conv1d", In: [2]int{in, 1}, Out: [2]int{out, 1}, Kernel: k, Stride: k, ReLU: true})
 		tensors = append(tensors, fmt.Sprintf("%dx1", out))
 		params += k + 1
 	}
@@ -247,28 +248,28 @@ func TestLoadRefusesAbsurdSizes(t *testing.T) {
 	}
 	addConv(long, long/1024, 1024)
 	addConv(long/1024, 1, 1024)
-	layers = append(layers, fileLayer{Kind: "dense", In: [2]int{1, 1}, Out: [2]int{2, 1}})
+	layers = append(layers, frame.Layer{Kind: "dense", In: [2]int{1, 1}, Out: [2]int{2, 1}})
 	params += 4
 	archStr := fmt.Sprintf("%dx1-%s-2", long, strings.Join(tensors, "-"))
 	manyActs := seal(t, headerOf(layers, archStr, params), 0, params)
 
-	small := []fileLayer{{Kind: "dense", In: [2]int{4, 1}, Out: [2]int{2, 1}}}
+	small := []frame.Layer{{Kind: "dense", In: [2]int{4, 1}, Out: [2]int{2, 1}}}
 	longHeader := seal(t, headerOf(small, "4x1-2", 10), maxHeader, 10)
 
-	var many []fileLayer
+	var many []frame.Layer
 	for range maxLayers + 1 {
-		many = append(many, fileLayer{Kind: "conv1d", In: [2]int{4, 1}, Out: [2]int{4, 1}, Kernel: 1, Stride: 1, ReLU: true})
+		many = append(many, frame.Layer{Kind: "conv1d", In: [2]int{4, 1}, Out: [2]int{4, 1}, Kernel: 1, Stride: 1, ReLU: true})
 	}
 	tooMany := seal(t, headerOf(many, "", 0), 0, 0)
 
-	overflow := seal(t, headerOf([]fileLayer{{Kind: "dense", In: [2]int{1 << 62, 1 << 62}, Out: [2]int{2, 1}}}, "", 0), 0, 0)
-	negative := seal(t, headerOf([]fileLayer{{Kind: "dense", In: [2]int{-1 << 62, -4}, Out: [2]int{2, 1}}}, "", 0), 0, 0)
-	stride := seal(t, headerOf([]fileLayer{
+	overflow := seal(t, headerOf([]frame.Layer{{Kind: "dense", In: [2]int{1 << 62, 1 << 62}, Out: [2]int{2, 1}}}, "", 0), 0, 0)
+	negative := seal(t, headerOf([]frame.Layer{{Kind: "dense", In: [2]int{-1 << 62, -4}, Out: [2]int{2, 1}}}, "", 0), 0, 0)
+	stride := seal(t, headerOf([]frame.Layer{
 		{Kind: "conv1d_transpose", In: [2]int{1 << 24, 1}, Out: [2]int{1 << 24, 1}, Kernel: 1 << 24, Stride: 1 << 24, PadLeft: 1 << 24, PadRight: 1 << 24, ReLU: true},
 		{Kind: "dense", In: [2]int{1 << 24, 1}, Out: [2]int{2, 1}},
 	}, "", 0), 0, 0)
 	// 2¹²·2¹³ = 2²⁵ Dense weights: over the 2²⁴ parameter limit.
-	weights := seal(t, headerOf([]fileLayer{{Kind: "dense", In: [2]int{1 << 12, 1}, Out: [2]int{1 << 13, 1}}}, "", 0), 0, 0)
+	weights := seal(t, headerOf([]frame.Layer{{Kind: "dense", In: [2]int{1 << 12, 1}, Out: [2]int{1 << 13, 1}}}, "", 0), 0, 0)
 	params64 := seal(t, headerOf(small, "4x1-2", 1<<62), 0, 10)
 
 	for _, tt := range []struct {

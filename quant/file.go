@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"os"
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/internal/atomicfile"
+	"github.com/splitnas/splitnas/internal/frame"
 )
 
 // The quantized model file format (extension .snqm), version 1. Integers
@@ -44,7 +44,6 @@ import (
 const (
 	fileMagic   = "SPLITNQM"
 	fileVersion = 1
-	fileFixed   = 16
 	maxHeader   = 1 << 20
 	maxFile     = 64 << 20
 	maxLayers   = 256
@@ -60,17 +59,12 @@ type fileHeader struct {
 	Layers      []fileLayer `json:"layers"`
 }
 
+// fileLayer is a layer's geometry (as in package nn's files) and the
+// quantization of its input and output.
 type fileLayer struct {
-	Kind     string  `json:"kind"` // arch.Kind.String()
-	In       [2]int  `json:"in"`   // [length, channels]
-	Out      [2]int  `json:"out"`
-	Kernel   int     `json:"kernel,omitempty"`
-	Stride   int     `json:"stride,omitempty"`
-	PadLeft  int     `json:"pad_left,omitempty"`
-	PadRight int     `json:"pad_right,omitempty"`
-	ReLU     bool    `json:"relu"`
-	InQ      QParams `json:"in_q"`
-	OutQ     QParams `json:"out_q"`
+	frame.Layer
+	InQ  QParams `json:"in_q"`
+	OutQ QParams `json:"out_q"`
 }
 
 // FormatError reports a malformed quantized model file: its name, what is
@@ -99,8 +93,8 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // ErrChecksum is wrapped by the error for a file whose checksum does not
 // match its content: errors.Is(err, ErrChecksum) tells a damaged file from
-// a malformed one.
-var ErrChecksum = errors.New("checksum mismatch")
+// a malformed one. It is nn.ErrChecksum too.
+var ErrChecksum = frame.ErrChecksum
 
 // Save writes m to w in the quantized model file format. m must be valid
 // (as FromFloat and Load return it).
@@ -111,11 +105,7 @@ func Save(w io.Writer, m *Model) error {
 	h := fileHeader{Arch: m.Network().String(), Bits: m.Bits, Classes: m.Classes, Method: m.Method, Calibration: m.Calibration}
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		h.Layers = append(h.Layers, fileLayer{
-			Kind: l.Kind.String(), In: [2]int{l.In.Len, l.In.Ch}, Out: [2]int{l.Out.Len, l.Out.Ch},
-			Kernel: l.Kernel, Stride: l.Stride, PadLeft: l.PadLeft, PadRight: l.PadRight, ReLU: l.ReLU,
-			InQ: l.InQ, OutQ: l.OutQ,
-		})
+		h.Layers = append(h.Layers, fileLayer{Layer: frame.FromArch(l.Layer), InQ: l.InQ, OutQ: l.OutQ})
 	}
 	hdr, err := json.Marshal(h)
 	if err != nil {
@@ -124,32 +114,25 @@ func Save(w io.Writer, m *Model) error {
 	if len(hdr) > maxHeader {
 		return fmt.Errorf("quant: header of %d bytes exceeds the limit of %d (class names too long)", len(hdr), maxHeader)
 	}
-	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	bw := bufio.NewWriter(io.MultiWriter(w, crc))
-	bw.WriteString(fileMagic)
-	bw.Write(binary.LittleEndian.AppendUint32(nil, fileVersion))
-	bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(hdr))))
-	bw.Write(hdr)
-	for i := range m.Layers {
-		l := &m.Layers[i]
-		if len(l.B) == 0 {
-			continue
+	err = frame.Write(w, fileMagic, fileVersion, hdr, func(bw *bufio.Writer) {
+		for i := range m.Layers {
+			l := &m.Layers[i]
+			if len(l.B) == 0 {
+				continue
+			}
+			bw.Write(PackWeights(l.W, m.Bits))
+			var rec []byte
+			for c := range l.B {
+				rec = binary.LittleEndian.AppendUint32(rec, math.Float32bits(l.WScale[c]))
+				rec = binary.LittleEndian.AppendUint32(rec, uint32(l.B[c]))
+				rec = binary.LittleEndian.AppendUint32(rec, uint32(l.Mult[c]))
+				rec = binary.LittleEndian.AppendUint32(rec, uint32(l.Shift[c]))
+			}
+			bw.Write(rec)
 		}
-		bw.Write(PackWeights(l.W, m.Bits))
-		var rec []byte
-		for c := range l.B {
-			rec = binary.LittleEndian.AppendUint32(rec, math.Float32bits(l.WScale[c]))
-			rec = binary.LittleEndian.AppendUint32(rec, uint32(l.B[c]))
-			rec = binary.LittleEndian.AppendUint32(rec, uint32(l.Mult[c]))
-			rec = binary.LittleEndian.AppendUint32(rec, uint32(l.Shift[c]))
-		}
-		bw.Write(rec)
-	}
-	if err := bw.Flush(); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("quant: writing model: %w", err)
-	}
-	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
-		return fmt.Errorf("quant: writing model checksum: %w", err)
 	}
 	return nil
 }
@@ -224,28 +207,15 @@ func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
 	}
-	if len(b) < len(fileMagic) || string(b[:len(fileMagic)]) != fileMagic {
-		if len(b) >= 8 && string(b[:8]) == "SPLITNNM" {
-			return nil, bad("a float model file, not a quantized one (make one with splitnas quantize)")
-		}
-		return nil, bad("not a splitnas quantized model file (no %q magic)", fileMagic)
+	if len(b) >= 8 && string(b[:8]) == "SPLITNNM" {
+		return nil, bad("a float model file, not a quantized one (make one with splitnas quantize)")
 	}
-	if len(b) < fileFixed+4 {
-		return nil, bad("truncated: %d bytes", len(b))
-	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != fileVersion {
-		return nil, bad("quantized model format version %d, this splitnas reads version %d", v, fileVersion)
-	}
-	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if got := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)); got != sum {
-		return nil, &FormatError{File: name, Err: fmt.Errorf("%w: stored %08x, computed %08x (file truncated or corrupted)", ErrChecksum, sum, got)}
-	}
-	hlen := uint64(binary.LittleEndian.Uint32(b[12:]))
-	if hlen > maxHeader || fileFixed+hlen > uint64(len(body)) {
-		return nil, bad("header length %d runs past the end of the file or the limit of %d bytes", hlen, maxHeader)
+	header, data, err := frame.Split(b, fileMagic, "quantized model", fileVersion, maxHeader)
+	if err != nil {
+		return nil, &FormatError{File: name, Err: err}
 	}
 	var h fileHeader
-	dec := json.NewDecoder(bytes.NewReader(body[fileFixed : fileFixed+hlen]))
+	dec := json.NewDecoder(bytes.NewReader(header))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
 		return nil, &FormatError{File: name, Msg: "header", Err: err}
@@ -258,19 +228,16 @@ func decode(b []byte, name string) (*Model, error) {
 	}
 	m := &Model{Classes: h.Classes, Bits: h.Bits, Method: h.Method, Calibration: h.Calibration, Layers: make([]Layer, len(h.Layers))}
 	for i, fl := range h.Layers {
-		kind, ok := parseKind(fl.Kind)
-		if !ok {
-			return nil, bad("header: layer %d has unknown kind %q", i+1, fl.Kind)
+		al, err := fl.Arch(arch.Conv, arch.ConvTranspose, arch.Dense, arch.MaxPool)
+		if err != nil {
+			return nil, bad("header: layer %d has %v", i+1, err)
 		}
 		for _, s := range [][2]int{fl.In, fl.Out} {
 			if s[0] <= 0 || s[1] <= 0 || s[0] > maxTensor || s[1] > maxTensor/s[0] {
 				return nil, bad("header: layer %d has a tensor of %dx%d (at most %d values)", i+1, s[0], s[1], maxTensor)
 			}
 		}
-		m.Layers[i] = Layer{Layer: arch.Layer{
-			Kind: kind, In: arch.Shape{Len: fl.In[0], Ch: fl.In[1]}, Out: arch.Shape{Len: fl.Out[0], Ch: fl.Out[1]},
-			Kernel: fl.Kernel, Stride: fl.Stride, PadLeft: fl.PadLeft, PadRight: fl.PadRight, ReLU: fl.ReLU,
-		}, InQ: fl.InQ, OutQ: fl.OutQ}
+		m.Layers[i] = Layer{Layer: al, InQ: fl.InQ, OutQ: fl.OutQ}
 	}
 	net := m.Network()
 	if err := net.Validate(); err != nil {
@@ -282,7 +249,6 @@ func decode(b []byte, name string) (*Model, error) {
 	if h.Bits != 8 && h.Bits != 4 {
 		return nil, bad("header: %d-bit weights, want 8 or 4", h.Bits)
 	}
-	data := body[fileFixed+hlen:]
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		nw, nb := l.Weights(), l.Biases()
@@ -312,15 +278,6 @@ func decode(b []byte, name string) (*Model, error) {
 		return nil, &FormatError{File: name, Err: err}
 	}
 	return m, nil
-}
-
-func parseKind(s string) (arch.Kind, bool) {
-	for _, k := range []arch.Kind{arch.Conv, arch.ConvTranspose, arch.Dense, arch.MaxPool} {
-		if k.String() == s {
-			return k, true
-		}
-	}
-	return 0, false
 }
 
 // check reports the first constant of m that FromFloat could not have
