@@ -10,6 +10,7 @@ import (
 	"text/template"
 
 	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/quant/scheme"
 )
 
 // csrc holds the C sources: calib.h, runtime.c, semihost.c, startup.c,
@@ -26,7 +27,9 @@ const (
 	// Float32 weights, biases and activations; the FPU computes.
 	Float32 Precision = iota
 	// Int8 weights and activations, int32 biases and accumulators,
-	// requantized to int8 after each layer.
+	// requantized to int8 after each layer: TensorFlow Lite Micro's scheme
+	// (package quant), per-tensor activation zero points and per-channel
+	// multipliers.
 	Int8
 )
 
@@ -111,12 +114,14 @@ func kernelsC(p Precision) ([]byte, error) {
 // "calib.h" or "plugin/count.c".
 func source(name string) ([]byte, error) { return fs.ReadFile(csrc, "c/"+name) }
 
-// cLayer is a layer_t: a layer's shape as the kernels take it.
+// cLayer is a layer_t: a layer's shape as the kernels take it, and for
+// int8 its zero points (the int8 kernels take the per-channel multipliers
+// and shifts as arrays).
 type cLayer struct {
 	InLen, InCh, OutLen, OutCh int
 	Kernel, Stride, PadLeft    int
 	ReLU                       int
-	Mult, Shift                int32
+	InOffset, OutOffset        int32 // −(input zero point), output zero point; 0 in float32
 }
 
 // kernelName is the C function that runs layer l at precision p.
@@ -168,25 +173,71 @@ func fanIn(l arch.Layer) int {
 	return l.In.Size()
 }
 
-// requantShift is the shift of every int8 layer's requantization.
-const requantShift = 31
+// Zero points of the int8 images' tensors, as a converter would choose them
+// for the data the images run on.
+const (
+	// inputZeroPoint is the network input's: signed samples, nearly centred
+	// on 0.
+	inputZeroPoint int32 = -5
+	// reluZeroPoint is a ReLU output's: real 0 at the bottom of the range.
+	reluZeroPoint int32 = -128
+	// linearZeroPoint is the output of a layer without ReLU (class scores).
+	linearZeroPoint int32 = 3
+)
 
-// requantMult is the multiplier of l's int8 requantization: it maps the
-// accumulator of uniform random int8 data, of standard deviation about
-// 128²/3·√fanIn, to a standard deviation of about 40 in int8.
-func requantMult(l arch.Layer) int32 {
-	m := math.Round(math.Ldexp(40/(128*128/3.0*math.Sqrt(float64(fanIn(l)))), requantShift))
-	return int32(min(max(m, 1), math.MaxInt32))
+// int8Params is an int8 layer's quantization as the kernels take it.
+type int8Params struct {
+	InZP, OutZP int32
+	// Mult and Shift are the Q0.31 multiplier and exponent of each output
+	// channel (of each output for a Dense layer; scheme.QuantizeMultiplier).
+	Mult, Shift []int32
 }
 
-func toC(l arch.Layer, p Precision) cLayer {
+// actMin is the lower clamp of the outputs: the output zero point (real 0)
+// with a fused ReLU, −128 otherwise, as in package quant.
+func (q int8Params) actMin(relu bool) int32 {
+	if relu {
+		return q.OutZP
+	}
+	return math.MinInt8
+}
+
+// int8ParamsFor returns the quantization of int8 layer l, whose input has
+// zero point inZP, in the images: the output zero point is reluZeroPoint
+// with ReLU and linearZeroPoint without, and output channel c's real
+// multiplier maps the accumulator of the images' uniform random int8 data
+// (fill_i8: E[w²] ≈ 128²/3, E[(x − inZP)²] = 128²/3 + (inZP + ½)², summed
+// over fanIn products) to a standard deviation of 64 steps with ReLU (the
+// positive half spans 0..255 above the zero point) and 40 without, times
+// 2^((c mod 5 − 2)/8), so that channels differ. Few outputs saturate.
+func int8ParamsFor(l arch.Layer, inZP int32) int8Params {
+	const ew2 = (256*256-1)/12.0 + 0.25 // E[w²] of uniform int8
+	mx := -0.5 - float64(inZP)          // E[x − inZP]
+	sd := math.Sqrt(float64(fanIn(l)) * ew2 * ((256*256-1)/12.0 + mx*mx))
+	q := int8Params{InZP: inZP, OutZP: linearZeroPoint}
+	target := 40.0
+	if l.ReLU {
+		q.OutZP, target = reluZeroPoint, 64
+	}
+	n := l.Biases()
+	q.Mult, q.Shift = make([]int32, n), make([]int32, n)
+	for c := range n {
+		m, sh := scheme.QuantizeMultiplier(target / sd * math.Exp2(float64(c%5-2)/8))
+		q.Mult[c], q.Shift[c] = m, int32(sh)
+	}
+	return q
+}
+
+// toC returns l as a layer_t at precision p; q is its quantization (int8
+// only).
+func toC(l arch.Layer, p Precision, q int8Params) cLayer {
 	c := cLayer{InLen: l.In.Len, InCh: l.In.Ch, OutLen: l.Out.Len, OutCh: l.Out.Ch,
 		Kernel: l.Kernel, Stride: l.Stride, PadLeft: l.PadLeft}
 	if l.ReLU {
 		c.ReLU = 1
 	}
 	if p == Int8 {
-		c.Mult, c.Shift = requantMult(l), requantShift
+		c.InOffset, c.OutOffset = -q.InZP, q.OutZP
 	}
 	return c
 }
@@ -194,7 +245,24 @@ func toC(l arch.Layer, p Precision) cLayer {
 // literal is the C initializer of a layer_t.
 func (c cLayer) literal() string {
 	return fmt.Sprintf("{%d, %d, %d, %d, %d, %d, %d, %d, %d, %d}",
-		c.InLen, c.InCh, c.OutLen, c.OutCh, c.Kernel, c.Stride, c.PadLeft, c.ReLU, c.Mult, c.Shift)
+		c.InLen, c.InCh, c.OutLen, c.OutCh, c.Kernel, c.Stride, c.PadLeft, c.ReLU, c.InOffset, c.OutOffset)
+}
+
+// int32Array is the C definition of a constant int32_t array, in flash.
+func int32Array(name string, v []int32) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "static const int32_t %s[%d] = {", name, len(v))
+	for i, x := range v {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if i%16 == 0 && len(v) > 16 {
+			b.WriteString("\n\t")
+		}
+		fmt.Fprintf(&b, "%d", x)
+	}
+	b.WriteString("};\n")
+	return b.String()
 }
 
 // Capacity of the emulated memories (mps2-an386: 4 MB SSRAM1 for code and
@@ -223,6 +291,35 @@ type image struct {
 	seed    uint32
 }
 
+// quantization returns the int8 quantization of each layer: in a network
+// image each layer's input zero point is the previous layer's output zero
+// point (inputZeroPoint for the first); in the other images each layer runs
+// on its own data and reads, as every layer but a network's first does, a
+// ReLU output (reluZeroPoint).
+func (im image) quantization() []int8Params {
+	qs := make([]int8Params, len(im.layers))
+	inZP := reluZeroPoint
+	if im.network {
+		inZP = inputZeroPoint
+	}
+	for i, l := range im.layers {
+		qs[i] = int8ParamsFor(l, inZP)
+		if im.network {
+			inZP = qs[i].OutZP
+		}
+	}
+	return qs
+}
+
+// requantArgs is what an int8 kernel call of layer i passes before its
+// output: its multiplier and shift arrays, "Mi, Si, "; nothing in float32.
+func (im image) requantArgs(i int) string {
+	if im.prec != Int8 {
+		return ""
+	}
+	return fmt.Sprintf("M%d, S%d, ", i, i)
+}
+
 // pairs is the number of marker pairs the image runs after the empty one.
 func (im image) pairs() int {
 	if im.network {
@@ -241,12 +338,28 @@ func (im image) mainC() ([]byte, error) {
 		decl.WriteString(", one network")
 	}
 	decl.WriteString(". */\n#include \"calib.h\"\n\n")
-	fmt.Fprintf(&decl, "static const layer_t L[%d] = {\n", len(im.layers))
 	for _, l := range im.layers {
 		if err := checkLayer(l); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(&decl, "\t%s, /* %s %v -> %v */\n", toC(l, im.prec).literal(), l.Kind, l.In, l.Out)
+	}
+	var qs []int8Params
+	if im.prec == Int8 {
+		qs = im.quantization()
+		decl.WriteString("/* Per-channel requantization constants (flash). */\n")
+		for i, q := range qs {
+			decl.WriteString(int32Array(fmt.Sprintf("M%d", i), q.Mult))
+			decl.WriteString(int32Array(fmt.Sprintf("S%d", i), q.Shift))
+		}
+		decl.WriteString("\n")
+	}
+	fmt.Fprintf(&decl, "static const layer_t L[%d] = {\n", len(im.layers))
+	for i, l := range im.layers {
+		var q int8Params
+		if qs != nil {
+			q = qs[i]
+		}
+		fmt.Fprintf(&decl, "\t%s, /* %s %v -> %v */\n", toC(l, im.prec, q).literal(), l.Kind, l.In, l.Out)
 	}
 	decl.WriteString("};\n\n")
 	body.WriteString("int main(void)\n{\n\tmarker_begin();\n\tmarker_end();\n")
@@ -269,7 +382,7 @@ func (im image) mainC() ([]byte, error) {
 			fn, _ := kernelName(l, im.prec)
 			fmt.Fprintf(&body, "\n\t%s\n\t%s\n\t%s\n", fillCall(t.W, "W", l.Weights(), nextSeed()),
 				fillCall(t.B, "B", l.Biases(), nextSeed()), fillCall(t.Act, "X", l.In.Size(), nextSeed()))
-			fmt.Fprintf(&body, "\tmarker_begin();\n\t%s(&L[%d], X, W, B, Y);\n\tmarker_end();\n", fn, i)
+			fmt.Fprintf(&body, "\tmarker_begin();\n\t%s(&L[%d], X, W, B, %sY);\n\tmarker_end();\n", fn, i, im.requantArgs(i))
 		}
 	} else {
 		var nw, nb, na int
@@ -296,7 +409,7 @@ func (im image) mainC() ([]byte, error) {
 		bufs := [2]string{"A0", "A1"}
 		for i, l := range im.layers {
 			fn, _ := kernelName(l, im.prec)
-			fmt.Fprintf(&body, "\t%s(&L[%d], %s, W + %d, B + %d, %s);\n", fn, i, bufs[i%2], woff[i], boff[i], bufs[(i+1)%2])
+			fmt.Fprintf(&body, "\t%s(&L[%d], %s, W + %d, B + %d, %s%s);\n", fn, i, bufs[i%2], woff[i], boff[i], im.requantArgs(i), bufs[(i+1)%2])
 		}
 		body.WriteString("\tmarker_end();\n")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/quant"
+	"github.com/splitnas/splitnas/quant/scheme"
 )
 
 // hostHarness compiles the generated kernels with testdata/host_main.c
@@ -55,16 +58,24 @@ func hostHarness(t *testing.T) string {
 	return bin
 }
 
-// hostRun runs layer l at precision p through the harness and returns its
-// x, w, b and y lines as float64 values.
-func hostRun(t *testing.T, bin string, l arch.Layer, p Precision, seed uint32) (x, w, b, y []float64) {
+// hostRun runs layer l at precision p, with quantization q if p is Int8,
+// through the harness and returns its x, w, b and y lines as float64
+// values.
+func hostRun(t *testing.T, bin string, l arch.Layer, p Precision, q int8Params, seed uint32) (x, w, b, y []float64) {
 	t.Helper()
-	c := toC(l, p)
+	c := toC(l, p, q)
 	args := []string{p.suffix(), l.Kind.String()}
-	for _, v := range []int{c.InLen, c.InCh, c.OutLen, c.OutCh, c.Kernel, c.Stride, c.PadLeft, c.ReLU, int(c.Mult), int(c.Shift), int(seed)} {
+	for _, v := range []int{c.InLen, c.InCh, c.OutLen, c.OutCh, c.Kernel, c.Stride, c.PadLeft, c.ReLU,
+		int(c.InOffset), int(c.OutOffset), int(seed)} {
 		args = append(args, strconv.Itoa(v))
 	}
-	out, err := exec.Command(bin, args...).Output()
+	var stdin strings.Builder
+	for _, v := range append(append([]int32{}, q.Mult...), q.Shift...) {
+		fmt.Fprintf(&stdin, "%d\n", v)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin.String())
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("host %v: %v", args, err)
 	}
@@ -134,7 +145,7 @@ func TestKernelsMatchNNFloat32(t *testing.T) {
 	bin := hostHarness(t)
 	for i, l := range kernelTestLayers(t) {
 		t.Run(fmt.Sprintf("%d_%s_%v_%v_k%d_s%d_p%d", i, l.Kind, l.In, l.Out, l.Kernel, l.Stride, l.PadLeft), func(t *testing.T) {
-			x, w, b, y := hostRun(t, bin, l, Float32, uint32(1000+i))
+			x, w, b, y := hostRun(t, bin, l, Float32, int8Params{}, uint32(1000+i))
 			want := nnForward(t, l, x, w, b)
 			if len(y) != len(want) {
 				t.Fatalf("C gives %d outputs, nn %d", len(y), len(want))
@@ -163,44 +174,160 @@ func slicesHasPositiveAndZero(y []float64) bool {
 	return pos && zero
 }
 
-// requantGo is the int8 kernels' requantization, in Go.
-func requantGo(acc int64, mult, shift int32, relu bool) int64 {
-	v := (acc*int64(mult) + int64(1)<<(shift-1)) >> shift
-	lo := int64(-128)
-	if relu {
-		lo = 0
+// quantLayer is l as a quant.Layer with the harness's int8 weights w and
+// biases b and quantization q (weight scales 1 and tensor scales 1: the
+// integer path reads only the zero points, multipliers and shifts).
+func quantLayer(t *testing.T, l arch.Layer, q int8Params, w, b []float64) quant.Layer {
+	t.Helper()
+	if len(w) != l.Weights() || len(b) != l.Biases() || len(q.Mult) != l.Biases() || len(q.Shift) != l.Biases() {
+		t.Fatalf("%v: %d weights, %d biases, %d multipliers, %d shifts; want %d and %d of the others",
+			l, len(w), len(b), len(q.Mult), len(q.Shift), l.Weights(), l.Biases())
 	}
-	return min(max(v, lo), 127)
+	ql := quant.Layer{Layer: l, W: make([]int8, len(w)), B: make([]int32, len(b)), WScale: make([]float32, len(b)),
+		Mult: q.Mult, Shift: q.Shift, InQ: quant.QParams{Scale: 1, ZeroPoint: q.InZP}, OutQ: quant.QParams{Scale: 1, ZeroPoint: q.OutZP}}
+	for i, v := range w {
+		ql.W[i] = int8(v)
+	}
+	for i, v := range b {
+		ql.B[i], ql.WScale[i] = int32(v), 1
+	}
+	return ql
 }
 
-// TestKernelsMatchNNInt8 checks the int8 kernels exactly: nn computes the
-// int32 accumulator exactly in float32 on integer-valued weights and inputs
-// (all sums stay below 2^24), and the test requantizes it in Go. ReLU
-// commutes with the requantization, which is monotone and maps 0 to 0.
-func TestKernelsMatchNNInt8(t *testing.T) {
+// TestKernelsMatchQuantInt8 checks the int8 kernels bit for bit against
+// the integer reference, package quant (TFLite Micro's int8 scheme and
+// rounding): the host-compiled kernel and quant.Model.Run of the same
+// weights, biases, zero points, multipliers and shifts give the same int8
+// outputs. Input zero points take turns among the network input's, a ReLU
+// output's and 0; some ReLU layers get an output zero point other than
+// −128, so that the lower clamp is not the int8 minimum.
+func TestKernelsMatchQuantInt8(t *testing.T) {
 	bin := hostHarness(t)
+	inZPs := []int32{inputZeroPoint, reluZeroPoint, 0}
 	for i, l := range kernelTestLayers(t) {
 		t.Run(fmt.Sprintf("%d_%s_%v_%v_k%d_s%d_p%d", i, l.Kind, l.In, l.Out, l.Kernel, l.Stride, l.PadLeft), func(t *testing.T) {
-			if 128*128*fanIn(l)+4096 >= 1<<24 {
-				t.Fatalf("fan-in %d too large for an exact float32 reference", fanIn(l))
+			q := int8ParamsFor(l, inZPs[i%len(inZPs)])
+			if l.ReLU && i%4 == 3 {
+				q.OutZP = -20
 			}
-			x, w, b, y := hostRun(t, bin, l, Int8, uint32(2000+i))
-			acc := nnForward(t, l, x, w, b)
-			c := toC(l, Int8)
-			clipped := 0
+			x, w, b, y := hostRun(t, bin, l, Int8, q, uint32(2000+i))
+			xq := make([]int8, len(x))
+			for j, v := range x {
+				xq[j] = int8(v)
+			}
+			m := quant.Model{Bits: 8, Layers: []quant.Layer{quantLayer(t, l, q, w, b)}}
+			want := m.Run(xq, 0, 1)
+			if len(y) != len(want) {
+				t.Fatalf("C gives %d outputs, quant %d", len(y), len(want))
+			}
+			clipped, atMin := 0, 0
 			for j := range y {
-				want := requantGo(int64(acc[j]), c.Mult, c.Shift, l.ReLU)
-				if int64(y[j]) != want {
-					t.Fatalf("output %d: C %v, want %d (accumulator %v, mult %d, shift %d)", j, y[j], want, acc[j], c.Mult, c.Shift)
+				if int8(y[j]) != want[j] || y[j] != float64(int8(y[j])) {
+					t.Fatalf("output %d: C %v, quant %d (zero points %d → %d, channel multipliers %v, shifts %v)",
+						j, y[j], want[j], q.InZP, q.OutZP, q.Mult, q.Shift)
 				}
-				if want == 127 || want == -128 {
+				// Saturation: the top of the range, or the bottom when it
+				// is not the ReLU's zero.
+				if want[j] == 127 || want[j] == -128 && !l.ReLU {
 					clipped++
+				}
+				if int32(want[j]) == q.actMin(l.ReLU) {
+					atMin++
 				}
 			}
 			if clipped > len(y)/4 {
 				t.Errorf("%d of %d outputs saturate: the requantization scale is off", clipped, len(y))
 			}
+			if l.ReLU && (atMin == 0 || atMin == len(y)) {
+				t.Logf("outputs do not exercise both sides of the ReLU: %d of %d at the zero point", atMin, len(y))
+			}
 		})
+	}
+}
+
+// TestKernelRequantMatchesScheme checks the int8 kernels' output stage
+// alone against package scheme (TFLite's MultiplyByQuantizedMultiplier with
+// double rounding, the zero point and the clamp), through dense_i8 on zero
+// weights so that each output's accumulator is its bias: accumulators that
+// land near the int8 range for random multipliers and shifts (right shifts
+// 0..31 and left shifts), exact ties of both roundings (multiplier 2³⁰),
+// and the one saturating product, MinInt32·MinInt32. Random layers rarely
+// produce ties among the outputs they do not clamp, so this is where the
+// rounding of ties is checked.
+func TestKernelRequantMatchesScheme(t *testing.T) {
+	bin := hostHarness(t)
+	rng := rand.New(rand.NewPCG(13, 13))
+	type rq struct{ acc, mult, shift int32 }
+	var cases []rq
+	for range 4000 {
+		mult := int32(1<<30 + rng.Int64N(1<<30))
+		shift := int32(-rng.IntN(32))
+		if rng.IntN(8) == 0 {
+			shift = int32(1 + rng.IntN(8))
+		}
+		// An accumulator whose rescaled value is about r in [−200, 200].
+		m := math.Ldexp(float64(mult), int(shift)-31)
+		a := math.Round(float64(rng.IntN(401)-200)/m) + float64(rng.IntN(5)-2)
+		if lim := math.Ldexp(1, 31-int(max(shift, 0))) - 1; math.Abs(a) > lim {
+			a = math.Copysign(lim, a)
+		}
+		cases = append(cases, rq{int32(a), mult, shift})
+	}
+	for e := int32(0); e <= 8; e++ {
+		for v := int32(-300); v <= 300; v++ {
+			cases = append(cases, rq{v, 1 << 30, -e}) // ties of the doubling high multiply (odd v)
+			if e > 0 {
+				// Ties of the rounding division: the high multiply by 2³⁰
+				// halves 2·v exactly.
+				cases = append(cases, rq{2 * (v<<e + v%2*(1<<(e-1))), 1 << 30, -e})
+			}
+		}
+	}
+	// (MinInt32·MinInt32 with shift 0 gives MaxInt32, to which C adds the
+	// zero point in int32 as TFLite does, wrapping, while scheme saturates:
+	// unreachable, multipliers are positive.)
+	cases = append(cases, rq{math.MinInt32, math.MinInt32, -1}, rq{math.MinInt32, math.MinInt32, -5},
+		rq{math.MaxInt32, math.MaxInt32, -31}, rq{math.MinInt32, 1 << 30, -31}, rq{0, 1 << 30, 0})
+	var in strings.Builder
+	for _, c := range cases {
+		fmt.Fprintf(&in, "%d %d %d\n", c.acc, c.mult, c.shift)
+	}
+	for _, zp := range []struct {
+		zp   int32
+		relu bool
+	}{{3, false}, {-128, true}, {-20, true}, {0, false}, {-7, false}} {
+		q := int8Params{OutZP: zp.zp}
+		lo := q.actMin(zp.relu)
+		relu := "0"
+		if zp.relu {
+			relu = "1"
+		}
+		cmd := exec.Command(bin, "rq", strconv.Itoa(len(cases)), strconv.Itoa(int(zp.zp)), relu)
+		cmd.Stdin = strings.NewReader(in.String())
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("host rq: %v", err)
+		}
+		f := strings.Fields(string(out))
+		if len(f) != len(cases)+1 || f[0] != "y" {
+			t.Fatalf("host rq: %d fields, want \"y\" and %d outputs", len(f), len(cases))
+		}
+		unclamped := 0
+		for i, c := range cases {
+			got, err := strconv.Atoi(f[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := scheme.Requantize(c.acc, c.mult, int(c.shift), zp.zp, lo)
+			if got != int(want) {
+				t.Fatalf("acc %d, multiplier %d, shift %d, zero point %d, min %d: C %d, scheme %d",
+					c.acc, c.mult, c.shift, zp.zp, lo, got, want)
+			}
+			if int32(want) > lo && want < 127 {
+				unclamped++
+			}
+		}
+		t.Logf("zero point %d, min %d: %d cases, %d not clamped", zp.zp, lo, len(cases), unclamped)
 	}
 }
 

@@ -15,12 +15,26 @@ import (
 // edge partitions of searched networks, each emulated in one image, within
 // 5 % (the target): go test -run WholePartitions -v ./calib.
 func TestSurrogatePredictsWholePartitions(t *testing.T) {
+	wholePartitions(t, Float32, hw.DefaultProfile)
+}
+
+// The same for int8 networks (TFLite Micro's scheme, the output of each
+// layer the next one's input) and the stm32l476-int8 profile, fitted on
+// single int8 layers.
+func TestSurrogatePredictsWholePartitionsInt8(t *testing.T) {
+	wholePartitions(t, Int8, "stm32l476-int8")
+}
+
+// wholePartitions emulates random networks of the default search space,
+// all layers on the edge, each in one image at precision p, and compares
+// their cycles with the sum of profile's per-layer predictions.
+func wholePartitions(t *testing.T, p Precision, profile string) {
 	e := emulator(t)
-	prof, err := hw.Load(hw.DefaultProfile)
+	prof, err := hw.Load(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Precision: Float32, Table: CortexM4(4)}
+	cfg := Config{Precision: p, Table: CortexM4(4)}
 	space := arch.DefaultSpace(5)
 	rng := rand.New(rand.NewPCG(7, 7))
 	n := 20
@@ -53,5 +67,5 @@ func TestSurrogatePredictsWholePartitions(t *testing.T) {
 		}
 	}
 	slices.Sort(errs)
-	t.Logf("%d whole networks: |prediction error| median %.2f%%, max %.2f%%", n, 100*errs[n/2], 100*errs[n-1])
+	t.Logf("%s, %s: %d whole networks: |prediction error| median %.2f%%, max %.2f%%", p, profile, n, 100*errs[n/2], 100*errs[n-1])
 }

@@ -16,7 +16,7 @@ import (
 
 func TestBuiltinsLoad(t *testing.T) {
 	names := Builtins()
-	for _, want := range []string{"esp32", "rpi4", "stm32l476", "stm32l476-rpi4"} {
+	for _, want := range []string{"esp32", "rpi4", "stm32l476", "stm32l476-int8", "stm32l476-rpi4"} {
 		found := false
 		for _, n := range names {
 			found = found || n == want

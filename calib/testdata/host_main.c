@@ -2,12 +2,21 @@
  * host_main.c: runs one generated kernel on the host, for the tests that
  * compare the kernels with package nn. Usage:
  *
- *   host PREC KIND IN_LEN IN_CH OUT_LEN OUT_CH KERNEL STRIDE PAD RELU MULT SHIFT SEED
+ *   host PREC KIND IN_LEN IN_CH OUT_LEN OUT_CH KERNEL STRIDE PAD RELU IN_OFFSET OUT_OFFSET SEED
  *
- * PREC is f32 or i8, KIND conv1d, conv1d_transpose or dense. It fills the
- * weights, biases and input as the images do (fill_* from SEED, SEED+1,
- * SEED+2) and prints four lines, "x", "w", "b" and "y", each followed by the
- * values (%a for floats, %d for integers).
+ * PREC is f32 or i8, KIND conv1d, conv1d_transpose or dense; IN_OFFSET and
+ * OUT_OFFSET are the int8 layer_t fields (0 for f32). For
+ * i8 it reads the per-channel multipliers, then the shifts, one per bias,
+ * from standard input. It fills the weights, biases and input as the images
+ * do (fill_* from SEED, SEED+1, SEED+2) and prints four lines, "x", "w", "b"
+ * and "y", each followed by the values (%a for floats, %d for integers).
+ *
+ *   host rq N OUT_OFFSET RELU
+ *
+ * checks the int8 requantization alone: it reads N lines "ACC MULT SHIFT"
+ * from standard input and runs dense_i8 on one input with zero weights, so
+ * that output i's accumulator is its bias ACC, requantized with MULT and
+ * SHIFT; it prints the line "y" and the N outputs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +48,33 @@ static void print_i32(const char *name, const int32_t *p, int n)
 	printf("\n");
 }
 
+static int requant_only(int argc, char **argv)
+{
+	if (argc != 5) {
+		fprintf(stderr, "usage: host rq N OUT_OFFSET RELU\n");
+		return 2;
+	}
+	int n = atoi(argv[2]);
+	int32_t *b = malloc(sizeof *b * n), *mult = malloc(sizeof *mult * n), *shift = malloc(sizeof *shift * n);
+	int8_t x = 0, *w = calloc(n, 1), *y = malloc(n);
+	for (int i = 0; i < n; i++) {
+		if (scanf("%d %d %d", &b[i], &mult[i], &shift[i]) != 3) {
+			fprintf(stderr, "host rq: want %d lines ACC MULT SHIFT on standard input\n", n);
+			return 2;
+		}
+	}
+	layer_t l = {1, 1, n, 1, 0, 0, 0, atoi(argv[4]), 0, atoi(argv[3])};
+	dense_i8(&l, &x, w, b, mult, shift, y);
+	print_i8("y", y, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "rq") == 0)
+		return requant_only(argc, argv);
 	if (argc != 14) {
-		fprintf(stderr, "usage: host PREC KIND IN_LEN IN_CH OUT_LEN OUT_CH KERNEL STRIDE PAD RELU MULT SHIFT SEED\n");
+		fprintf(stderr, "usage: host PREC KIND IN_LEN IN_CH OUT_LEN OUT_CH KERNEL STRIDE PAD RELU IN_OFFSET OUT_OFFSET SEED\n");
 		return 2;
 	}
 	const char *prec = argv[1], *kind = argv[2];
@@ -69,16 +101,23 @@ int main(int argc, char **argv)
 		print_f32("y", y, ny);
 	} else {
 		int8_t *x = malloc(nx), *w = malloc(nw), *y = malloc(ny);
-		int32_t *b = malloc(sizeof *b * nb);
+		int32_t *b = malloc(sizeof *b * nb), *mult = malloc(sizeof *mult * nb), *shift = malloc(sizeof *shift * nb);
+		for (int i = 0; i < 2 * nb; i++) {
+			int32_t *v = i < nb ? &mult[i] : &shift[i - nb];
+			if (scanf("%d", v) != 1) {
+				fprintf(stderr, "host: want %d multipliers and %d shifts on standard input\n", nb, nb);
+				return 2;
+			}
+		}
 		fill_i8(w, nw, seed);
 		fill_i32(b, nb, seed + 1);
 		fill_i8(x, nx, seed + 2);
 		if (dense)
-			dense_i8(&l, x, w, b, y);
+			dense_i8(&l, x, w, b, mult, shift, y);
 		else if (strcmp(kind, "conv1d") == 0)
-			conv1d_i8(&l, x, w, b, y);
+			conv1d_i8(&l, x, w, b, mult, shift, y);
 		else
-			conv1d_transpose_i8(&l, x, w, b, y);
+			conv1d_transpose_i8(&l, x, w, b, mult, shift, y);
 		print_i8("x", x, nx);
 		print_i8("w", w, nw);
 		print_i32("b", b, nb);
