@@ -3,8 +3,10 @@
 // board.
 //
 // For each layer shape it generates portable C99 kernels (Conv1D, transposed
-// Conv1D, Dense; float32 or int8; channel-major tensors as in package nn)
-// from templates embedded in the package (c/), cross-compiles them into a
+// Conv1D, Dense; float32, or int8 in the deployed scheme of package quant —
+// zero points, per-channel double-rounding requantization, bit-exact with
+// quant's integer reference; channel-major tensors as in package nn) from
+// templates embedded in the package (c/), cross-compiles them into a
 // bare-metal image with arm-none-eabi-gcc (-mcpu=cortex-m4 -mthumb
 // -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2, its own vector table, startup and
 // linker script, no libc), and runs the image under qemu-system-arm -M
