@@ -13,8 +13,8 @@ import (
 	"github.com/splitnas/splitnas/quant/scheme"
 )
 
-// csrc holds the C sources: calib.h, runtime.c, semihost.c, startup.c,
-// link.ld, kernels.c.tmpl and plugin/count.c.
+// csrc holds the C sources: calib.h, splitnas_kernels.h, runtime.c,
+// semihost.c, startup.c, link.ld, kernels.c.tmpl and plugin/count.c.
 //
 //go:embed c
 var csrc embed.FS
@@ -100,14 +100,29 @@ var kernelsTmpl = template.Must(template.ParseFS(csrc, "c/kernels.c.tmpl"))
 
 // kernelsC returns the C source of the layer kernels at precision p:
 // conv1d_SUF, conv1d_transpose_SUF and dense_SUF with SUF f32 or i8, each
-// taking the layer's shape (a layer_t, see c/calib.h), its input, weights,
-// biases and output.
+// taking the layer's shape (a layer_t, see c/splitnas_kernels.h), its input,
+// weights, biases and output.
 func kernelsC(p Precision) ([]byte, error) {
 	var b bytes.Buffer
 	if err := kernelsTmpl.Execute(&b, p.ctypes()); err != nil {
 		return nil, fmt.Errorf("calib: kernels template: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// Kernels returns the layer kernels at precision p as package export ships
+// them: the header splitnas_kernels.h (layer_t and the kernels'
+// declarations) and the C source (splitnas_kernels.c) — the very code the
+// latency profiles are measured on.
+func Kernels(p Precision) (header, source []byte, err error) {
+	if err := p.check(); err != nil {
+		return nil, nil, err
+	}
+	if header, err = fs.ReadFile(csrc, "c/splitnas_kernels.h"); err != nil {
+		return nil, nil, err
+	}
+	source, err = kernelsC(p)
+	return header, source, err
 }
 
 // source returns one of the embedded C sources by its name under c/, e.g.
@@ -128,7 +143,7 @@ type cLayer struct {
 func kernelName(l arch.Layer, p Precision) (string, error) {
 	switch l.Kind {
 	case arch.Conv, arch.ConvTranspose, arch.Dense:
-		return l.Kind.String() + "_" + p.suffix(), nil
+		return "splitnas_" + l.Kind.String() + "_" + p.suffix(), nil
 	}
 	return "", fmt.Errorf("calib: no kernel for %s layers", l.Kind)
 }
@@ -353,7 +368,7 @@ func (im image) mainC() ([]byte, error) {
 		}
 		decl.WriteString("\n")
 	}
-	fmt.Fprintf(&decl, "static const layer_t L[%d] = {\n", len(im.layers))
+	fmt.Fprintf(&decl, "static const splitnas_layer_t L[%d] = {\n", len(im.layers))
 	for i, l := range im.layers {
 		var q int8Params
 		if qs != nil {

@@ -29,7 +29,7 @@ func hostHarness(t *testing.T) string {
 		}
 	}
 	dir := t.TempDir()
-	for _, name := range []string{"calib.h", "runtime.c"} {
+	for _, name := range []string{"calib.h", "splitnas_kernels.h", "runtime.c"} {
 		b, err := source(name)
 		if err != nil {
 			t.Fatal(err)
@@ -338,7 +338,7 @@ func TestKernelsCSyntax(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, fn := range []string{"conv1d_", "conv1d_transpose_", "dense_"} {
-			if !bytes.Contains(src, []byte("void "+fn+p.suffix()+"(")) {
+			if !bytes.Contains(src, []byte("void splitnas_"+fn+p.suffix()+"(")) {
 				t.Errorf("%s kernels lack %s%s", p, fn, p.suffix())
 			}
 		}

@@ -137,7 +137,7 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 	if e.dir, err = os.MkdirTemp("", "splitnas-calib-"); err != nil {
 		return nil, fmt.Errorf("calib: %w", err)
 	}
-	for _, name := range []string{"calib.h", "runtime.c", "semihost.c", "startup.c", "link.ld", "plugin/count.c"} {
+	for _, name := range []string{"calib.h", "splitnas_kernels.h", "runtime.c", "semihost.c", "startup.c", "link.ld", "plugin/count.c"} {
 		b, err := source(name)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(e.dir, filepath.Base(name)), b, 0o644)

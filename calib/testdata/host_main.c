@@ -5,7 +5,7 @@
  *   host PREC KIND IN_LEN IN_CH OUT_LEN OUT_CH KERNEL STRIDE PAD RELU IN_OFFSET OUT_OFFSET SEED
  *
  * PREC is f32 or i8, KIND conv1d, conv1d_transpose or dense; IN_OFFSET and
- * OUT_OFFSET are the int8 layer_t fields (0 for f32). For
+ * OUT_OFFSET are the int8 splitnas_layer_t fields (0 for f32). For
  * i8 it reads the per-channel multipliers, then the shifts, one per bias,
  * from standard input. It fills the weights, biases and input as the images
  * do (fill_* from SEED, SEED+1, SEED+2) and prints four lines, "x", "w", "b"
@@ -63,8 +63,8 @@ static int requant_only(int argc, char **argv)
 			return 2;
 		}
 	}
-	layer_t l = {1, 1, n, 1, 0, 0, 0, atoi(argv[4]), 0, atoi(argv[3])};
-	dense_i8(&l, &x, w, b, mult, shift, y);
+	splitnas_layer_t l = {1, 1, n, 1, 0, 0, 0, atoi(argv[4]), 0, atoi(argv[3])};
+	splitnas_dense_i8(&l, &x, w, b, mult, shift, y);
 	print_i8("y", y, n);
 	return 0;
 }
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *prec = argv[1], *kind = argv[2];
-	layer_t l = {atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), atoi(argv[8]),
+	splitnas_layer_t l = {atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), atoi(argv[8]),
 		     atoi(argv[9]), atoi(argv[10]), atoi(argv[11]), atoi(argv[12])};
 	uint32_t seed = (uint32_t)strtoul(argv[13], NULL, 10);
 	int dense = strcmp(kind, "dense") == 0;
@@ -90,11 +90,11 @@ int main(int argc, char **argv)
 		fill_f32(b, nb, seed + 1);
 		fill_f32(x, nx, seed + 2);
 		if (dense)
-			dense_f32(&l, x, w, b, y);
+			splitnas_dense_f32(&l, x, w, b, y);
 		else if (strcmp(kind, "conv1d") == 0)
-			conv1d_f32(&l, x, w, b, y);
+			splitnas_conv1d_f32(&l, x, w, b, y);
 		else
-			conv1d_transpose_f32(&l, x, w, b, y);
+			splitnas_conv1d_transpose_f32(&l, x, w, b, y);
 		print_f32("x", x, nx);
 		print_f32("w", w, nw);
 		print_f32("b", b, nb);
@@ -113,11 +113,11 @@ int main(int argc, char **argv)
 		fill_i32(b, nb, seed + 1);
 		fill_i8(x, nx, seed + 2);
 		if (dense)
-			dense_i8(&l, x, w, b, mult, shift, y);
+			splitnas_dense_i8(&l, x, w, b, mult, shift, y);
 		else if (strcmp(kind, "conv1d") == 0)
-			conv1d_i8(&l, x, w, b, mult, shift, y);
+			splitnas_conv1d_i8(&l, x, w, b, mult, shift, y);
 		else
-			conv1d_transpose_i8(&l, x, w, b, mult, shift, y);
+			splitnas_conv1d_transpose_i8(&l, x, w, b, mult, shift, y);
 		print_i8("x", x, nx);
 		print_i8("w", w, nw);
 		print_i32("b", b, nb);

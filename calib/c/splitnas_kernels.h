@@ -1,0 +1,47 @@
+/*
+ * splitnas_kernels.h: the layer kernels of splitnas (package calib measures
+ * them on the emulated Cortex-M4; package export ships them with every
+ * exported network). Portable C99, no library calls.
+ *
+ * Tensors are channel-major: value (t, c) of a Len x Ch tensor is at
+ * c*Len + t. Weights are w[out channel][in channel][tap] for Conv1D and
+ * transposed Conv1D, w[output][flattened input] for Dense, each layer's
+ * biases one per output channel (per output for Dense).
+ */
+#ifndef SPLITNAS_KERNELS_H
+#define SPLITNAS_KERNELS_H
+
+#include <stdint.h>
+
+/* One layer's shape, as the kernels take it at run time (like a deployed
+ * kernel library, so that every layer runs the same code and the count of a
+ * call depends on the shape only through loop trip counts). pad_left is the
+ * zero padding of a Conv1D's input, or the crop of a transposed Conv1D's
+ * full output; relu is 0 or 1.
+ *
+ * input_offset and output_offset quantize an int8 layer as TFLite Micro's
+ * kernels take it (0 and unused in float32): input_offset is minus the
+ * input's zero point, output_offset the output's zero point; with relu the
+ * outputs are clamped below at output_offset (real 0), otherwise at -128.
+ * The int8 kernels take the per-output-channel (per-output for Dense)
+ * multipliers and shifts that rescale the int32 accumulator (TFLite's
+ * QuantizeMultiplier: Q0.31 mantissa, power-of-two exponent) as arrays,
+ * like TFLM's per-channel kernels. */
+typedef struct {
+	int32_t in_len, in_ch, out_len, out_ch;
+	int32_t kernel, stride, pad_left, relu;
+	int32_t input_offset, output_offset;
+} splitnas_layer_t;
+
+/* Kernels: kernels.c, generated from kernels.c.tmpl for each precision. */
+void splitnas_conv1d_f32(const splitnas_layer_t *l, const float *x, const float *w, const float *b, float *y);
+void splitnas_conv1d_transpose_f32(const splitnas_layer_t *l, const float *x, const float *w, const float *b, float *y);
+void splitnas_dense_f32(const splitnas_layer_t *l, const float *x, const float *w, const float *b, float *y);
+void splitnas_conv1d_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const int32_t *b, const int32_t *mult,
+	       const int32_t *shift, int8_t *y);
+void splitnas_conv1d_transpose_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const int32_t *b, const int32_t *mult,
+			 const int32_t *shift, int8_t *y);
+void splitnas_dense_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const int32_t *b, const int32_t *mult,
+	      const int32_t *shift, int8_t *y);
+
+#endif
