@@ -59,10 +59,10 @@ func (l Layer) MACs() int {
 // (package quant, the TFLite int8 scheme): for each output channel a
 // fixed-point multiplier and a shift (int32 each, RequantChannelBytes),
 // for each layer with weights its input and output zero points (int32
-// each, RequantLayerBytes), and once, with layer 1, the float32 scale that
-// quantizes the input window (InputScaleBytes). On the tiny networks
-// splitnas searches these constants are a large share of Flash, and Flash
-// counts them.
+// each, RequantLayerBytes), and once the float32 scale that quantizes the
+// input window (InputScaleBytes) — even at split point 0, where the edge
+// sends the quantized input. On the tiny networks splitnas searches these
+// constants are a large share of Flash, and Flash counts them.
 type Precision struct {
 	Name       string
 	WeightBits int
@@ -102,27 +102,29 @@ func (p Precision) Integer() bool { return p.WeightBits <= 8 }
 // at most 2⁵⁵ and widths 32 bits).
 func ByteSize(values, bits int) int { return (values*bits + 7) / 8 }
 
-// requantBytes is the bytes of layer l's requantization constants at p,
-// layer 1's (first) including the input scale: 0 for a float precision
-// and for a layer without weights (a MaxPool keeps its input's scale).
-func (p Precision) requantBytes(l Layer, first bool) int {
-	if !p.Integer() {
+// requantBytes is the bytes of layer l's requantization constants at p: 0
+// for a float precision and for a layer without weights (a MaxPool keeps
+// its input's scale).
+func (p Precision) requantBytes(l Layer) int {
+	if !p.Integer() || l.Weights() == 0 {
 		return 0
 	}
-	b := 0
-	if l.Weights() > 0 {
-		b = RequantChannelBytes*l.Biases() + RequantLayerBytes
-	}
-	if first {
-		b += InputScaleBytes
-	}
-	return b
+	return RequantChannelBytes*l.Biases() + RequantLayerBytes
 }
 
 // layerFlash is the bytes of a layer's weights, biases and requantization
 // constants.
-func (p Precision) layerFlash(l Layer, first bool) int {
-	return ByteSize(l.Weights(), p.WeightBits) + ByteSize(l.Biases(), biasBits) + p.requantBytes(l, first)
+func (p Precision) layerFlash(l Layer) int {
+	return ByteSize(l.Weights(), p.WeightBits) + ByteSize(l.Biases(), biasBits) + p.requantBytes(l)
+}
+
+// inputFlash is what the edge stores to quantize its input: InputScaleBytes
+// for an integer precision, nothing for float32.
+func (p Precision) inputFlash() int {
+	if p.Integer() {
+		return InputScaleBytes
+	}
+	return 0
 }
 
 // LayerMetrics are the costs of one layer at one precision.
@@ -136,7 +138,8 @@ type LayerMetrics struct {
 }
 
 // Metrics returns the costs of each layer at precision p; element i
-// describes layer i+1 (n.Layers[i]).
+// describes layer i+1 (n.Layers[i]). Their Flash sums to Flash(L, p) less
+// the input scale of an integer precision.
 func (n Network) Metrics(p Precision) []LayerMetrics {
 	m := make([]LayerMetrics, len(n.Layers))
 	for i, l := range n.Layers {
@@ -146,8 +149,8 @@ func (n Network) Metrics(p Precision) []LayerMetrics {
 			Params:      l.Params(),
 			MACs:        l.MACs(),
 			Activations: l.Out.Size(),
-			Flash:       p.layerFlash(l, i == 0),
-			Requant:     p.requantBytes(l, i == 0),
+			Flash:       p.layerFlash(l),
+			Requant:     p.requantBytes(l),
 			ActBytes:    ByteSize(l.Out.Size(), p.ActBits),
 		}
 	}
@@ -174,17 +177,18 @@ func (n Network) MACs() int {
 
 // Flash is the bytes of the weights and biases of layers 1..P — the layers
 // that run on the edge when the network is split at P — at precision p,
-// with the requantization constants of an integer precision. Biases take
-// 32 bits each at every precision (see Precision). Flash(0, p) is 0; for
-// Float32, Flash(len(n.Layers), p) is 4·Params(). P must be in
-// 0..len(n.Layers); Flash panics otherwise.
+// with the requantization constants and the input scale of an integer
+// precision. Biases take 32 bits each at every precision (see Precision).
+// Flash(0, p) is 0 for a float precision and InputScaleBytes for an
+// integer one; for Float32, Flash(len(n.Layers), p) is 4·Params(). P must
+// be in 0..len(n.Layers); Flash panics otherwise.
 //
 // The metrics assume a network that passes Validate, which guarantees they
 // do not overflow.
 func (n Network) Flash(P int, p Precision) int {
-	s := 0
-	for i, l := range n.Layers[:P] {
-		s += p.layerFlash(l, i == 0)
+	s := p.inputFlash()
+	for _, l := range n.Layers[:P] {
+		s += p.layerFlash(l)
 	}
 	return s
 }

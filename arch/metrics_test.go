@@ -27,11 +27,11 @@ import (
 //
 //	Flash float32 (4 B each):  136, +528 = 664, +264 = 928, +2580 = 3508 = 877·4
 //	Flash int8 (weights 1 B, biases 4 B, requantization 8 B a channel and
-//	8 B a layer, input scale 4 B with layer 1):
-//	         32+8+24+4 = 68, +128+16+40 = 252, +64+8+24 = 348,
+//	8 B a layer, the input scale 4 B even at P = 0):
+//	         4, +32+8+24 = 68, +128+16+40 = 252, +64+8+24 = 348,
 //	         +640+20+48 = 1056
 //	Flash int4 (weights ½ B, the rest as int8):
-//	         16+8+28 = 52, +64+16+40 = 172, +32+8+24 = 236, +320+20+48 = 624
+//	         4, +16+8+24 = 52, +64+16+40 = 172, +32+8+24 = 236, +320+20+48 = 624
 //	RAM float32: P=0 2048·4 = 8192; P≥1 (2048+256)·4 = 9216 (later pairs
 //	         (256+32)·4, (32+128)·4, (128+5)·4 are smaller)
 //	RAM int8 and int4 (8-bit activations): 2048, then 2304
@@ -47,7 +47,7 @@ func TestMetricsByHand(t *testing.T) {
 		t.Errorf("MACs() = %d, want 6272", got)
 	}
 	wantLayers := []LayerMetrics{
-		{Weights: 32, Biases: 2, Params: 34, MACs: 4096, Activations: 256, Flash: 52, Requant: 28, ActBytes: 256},
+		{Weights: 32, Biases: 2, Params: 34, MACs: 4096, Activations: 256, Flash: 48, Requant: 24, ActBytes: 256},
 		{Weights: 128, Biases: 4, Params: 132, MACs: 1024, Activations: 32, Flash: 120, Requant: 40, ActBytes: 32},
 		{Weights: 64, Biases: 2, Params: 66, MACs: 512, Activations: 128, Flash: 64, Requant: 24, ActBytes: 128},
 		{Weights: 640, Biases: 5, Params: 645, MACs: 640, Activations: 5, Flash: 388, Requant: 48, ActBytes: 5},
@@ -60,8 +60,8 @@ func TestMetricsByHand(t *testing.T) {
 		flash, ram []int // P = 0..4
 	}{
 		{Float32(), []int{0, 136, 664, 928, 3508}, []int{8192, 9216, 9216, 9216, 9216}},
-		{Int8(), []int{0, 68, 252, 348, 1056}, []int{2048, 2304, 2304, 2304, 2304}},
-		{Int4(), []int{0, 52, 172, 236, 624}, []int{2048, 2304, 2304, 2304, 2304}},
+		{Int8(), []int{4, 68, 252, 348, 1056}, []int{2048, 2304, 2304, 2304, 2304}},
+		{Int4(), []int{4, 52, 172, 236, 624}, []int{2048, 2304, 2304, 2304, 2304}},
 	}
 	for _, tt := range tests {
 		for P := range len(n.Layers) + 1 {
@@ -198,8 +198,8 @@ func TestMetricsProperty(t *testing.T) {
 				t.Fatalf("%v: Flash(%d, float32) = %d, want 4·Params = %d", n, L, got, want)
 			}
 			for _, p := range precs {
-				if n.Flash(0, p) != 0 {
-					t.Fatalf("%v: Flash(0, %s) = %d, want 0", n, p.Name, n.Flash(0, p))
+				if n.Flash(0, p) != p.inputFlash() {
+					t.Fatalf("%v: Flash(0, %s) = %d, want %d (the input scale of an integer precision)", n, p.Name, n.Flash(0, p), p.inputFlash())
 				}
 				largest := 0
 				for P := 0; P <= L; P++ {
@@ -214,7 +214,7 @@ func TestMetricsProperty(t *testing.T) {
 						t.Fatalf("%v: RAM(%d, %s) = %d outside [%d, %d]", n, P, p.Name, r, largest, 2*largest)
 					}
 				}
-				var params, macs, flash int
+				params, macs, flash := 0, 0, p.inputFlash()
 				for _, m := range n.Metrics(p) {
 					params += m.Params
 					macs += m.MACs

@@ -241,7 +241,8 @@ func (l *Layer) forwardFloat(in, out []int8) {
 // EdgeBytes is what an MCU running layers 1..P of m must store, counted
 // from the model's own arrays: for each layer with weights, its packed
 // weights, and its biases, multipliers and shifts as int32, plus its input
-// and output zero points as int32; and, if P ≥ 1, the float32 input scale.
+// and output zero points as int32; and the float32 input scale (even at
+// P = 0: the edge then quantizes the input it sends).
 // It equals arch's Flash(P, m.Precision()) (a test checks it): the
 // per-channel weight scales are not among it, since the integer kernels
 // never read them.
@@ -254,8 +255,5 @@ func (m *Model) EdgeBytes(P int) int {
 		}
 		n += len(PackWeights(l.W, m.Bits)) + 4*(len(l.B)+len(l.Mult)+len(l.Shift)) + 4*2
 	}
-	if P >= 1 {
-		n += 4
-	}
-	return n
+	return n + 4
 }

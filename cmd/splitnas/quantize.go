@@ -125,6 +125,7 @@ in both (quantized Flash counts the requantization constants). --out writes the 
 			net, prec := fm.Network(), qm.Precision()
 			L := len(net.Layers)
 			rep.FlashFloat, rep.FlashQuant = net.Flash(L, arch.Float32()), net.Flash(L, prec)
+			rep.Requant = arch.InputScaleBytes
 			for _, lm := range net.Metrics(prec) {
 				rep.Requant += lm.Requant
 			}
