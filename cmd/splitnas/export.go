@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/splitnas/splitnas/export"
+	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/quant"
+)
+
+func newExportCmd() *cobra.Command {
+	var (
+		model, format, out, profile string
+		split                       int
+		asJSON                      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "export --model M [--split P] --format c --out DIR",
+		Short: "Write the edge part of a trained network as a C library",
+		Long: `Writes layers 1..P of a model as a self-contained C99 library into --out: splitnas_model.h with one
+entry point (splitnas_run: the input window in, tensor P out), splitnas_model.c with the weights as const
+arrays and one static activation arena, the layer kernels splitnas's latency profiles are measured on, a
+Makefile (host and arm-none-eabi-gcc) and a README stating Flash, RAM, MACs, cycles and energy as splitnas
+computed them. The arena is exactly arch's RAM(P) bytes and the weight arrays exactly Flash(P).
+
+--model is a float model (.snnm, from train --out or a search's best.model) or an int8 one (.snqm, from
+quantize, train --qat or a search on an int8 profile). --profile defaults to stm32l476 for a float model and
+stm32l476-int8 for an int8 one; --split defaults to the split point that profile's edge scenario chooses.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if model == "" {
+				return fmt.Errorf("--model is required")
+			}
+			if format != "c" {
+				return fmt.Errorf("--format %q: want c", format)
+			}
+			if out == "" {
+				return fmt.Errorf("--out is required: the directory to write the library into")
+			}
+			if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+				return fmt.Errorf("--out %s is a file, want a directory", out)
+			}
+			n, err := loadAnyModel(model)
+			if err != nil {
+				return fmt.Errorf("--model: %w", err)
+			}
+			if !cmd.Flags().Changed("profile") && n.Int != nil {
+				profile = "stm32l476-int8"
+			}
+			prof, err := hw.Load(profile)
+			if err != nil {
+				return fmt.Errorf("--profile: %w", err)
+			}
+			net := n.Network()
+			if !cmd.Flags().Changed("split") {
+				tab, err := partition.Evaluate(net, prof, partition.Edge, partition.Limits{})
+				if err != nil {
+					return err
+				}
+				best, ok := tab.BestPoint()
+				if !ok {
+					return fmt.Errorf("no split point of %s fits %s's Flash and RAM", net, prof.Name)
+				}
+				split = best.P
+			}
+			if split < 0 || split > len(net.Layers) {
+				return fmt.Errorf("--split %d: %s has layers 1..%d (0..%d)", split, net, len(net.Layers), len(net.Layers))
+			}
+			s, err := export.WriteC(out, n, split, prof)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			printExport(cmd.OutOrStdout(), s, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "model file: float (.snnm) or int8 (.snqm)")
+	f.IntVar(&split, "split", 0, "export layers 1..P (default: the profile's best split point, edge scenario)")
+	f.StringVar(&format, "format", "c", "output format: c")
+	f.StringVar(&out, "out", "", "directory to write into")
+	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 for an int8 model)")
+	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
+	return cmd
+}
+
+// loadAnyModel reads a float or a quantized model file, telling them apart
+// by their magic.
+func loadAnyModel(path string) (export.Network, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return export.Network{}, err
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(f, head); err == nil && bytes.Equal(head, []byte("SPLITNQM")) {
+		m, err := quant.LoadFile(path)
+		return export.Network{Int: m}, err
+	}
+	m, err := nn.LoadFile(path)
+	return export.Network{Float: m}, err
+}
+
+func printExport(w io.Writer, s *export.Summary, dir string) {
+	fmt.Fprintf(w, "exported:  layers 1..%d of %d of %s (%s) to %s: %v\n", s.Split, s.Layers, s.Arch, s.Precision, dir, s.Files)
+	fmt.Fprintf(w, "returns:   tensor %d, %v (%d B to send)\n", s.Split, s.Output, s.SendBytes)
+	fmt.Fprintf(w, "memory:    Flash %d B (weights and constants), RAM %d B (the arena)\n", s.FlashBytes, s.RAMBytes)
+	fmt.Fprintf(w, "cost (%s): %d MACs, %.0f cycles, %.3f ms; E_edge %.5f mJ (compute %.5f + radio %.5f)\n",
+		s.Profile, s.MACs, s.Cycles, 1000*s.EdgeSeconds, s.EEdgeMJ, s.ECompMJ, s.ECommMJ)
+}

@@ -1,0 +1,467 @@
+// Package export writes the edge part of a trained, split network in the
+// forms other tools take. WriteC emits layers 1..P as a self-contained C99
+// library: the weights as const arrays (Flash), one static activation arena
+// (RAM), the layer kernels package calib measures the latency profiles on,
+// a Makefile and a README stating what splitnas computed for it.
+package export
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/calib"
+	"github.com/splitnas/splitnas/hw"
+	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/quant"
+)
+
+// Network is the network to export: a float model, or an integer one
+// (exactly one of the two).
+type Network struct {
+	Float *nn.Model
+	Int   *quant.Model
+}
+
+// net returns the architecture and the precision the network is stored in.
+func (n Network) net() (arch.Network, arch.Precision, error) {
+	switch {
+	case (n.Float == nil) == (n.Int == nil):
+		return arch.Network{}, arch.Precision{}, errors.New("export: want exactly one of a float and an integer model")
+	case n.Float != nil:
+		return n.Float.Network(), arch.Float32(), nil
+	}
+	if n.Int.Bits != 8 {
+		return arch.Network{}, arch.Precision{}, fmt.Errorf("export: int%d weights: the C kernels take int8 weights (int4 kernels are not written yet)", n.Int.Bits)
+	}
+	return n.Int.Network(), n.Int.Precision(), nil
+}
+
+// Summary is what an exported library costs, as splitnas computed it; the
+// library's README states it and the tests check the compiled object
+// against it.
+type Summary struct {
+	Arch        string     `json:"arch"`
+	Split       int        `json:"split"`  // P: layers 1..P are exported
+	Layers      int        `json:"layers"` // L
+	Precision   string     `json:"precision"`
+	Input       arch.Shape `json:"-"`
+	Output      arch.Shape `json:"-"` // tensor P
+	FlashBytes  int        `json:"flash_bytes"`
+	RAMBytes    int        `json:"ram_bytes"`
+	MACs        int        `json:"macs"`
+	Cycles      float64    `json:"cycles"` // the profile's latency surrogate, layers 1..P
+	EdgeSeconds float64    `json:"edge_seconds"`
+	ECompMJ     float64    `json:"e_comp_edge_mj"`
+	ECommMJ     float64    `json:"e_comm_edge_mj"` // sending tensor P over the profile's radio
+	EEdgeMJ     float64    `json:"e_edge_mj"`
+	SendBytes   int        `json:"send_bytes"`
+	Profile     string     `json:"profile"`
+	Files       []string   `json:"files"`
+}
+
+// The files WriteC writes.
+const (
+	HeaderFile        = "splitnas_model.h"
+	SourceFile        = "splitnas_model.c"
+	KernelsHeaderFile = "splitnas_kernels.h"
+	KernelsFile       = "splitnas_kernels.c"
+	MakefileFile      = "Makefile"
+	ReadmeFile        = "README.md"
+)
+
+// WriteC writes layers 1..P of n into dir (created if needed) as a C99
+// library, costed on prof (whose edge precision must be n's: a float
+// profile for a float model, an int8 one for an int8 model). The library
+// has one entry point, splitnas_run, that takes the input window (float,
+// channel-major) and returns tensor P — the split tensor, or the class
+// scores when P = L — in the arena. The arena is RAM(P) bytes as arch
+// computes it: tensor k lies at its start when k is even and at its end
+// when k is odd, so that each layer's input and output, the largest pair
+// of which RAM(P) is, never overlap. The weight arrays and constants
+// (external symbols named splitnas_*) hold exactly Flash(P) bytes.
+func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
+	net, prec, err := n.net()
+	if err != nil {
+		return nil, err
+	}
+	L := len(net.Layers)
+	if P < 0 || P > L {
+		return nil, fmt.Errorf("export: split point %d: the network has layers 1..%d (P = 0..%d)", P, L, L)
+	}
+	if pp := prof.Edge.Precision(); pp.WeightBits != prec.WeightBits || pp.ActBits != prec.ActBits {
+		return nil, fmt.Errorf("export: profile %s is %s, the model %s: cost it on a profile of its precision (e.g. stm32l476 for float32, stm32l476-int8 for int8)", prof.Name, pp.Name, prec.Name)
+	}
+	for _, l := range net.Layers[:P] {
+		if l.Kind == arch.MaxPool {
+			return nil, errors.New("export: max pooling has no C kernel")
+		}
+	}
+	tab, err := partition.Evaluate(net, prof, partition.Edge, partition.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	pt := tab.Points[P]
+	macs := 0
+	for _, l := range net.Layers[:P] {
+		macs += l.MACs()
+	}
+	s := &Summary{
+		Arch: net.String(), Split: P, Layers: L, Precision: prec.Name, Input: net.Input(), Output: net.Tensor(P),
+		FlashBytes: net.Flash(P, prec), RAMBytes: net.RAM(P, prec), MACs: macs,
+		Cycles: pt.EdgeSeconds * prof.Edge.ClockHz, EdgeSeconds: pt.EdgeSeconds,
+		ECompMJ: pt.ECompEdge, ECommMJ: pt.ECommEdge, EEdgeMJ: pt.EEdge, SendBytes: pt.SendBytes, Profile: prof.Name,
+	}
+	g := gen{s: s, net: net, prec: prec, n: n, P: P}
+	src, err := g.source()
+	if err != nil {
+		return nil, err
+	}
+	cp := calib.Float32
+	if prec.Integer() {
+		cp = calib.Int8
+	}
+	kh, kc, err := calib.Kernels(cp)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	files := []struct {
+		name string
+		body []byte
+	}{
+		{HeaderFile, g.header()}, {SourceFile, src}, {KernelsHeaderFile, kh}, {KernelsFile, kc},
+		{MakefileFile, []byte(makefile)}, {ReadmeFile, g.readme()},
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.body, 0o644); err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		s.Files = append(s.Files, f.name)
+	}
+	return s, nil
+}
+
+// gen generates the network's C.
+type gen struct {
+	s    *Summary
+	net  arch.Network
+	prec arch.Precision
+	n    Network
+	P    int
+}
+
+// bytes is the size of tensor k in the arena.
+func (g *gen) bytes(k int) int { return arch.ByteSize(g.net.Tensor(k).Size(), g.prec.ActBits) }
+
+// offset is where tensor k lies in the arena, in elements of the
+// activation type: the start for even k, the end for odd k.
+func (g *gen) offset(k int) int {
+	if k%2 == 0 {
+		return 0
+	}
+	return (g.s.RAMBytes - g.bytes(k)) * 8 / g.prec.ActBits
+}
+
+func (g *gen) actType() string {
+	if g.prec.Integer() {
+		return "int8_t"
+	}
+	return "float"
+}
+
+// cFloat is v as a C float literal that parses back to the same float32.
+func cFloat(v float32) (string, error) {
+	if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		return "", fmt.Errorf("export: the model holds %v: it cannot be exported", v)
+	}
+	t := strconv.FormatFloat(float64(v), 'g', -1, 32)
+	if !strings.ContainsAny(t, ".en") {
+		t += ".0"
+	}
+	return t + "f", nil
+}
+
+// array writes a const array definition, 12 values a line.
+func array[T any](b *bytes.Buffer, ctype, name string, v []T, format func(T) (string, error)) error {
+	fmt.Fprintf(b, "const %s %s[%d] = {", ctype, name, len(v))
+	for i, x := range v {
+		if i%12 == 0 {
+			b.WriteString("\n\t")
+		} else {
+			b.WriteByte(' ')
+		}
+		t, err := format(x)
+		if err != nil {
+			return err
+		}
+		b.WriteString(t)
+		b.WriteByte(',')
+	}
+	b.WriteString("\n};\n")
+	return nil
+}
+
+func intText[T int8 | int32](v T) (string, error) { return strconv.Itoa(int(v)), nil }
+
+// source is splitnas_model.c.
+func (g *gen) source() ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `/*
+ * splitnas_model.c: layers 1..%d of %s (%s), generated by splitnas export.
+ * Flash: the splitnas_* arrays below, %d bytes. RAM: splitnas_arena, %d bytes.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "splitnas_kernels.h"
+#include "splitnas_model.h"
+
+`, g.P, g.s.Arch, g.prec.Name, g.s.FlashBytes, g.s.RAMBytes)
+	act := g.actType()
+	var calls bytes.Buffer
+	if g.prec.Integer() {
+		m := g.n.Int
+		in := m.Tensor(0)
+		sc, err := cFloat(in.Scale)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "const float splitnas_input_scale = %s;\n\n", sc)
+		fmt.Fprintf(&b, quantizeC, in.ZeroPoint)
+		var zps []int32
+		for i := range m.Layers[:g.P] {
+			l := &m.Layers[i]
+			zps = append(zps, l.InQ.ZeroPoint, l.OutQ.ZeroPoint)
+			k := i + 1
+			if err := array(&b, "int8_t", fmt.Sprintf("splitnas_w%d", k), l.W, intText[int8]); err != nil {
+				return nil, err
+			}
+			for _, a := range []struct {
+				name string
+				v    []int32
+			}{{"b", l.B}, {"mult", l.Mult}, {"shift", l.Shift}} {
+				if err := array(&b, "int32_t", fmt.Sprintf("splitnas_%s%d", a.name, k), a.v, intText[int32]); err != nil {
+					return nil, err
+				}
+			}
+			fmt.Fprintf(&calls, "\tl = layer_shapes[%d];\n\tl.input_offset = -splitnas_zero_points[%d];\n\tl.output_offset = splitnas_zero_points[%d];\n", i, 2*i, 2*i+1)
+			fmt.Fprintf(&calls, "\tsplitnas_%s_i8(&l, t%d, splitnas_w%d, splitnas_b%d, splitnas_mult%d, splitnas_shift%d, t%d);\n",
+				l.Kind, i, k, k, k, k, k)
+		}
+		if g.P > 0 {
+			if err := array(&b, "int32_t", "splitnas_zero_points", zps, intText[int32]); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for i := range g.P {
+			w, bias := g.n.Float.Weights(i)
+			k := i + 1
+			if err := array(&b, "float", fmt.Sprintf("splitnas_w%d", k), w, cFloat); err != nil {
+				return nil, err
+			}
+			if err := array(&b, "float", fmt.Sprintf("splitnas_b%d", k), bias, cFloat); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&calls, "\tsplitnas_%s_f32(&layer_shapes[%d], t%d, splitnas_w%d, splitnas_b%d, t%d);\n",
+				g.net.Layers[i].Kind, i, i, k, k, k)
+		}
+	}
+	if g.P > 0 {
+		b.WriteString("\n/* The layers' shapes (read-only data like the code, not counted in Flash above). */\n")
+		fmt.Fprintf(&b, "static const splitnas_layer_t layer_shapes[%d] = {\n", g.P)
+		for _, l := range g.net.Layers[:g.P] {
+			relu := 0
+			if l.ReLU {
+				relu = 1
+			}
+			fmt.Fprintf(&b, "\t{%d, %d, %d, %d, %d, %d, %d, %d, 0, 0},\n", l.In.Len, l.In.Ch, l.Out.Len, l.Out.Ch, l.Kernel, l.Stride, l.PadLeft, relu)
+		}
+		b.WriteString("};\n")
+	}
+	elems := g.s.RAMBytes * 8 / g.prec.ActBits
+	fmt.Fprintf(&b, "\n/* The activation arena: tensor k at its start (even k) or its end (odd k). */\n%s splitnas_arena[%d] __attribute__((aligned(8)));\n\n", act, elems)
+	fmt.Fprintf(&b, "const %s *splitnas_run(const float *input)\n{\n", act)
+	for k := 0; k <= g.P; k++ {
+		fmt.Fprintf(&b, "\t%s *const t%d = splitnas_arena + %d;\n", act, k, g.offset(k))
+	}
+	if g.prec.Integer() {
+		if g.P > 0 {
+			b.WriteString("\tsplitnas_layer_t l;\n")
+		}
+		fmt.Fprintf(&b, "\tfor (int32_t i = 0; i < %d; i++)\n\t\tt0[i] = splitnas_quantize(input[i]);\n", g.net.Input().Size())
+	} else {
+		fmt.Fprintf(&b, "\tmemcpy(t0, input, %d * sizeof(float));\n", g.net.Input().Size())
+	}
+	b.Write(calls.Bytes())
+	fmt.Fprintf(&b, "\treturn t%d;\n}\n", g.P)
+	return b.Bytes(), nil
+}
+
+// quantizeC is the input quantizer (its %d: the input zero point), TFLite's
+// Quantize as package quant computes it: x / scale in float32, rounded
+// halves away from zero — exactly, since q − trunc(q) is exact in float32
+// for |q| < 256, beyond which the result clamps anyway — plus the zero
+// point, clamped to int8; NaN gives the zero point.
+const quantizeC = `/* The input quantizer (TFLite's Quantize): clamp(round(x / scale) + zero
+ * point) with round() halving away from zero, in float32. */
+static int8_t splitnas_quantize(float x)
+{
+	const float q = x / splitnas_input_scale;
+	const int32_t zero_point = %d;
+	int32_t r;
+	if (q != q)
+		return (int8_t)zero_point;
+	if (q >= 256.0f)
+		return 127;
+	if (q <= -256.0f)
+		return -128;
+	r = (int32_t)q; /* toward zero */
+	if (q - (float)r >= 0.5f)
+		r++;
+	else if (q - (float)r <= -0.5f)
+		r--;
+	r += zero_point;
+	return (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
+}
+
+`
+
+// header is splitnas_model.h.
+func (g *gen) header() []byte {
+	var b bytes.Buffer
+	act := g.actType()
+	in, out := g.s.Input, g.s.Output
+	fmt.Fprintf(&b, `/*
+ * splitnas_model.h: layers 1..%[1]d of %[2]s, %[3]s, generated by splitnas export.
+ *
+ * const %[4]s *splitnas_run(const float *input);
+ *
+ * takes one input window of SPLITNAS_INPUT_SIZE floats, channel-major (value
+ * (t, c) at c*SPLITNAS_INPUT_LEN + t), and returns tensor %[1]d — %[5]s — of
+ * SPLITNAS_OUTPUT_SIZE values, channel-major, inside the library's arena:
+ * valid until the next call. Not reentrant (one arena).
+ */
+#ifndef SPLITNAS_MODEL_H
+#define SPLITNAS_MODEL_H
+
+#include <stdint.h>
+
+#define SPLITNAS_INPUT_LEN %[6]d
+#define SPLITNAS_INPUT_CHANNELS %[7]d
+#define SPLITNAS_INPUT_SIZE %[8]d
+#define SPLITNAS_SPLIT %[1]d
+#define SPLITNAS_LAYERS %[9]d
+#define SPLITNAS_OUTPUT_LEN %[10]d
+#define SPLITNAS_OUTPUT_CHANNELS %[11]d
+#define SPLITNAS_OUTPUT_SIZE %[12]d
+#define SPLITNAS_FLASH_BYTES %[13]d
+#define SPLITNAS_RAM_BYTES %[14]d
+`, g.P, g.s.Arch, g.prec.Name, act, g.outputWhat(), in.Len, in.Ch, in.Size(), g.s.Layers, out.Len, out.Ch, out.Size(), g.s.FlashBytes, g.s.RAMBytes)
+	if g.prec.Integer() {
+		q := g.n.Int.Tensor(g.P)
+		sc, _ := cFloat(q.Scale)
+		fmt.Fprintf(&b, "\n/* The output's quantization: real value = SPLITNAS_OUTPUT_SCALE * (q - SPLITNAS_OUTPUT_ZERO_POINT). */\n#define SPLITNAS_OUTPUT_SCALE %s\n#define SPLITNAS_OUTPUT_ZERO_POINT %d\n", sc, q.ZeroPoint)
+	}
+	fmt.Fprintf(&b, "\n/* The type of the returned tensor's values. */\ntypedef %s splitnas_value_t;\n\nconst splitnas_value_t *splitnas_run(const float *input);\n\n#endif\n", act)
+	return b.Bytes()
+}
+
+func (g *gen) outputWhat() string {
+	if g.P == g.s.Layers {
+		return "the class scores"
+	}
+	if g.P == 0 {
+		return "the input itself, to send to the fog"
+	}
+	return "the split tensor to send to the fog"
+}
+
+// makefile builds the library for the host (make host) and for the
+// Cortex-M4 (make arm), with the flags the latency profiles are measured
+// with.
+const makefile = `# Generated by splitnas export.
+#   make host   libsplitnas.a for this machine (cc)
+#   make arm    libsplitnas_arm.a for the Cortex-M4F (arm-none-eabi-gcc), the
+#               flags splitnas's latency profiles are measured with
+CC ?= cc
+ARM_CC ?= arm-none-eabi-gcc
+ARM_AR ?= arm-none-eabi-ar
+CFLAGS ?= -std=c99 -O2 -Wall -Wextra
+ARM_CFLAGS ?= -std=c99 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2 -ffreestanding -Wall
+SRCS = splitnas_model.c splitnas_kernels.c
+
+host: libsplitnas.a
+arm: libsplitnas_arm.a
+
+libsplitnas.a: $(SRCS) splitnas_model.h splitnas_kernels.h
+	$(CC) $(CFLAGS) -c splitnas_model.c -o splitnas_model.o
+	$(CC) $(CFLAGS) -c splitnas_kernels.c -o splitnas_kernels.o
+	$(AR) rcs $@ splitnas_model.o splitnas_kernels.o
+
+libsplitnas_arm.a: $(SRCS) splitnas_model.h splitnas_kernels.h
+	$(ARM_CC) $(ARM_CFLAGS) -c splitnas_model.c -o splitnas_model_arm.o
+	$(ARM_CC) $(ARM_CFLAGS) -c splitnas_kernels.c -o splitnas_kernels_arm.o
+	$(ARM_AR) rcs $@ splitnas_model_arm.o splitnas_kernels_arm.o
+
+clean:
+	rm -f *.o *.a
+
+.PHONY: host arm clean
+`
+
+// readme is the library's README.md.
+func (g *gen) readme() []byte {
+	s := g.s
+	return []byte(fmt.Sprintf(`# splitnas export: %s, layers 1..%d of %d (%s)
+
+Generated by splitnas export. Layers 1..%d run on the edge; tensor %d (%s, %d values, %d B at %s) is
+what splitnas_run returns%s.
+
+| quantity | value (as splitnas computed it, profile %s) |
+|---|---|
+| Flash (weights, biases%s) | %d B |
+| RAM (the activation arena: the largest pair of successive tensors) | %d B |
+| MACs per inference | %d |
+| cycles per inference (latency surrogate) | %.0f |
+| edge time per inference | %.3f ms |
+| edge energy: compute / radio (sending %d B) / total | %.5f / %.5f / %.5f mJ |
+
+Build: make host (cc) or make arm (arm-none-eabi-gcc, Cortex-M4F). Use: include splitnas_model.h, link
+libsplitnas.a (or compile the two .c files into your project), call splitnas_run(window). No malloc, no libc
+beyond <stdint.h> and <string.h>; the only state is the arena.
+`, s.Arch, g.P, s.Layers, s.Precision, g.P, g.P, s.Output, s.Output.Size(), s.SendBytes, s.Precision, sendWhat(g.P, s.Layers),
+		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ))
+}
+
+func sendWhat(P, L int) string {
+	if P == L {
+		return ": the class scores, computed wholly on the edge"
+	}
+	return ", to send to the fog node, which runs the rest"
+}
+
+func requantNote(p arch.Precision) string {
+	if p.Integer() {
+		return ", per-channel multipliers and shifts, zero points, input scale"
+	}
+	return ""
+}
+
+// Network returns the architecture of the model n holds (n must hold one).
+func (n Network) Network() arch.Network {
+	if n.Int != nil {
+		return n.Int.Network()
+	}
+	return n.Float.Network()
+}
