@@ -125,6 +125,24 @@ func Kernels(p Precision) (header, source []byte, err error) {
 	return header, source, err
 }
 
+// FirmwareSources returns what a bare-metal program for the emulated board
+// needs besides its own code, by file name: the startup code (vector
+// table, reset handler, memcpy and friends), semihosting, the measurement
+// markers (runtime.c), their header calib.h (which includes
+// splitnas_kernels.h) and the linker script. Package export ships them with
+// its example firmware.
+func FirmwareSources() (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, name := range []string{"startup.c", "semihost.c", "runtime.c", "calib.h", "link.ld"} {
+		b, err := source(name)
+		if err != nil {
+			return nil, err
+		}
+		files[name] = b
+	}
+	return files, nil
+}
+
 // source returns one of the embedded C sources by its name under c/, e.g.
 // "calib.h" or "plugin/count.c".
 func source(name string) ([]byte, error) { return fs.ReadFile(csrc, "c/"+name) }

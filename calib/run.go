@@ -72,11 +72,12 @@ func markers(elfPath string) (begin, end uint64, err error) {
 var pluginVersionRE = regexp.MustCompile(`supports only (?:a minimum version of|up to version) (\d+)`)
 
 // emulate runs an ELF image under QEMU with the counting plugin and returns
-// the counts of each marker pair, in order.
-func (e *Emulator) emulate(ctx context.Context, elfPath string) ([]Counts, error) {
+// the counts of each marker pair, in order, and what the image wrote (over
+// semihosting, and QEMU's own messages).
+func (e *Emulator) emulate(ctx context.Context, elfPath string) ([]Counts, string, error) {
 	begin, end, err := markers(elfPath)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	countsPath := strings.TrimSuffix(elfPath, ".elf") + ".counts"
 	for attempt := 0; ; attempt++ {
@@ -92,26 +93,26 @@ func (e *Emulator) emulate(ctx context.Context, elfPath string) ([]Counts, error
 		err := cmd.Run()
 		cancel()
 		if err == nil {
-			break
+			cs, err := readCounts(countsPath)
+			return cs, out.String(), err
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		}
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("calib: %s did not finish within %v", elfPath, imageTimeout)
+			return nil, "", fmt.Errorf("calib: %s did not finish within %v", elfPath, imageTimeout)
 		}
 		if m := pluginVersionRE.FindStringSubmatch(out.String()); m != nil && attempt == 0 {
 			v, _ := strconv.Atoi(m[1])
 			if v != api {
 				if berr := e.buildPlugin(ctx, v); berr != nil {
-					return nil, berr
+					return nil, "", berr
 				}
 				continue
 			}
 		}
-		return nil, fmt.Errorf("calib: qemu-system-arm -M %s %s: %w\n%s", e.Board, elfPath, err, strings.TrimSpace(out.String()))
+		return nil, "", fmt.Errorf("calib: qemu-system-arm -M %s %s: %w\n%s", e.Board, elfPath, err, strings.TrimSpace(out.String()))
 	}
-	return readCounts(countsPath)
 }
 
 // readCounts parses the plugin's output file.
@@ -148,7 +149,7 @@ func (e *Emulator) runImage(ctx context.Context, im image) ([]Counts, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(filepath.Dir(elfPath))
-	cs, err := e.emulate(ctx, elfPath)
+	cs, _, err := e.emulate(ctx, elfPath)
 	if err != nil {
 		return nil, err
 	}
@@ -165,4 +166,45 @@ func (e *Emulator) runImage(ctx context.Context, im image) ([]Counts, error) {
 		}
 	}
 	return res, nil
+}
+
+// RunFirmware cross-compiles a program — the C files srcs, with the
+// directories incs on the include path — with calib's startup code,
+// semihosting (semihost_write0, semihost_exit) and measurement markers
+// (marker_begin, marker_end; declared in calib.h, which is on the include
+// path), runs it on the emulated board with the counting plugin, and
+// returns what it wrote over semihosting and the counts and cycles (cfg's
+// table) of each of its marker pairs after the first, less the first's: the
+// program makes one empty pair first, as the calibration images do. The
+// program must end with semihost_exit.
+func (e *Emulator) RunFirmware(ctx context.Context, cfg Config, srcs, incs []string) ([]Result, string, error) {
+	dir, err := os.MkdirTemp(e.dir, "firmware-")
+	if err != nil {
+		return nil, "", fmt.Errorf("calib: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	elfPath := filepath.Join(dir, "firmware.elf")
+	args := append(CrossFlags(), "-I", e.dir)
+	for _, inc := range incs {
+		args = append(args, "-I", inc)
+	}
+	args = append(args, "-T", filepath.Join(e.dir, "link.ld"), "-o", elfPath,
+		filepath.Join(e.dir, "startup.o"), filepath.Join(e.dir, "semihost.o"), filepath.Join(e.dir, "runtime.o"))
+	args = append(append(args, srcs...), "-lgcc")
+	if err := run(ctx, dir, e.CrossCC, args...); err != nil {
+		return nil, "", fmt.Errorf("calib: cross-compiling the firmware: %w", err)
+	}
+	cs, out, err := e.emulate(ctx, elfPath)
+	if err != nil {
+		return nil, out, err
+	}
+	if len(cs) < 1 {
+		return nil, out, errors.New("calib: the firmware ran no marker pair")
+	}
+	res := make([]Result, len(cs)-1)
+	for i := range res {
+		c := cs[i+1].Sub(cs[0])
+		res[i] = Result{Precision: cfg.Precision, Counts: c, Cycles: cfg.table().Cycles(c)}
+	}
+	return res, out, nil
 }
