@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/export"
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
@@ -17,9 +18,9 @@ import (
 
 func newExportCmd() *cobra.Command {
 	var (
-		model, format, out, profile string
-		split                       int
-		asJSON                      bool
+		model, format, out, profile, data string
+		split, windows                    int
+		verify, asJSON                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "export --model M [--split P] --format c --out DIR",
@@ -32,7 +33,12 @@ computed them. The arena is exactly arch's RAM(P) bytes and the weight arrays ex
 
 --model is a float model (.snnm, from train --out or a search's best.model) or an int8 one (.snqm, from
 quantize, train --qat or a search on an int8 profile). --profile defaults to stm32l476 for a float model and
-stm32l476-int8 for an int8 one; --split defaults to the split point that profile's edge scenario chooses.`,
+stm32l476-int8 for an int8 one; --split defaults to the split point that profile's edge scenario chooses.
+
+--verify also writes the example firmware (firmware/: make run builds it and runs it under QEMU) and checks
+the library on --windows test windows of --data: compiled for this machine, its tensors against splitnas's
+Go reference (bit for bit in int8, within 1e-5 in float32); run on the emulated Cortex-M4, against the host's;
+and the emulated cycles against the profile's prediction. It needs gcc, arm-none-eabi-gcc and qemu-system-arm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {
@@ -73,14 +79,43 @@ stm32l476-int8 for an int8 one; --split defaults to the split point that profile
 			if split < 0 || split > len(net.Layers) {
 				return fmt.Errorf("--split %d: %s has layers 1..%d (0..%d)", split, net, len(net.Layers), len(net.Layers))
 			}
+			var inputs [][]float32
+			if verify {
+				if windows < 1 {
+					return fmt.Errorf("--windows %d: want at least 1", windows)
+				}
+				d, err := loadDataset(data)
+				if err != nil {
+					return err
+				}
+				if in := net.Input(); d.Length != in.Len || d.Channels != in.Ch {
+					return fmt.Errorf("--data %s has windows of %dx%d, the model takes %v", dataName(data), d.Length, d.Channels, in)
+				}
+				idx := d.Indices(dataset.Test)
+				if len(idx) == 0 {
+					idx = d.Indices(dataset.Train)
+				}
+				for _, i := range idx[:min(windows, len(idx))] {
+					inputs = append(inputs, d.Sample(i))
+				}
+			}
 			s, err := export.WriteC(out, n, split, prof)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), s)
+			rep := exportReport{Summary: s}
+			if verify {
+				if rep.Verification, err = export.Verify(cmd.Context(), out, n, s, inputs); err != nil {
+					return err
+				}
 			}
-			printExport(cmd.OutOrStdout(), s, out)
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), rep)
+			}
+			printExport(cmd.OutOrStdout(), rep, out)
+			if v := rep.Verification; v != nil && (v.HostMismatches > 0 || v.EmuMismatches > 0) {
+				return fmt.Errorf("--verify: %d of %d windows differ from the Go reference on the host, %d between host and emulation", v.HostMismatches, v.Windows, v.EmuMismatches)
+			}
 			return nil
 		},
 	}
@@ -90,6 +125,9 @@ stm32l476-int8 for an int8 one; --split defaults to the split point that profile
 	f.StringVar(&format, "format", "c", "output format: c")
 	f.StringVar(&out, "out", "", "directory to write into")
 	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 for an int8 model)")
+	f.BoolVar(&verify, "verify", false, "write the example firmware and check the library on the host and the emulated Cortex-M4")
+	f.StringVar(&data, "data", "", "dataset whose test windows --verify runs (default: the embedded MIT-BIH sample)")
+	f.IntVar(&windows, "windows", 10, "test windows --verify runs")
 	f.BoolVar(&asJSON, "json", false, "print the summary as one JSON object")
 	return cmd
 }
@@ -111,10 +149,23 @@ func loadAnyModel(path string) (export.Network, error) {
 	return export.Network{Float: m}, err
 }
 
-func printExport(w io.Writer, s *export.Summary, dir string) {
+// exportReport is what export prints, and its --json form.
+type exportReport struct {
+	*export.Summary
+	Verification *export.Verification `json:"verification,omitempty"`
+}
+
+func printExport(w io.Writer, r exportReport, dir string) {
+	s := r.Summary
 	fmt.Fprintf(w, "exported:  layers 1..%d of %d of %s (%s) to %s: %v\n", s.Split, s.Layers, s.Arch, s.Precision, dir, s.Files)
 	fmt.Fprintf(w, "returns:   tensor %d, %v (%d B to send)\n", s.Split, s.Output, s.SendBytes)
 	fmt.Fprintf(w, "memory:    Flash %d B (weights and constants), RAM %d B (the arena)\n", s.FlashBytes, s.RAMBytes)
 	fmt.Fprintf(w, "cost (%s): %d MACs, %.0f cycles, %.3f ms; E_edge %.5f mJ (compute %.5f + radio %.5f)\n",
 		s.Profile, s.MACs, s.Cycles, 1000*s.EdgeSeconds, s.EEdgeMJ, s.ECompMJ, s.ECommMJ)
+	if v := r.Verification; v != nil {
+		fmt.Fprintf(w, "verified:  %d windows; host vs Go reference: %d differ (largest difference %.2g); emulated vs host: %d differ\n",
+			v.Windows, v.HostMismatches, v.MaxRelDiff, v.EmuMismatches)
+		fmt.Fprintf(w, "cycles:    emulated %.0f (layers 1..%d, first window), profile predicts %.0f (%+.1f %%)\n",
+			v.EmulatedCycles, s.Split, v.PredictedCycles, 100*v.CycleError)
+	}
 }

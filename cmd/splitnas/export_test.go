@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,41 @@ func TestExportCommand(t *testing.T) {
 		_, stderr, code := runProcess(t, append([]string{"export"}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
 			t.Errorf("export %v: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// TestExportVerify runs export --verify on a trained model: the host build
+// matches Go, the emulated one the host, and the summary says so.
+func TestExportVerify(t *testing.T) {
+	for _, tool := range []string{"gcc", "arm-none-eabi-gcc", "qemu-system-arm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not on PATH; .ci/run installs it", tool)
+		}
+	}
+	model := trainedModel(t)
+	q := filepath.Join(t.TempDir(), "m.snqm")
+	if _, err := run(t, "quantize", "--model", model, "--out", q); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{model, q} {
+		dir := filepath.Join(t.TempDir(), "lib")
+		out, err := run(t, "export", "--model", m, "--out", dir, "--split", "3", "--verify", "--windows", "3", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Verification *export.Verification `json:"verification"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		v := r.Verification
+		if v == nil || v.Windows != 3 || v.HostMismatches != 0 || v.EmuMismatches != 0 || v.EmulatedCycles <= 0 {
+			t.Errorf("%s: verification %+v", m, v)
+		}
+		if _, err := os.Stat(filepath.Join(dir, export.FirmwareDir, "main.c")); err != nil {
+			t.Error(err)
 		}
 	}
 }
