@@ -173,6 +173,7 @@ func FromFloat(fm *nn.Model, ranges []Range, bits int) (*Model, error) {
 		per := len(w) / len(b)
 		l.W, l.B = make([]int8, len(w)), make([]int32, len(b))
 		l.WScale, l.Mult, l.Shift = make([]float32, len(b)), make([]int32, len(b)), make([]int32, len(b))
+		widest := 0.0 // the largest input × weight scale of the layer's channels
 		for c := range b {
 			wc := w[c*per : (c+1)*per]
 			top := 0.0
@@ -185,16 +186,31 @@ func FromFloat(fm *nn.Model, ranges []Range, bits int) (*Model, error) {
 			}
 			l.WScale[c] = s
 			l.B[c] = scheme.Round(float64(b[c]) / (float64(in.Scale) * float64(s)))
-			r := float64(in.Scale) * float64(s) / float64(l.OutQ.Scale)
-			mult, shift := scheme.QuantizeMultiplier(r)
-			if shift > 30 {
-				return nil, fmt.Errorf("quant: layer %d, channel %d: rescaling factor %g is too large for the fixed-point multiplier (an output range far narrower than its input's)", i+1, c, r)
-			}
+			widest = max(widest, float64(in.Scale)*float64(s))
+		}
+		// A tensor whose range is far narrower than one step of its
+		// layer's accumulator (a dead ReLU layer, all but zero) would need
+		// a rescaling factor beyond the fixed-point multiplier's 2³⁰; its
+		// scale is raised to the smallest that fits, which changes nothing
+		// of such a tensor's (all but zero) values.
+		if floor := float32(widest / (1 << 30)); l.OutQ.Scale < floor {
+			l.OutQ = widen(ranges[i+1], floor)
+		}
+		for c := range b {
+			mult, shift := scheme.QuantizeMultiplier(float64(in.Scale) * float64(l.WScale[c]) / float64(l.OutQ.Scale))
 			l.Mult[c], l.Shift[c] = mult, int32(shift)
 		}
 		in = l.OutQ
 	}
 	return m, nil
+}
+
+// widen returns r's int8 quantization at the given scale instead of its
+// own (a larger one): the zero point where r's lower end (or 0) falls.
+func widen(r Range, scale float32) QParams {
+	lo := min(float64(r.Min), 0)
+	zp := scheme.Round(-128 - lo/float64(scale))
+	return QParams{Scale: scale, ZeroPoint: min(max(zp, math.MinInt8), math.MaxInt8)}
 }
 
 // Evaluate scores m on every sample of d as nn.Evaluate scores a float

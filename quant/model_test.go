@@ -270,3 +270,33 @@ func mustParse(tb testing.TB, s string) arch.Network {
 func posInf() float64 { return 1 / zero }
 
 var zero = 0.0
+
+// TestDeadLayer checks that a tensor whose calibrated range is all but zero
+// (a dead ReLU layer) still quantizes: its scale is raised until its
+// layer's rescaling fits the fixed-point multiplier.
+func TestDeadLayer(t *testing.T) {
+	fm, err := nn.NewModel(mustParse(t, "256x1-64x4-16x4-5"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges, err := Calibrate(fm, gaussian(8, arch.Shape{Len: 256, Ch: 1}, 5, 1), MinMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges[1] = Range{Min: 0, Max: 1e-20} // layer 1's output: dead
+	m, err := FromFloat(fm, ranges, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.check(); err != nil {
+		t.Fatal(err)
+	}
+	for c, sh := range m.Layers[0].Shift {
+		if sh > 30 || m.Layers[0].Mult[c] < 0 {
+			t.Errorf("channel %d: multiplier %d, shift %d", c, m.Layers[0].Mult[c], sh)
+		}
+	}
+	if m.Layers[1].InQ != m.Layers[0].OutQ {
+		t.Error("layer 2's input quantization is not layer 1's widened output's")
+	}
+}
