@@ -49,26 +49,9 @@ type fileHeader struct {
 // FormatError reports a malformed model file: its name, what is wrong and,
 // when there is one, the underlying cause (ErrChecksum for a checksum that
 // does not match, the JSON or network error of a bad header), which
-// errors.Is and errors.As see through Unwrap.
-type FormatError struct {
-	File string
-	Msg  string // what is wrong, or where the cause was found ("header")
-	Err  error  // the cause, or nil
-}
-
-func (e *FormatError) Error() string {
-	s := "nn: " + e.File + ": " + e.Msg
-	if e.Err != nil {
-		if e.Msg != "" {
-			s += ": "
-		}
-		s += e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the cause, or nil.
-func (e *FormatError) Unwrap() error { return e.Err }
+// errors.Is and errors.As see through Unwrap. It is frame.FormatError, the
+// one type every splitnas model file format uses.
+type FormatError = frame.FormatError
 
 // ErrChecksum is wrapped by the error for a model file whose checksum does
 // not match its content: errors.Is(err, ErrChecksum) tells a damaged file
@@ -152,7 +135,7 @@ func LoadFile(path string) (*Model, error) {
 }
 
 func tooLong(name string) error {
-	return &FormatError{File: name, Msg: fmt.Sprintf("larger than %d bytes, the largest model file", maxModelFile)}
+	return &FormatError{Pkg: "nn", File: name, Msg: fmt.Sprintf("larger than %d bytes, the largest model file", maxModelFile)}
 }
 
 // decode checks and decodes a whole model file. Every size it reads is
@@ -163,17 +146,17 @@ func tooLong(name string) error {
 // refused rather than allowed to exhaust memory.
 func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
-		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
+		return &FormatError{Pkg: "nn", File: name, Msg: fmt.Sprintf(format, args...)}
 	}
 	header, data, err := frame.Split(b, modelMagic, "model", modelVersion, maxHeader)
 	if err != nil {
-		return nil, &FormatError{File: name, Err: err}
+		return nil, &FormatError{Pkg: "nn", File: name, Err: err}
 	}
 	var h fileHeader
 	dec := json.NewDecoder(bytes.NewReader(header))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
-		return nil, &FormatError{File: name, Msg: "header", Err: err}
+		return nil, &FormatError{Pkg: "nn", File: name, Msg: "header", Err: err}
 	}
 	if dec.More() {
 		return nil, bad("header: data after the JSON object")
@@ -191,7 +174,7 @@ func decode(b []byte, name string) (*Model, error) {
 	}
 	p, err := newPlan(net)
 	if err != nil {
-		return nil, &FormatError{File: name, Msg: "header", Err: err}
+		return nil, &FormatError{Pkg: "nn", File: name, Msg: "header", Err: err}
 	}
 	// Files written before the text form gained its kernel suffixes ("/o2")
 	// hold the tensors alone; the layers above are what counts.

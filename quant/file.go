@@ -67,29 +67,12 @@ type fileLayer struct {
 	OutQ QParams `json:"out_q"`
 }
 
-// FormatError reports a malformed quantized model file: its name, what is
-// wrong and, when there is one, the underlying cause (ErrChecksum for a
-// checksum that does not match), which errors.Is and errors.As see through
-// Unwrap.
-type FormatError struct {
-	File string
-	Msg  string // what is wrong, or where the cause was found ("header")
-	Err  error  // the cause, or nil
-}
-
-func (e *FormatError) Error() string {
-	s := "quant: " + e.File + ": " + e.Msg
-	if e.Err != nil {
-		if e.Msg != "" {
-			s += ": "
-		}
-		s += e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the cause, or nil.
-func (e *FormatError) Unwrap() error { return e.Err }
+// FormatError reports a malformed quantized model file: its name, what is wrong and,
+// when there is one, the underlying cause (ErrChecksum for a checksum that
+// does not match, the JSON or network error of a bad header), which
+// errors.Is and errors.As see through Unwrap. It is frame.FormatError, the
+// one type every splitnas model file format uses.
+type FormatError = frame.FormatError
 
 // ErrChecksum is wrapped by the error for a file whose checksum does not
 // match its content: errors.Is(err, ErrChecksum) tells a damaged file from
@@ -187,7 +170,7 @@ func Load(r io.Reader, name string) (*Model, error) {
 		return nil, fmt.Errorf("quant: reading model %s: %w", name, err)
 	}
 	if len(b) > maxFile {
-		return nil, &FormatError{File: name, Msg: fmt.Sprintf("larger than %d bytes, the largest quantized model file", maxFile)}
+		return nil, &FormatError{Pkg: "quant", File: name, Msg: fmt.Sprintf("larger than %d bytes, the largest quantized model file", maxFile)}
 	}
 	return decode(b, name)
 }
@@ -205,20 +188,20 @@ func LoadFile(path string) (*Model, error) {
 // decode checks and decodes a whole file; see the format above.
 func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
-		return &FormatError{File: name, Msg: fmt.Sprintf(format, args...)}
+		return &FormatError{Pkg: "quant", File: name, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(b) >= 8 && string(b[:8]) == "SPLITNNM" {
 		return nil, bad("a float model file, not a quantized one (make one with splitnas quantize)")
 	}
 	header, data, err := frame.Split(b, fileMagic, "quantized model", fileVersion, maxHeader)
 	if err != nil {
-		return nil, &FormatError{File: name, Err: err}
+		return nil, &FormatError{Pkg: "quant", File: name, Err: err}
 	}
 	var h fileHeader
 	dec := json.NewDecoder(bytes.NewReader(header))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
-		return nil, &FormatError{File: name, Msg: "header", Err: err}
+		return nil, &FormatError{Pkg: "quant", File: name, Msg: "header", Err: err}
 	}
 	if dec.More() {
 		return nil, bad("header: data after the JSON object")
@@ -241,7 +224,7 @@ func decode(b []byte, name string) (*Model, error) {
 	}
 	net := m.Network()
 	if err := net.Validate(); err != nil {
-		return nil, &FormatError{File: name, Msg: "header", Err: err}
+		return nil, &FormatError{Pkg: "quant", File: name, Msg: "header", Err: err}
 	}
 	if h.Arch != net.String() {
 		return nil, bad("header: architecture %q does not match its layers (%s)", h.Arch, net.String())
@@ -275,7 +258,7 @@ func decode(b []byte, name string) (*Model, error) {
 		return nil, bad("%d bytes after the last layer's constants", len(data))
 	}
 	if err := m.check(); err != nil {
-		return nil, &FormatError{File: name, Err: err}
+		return nil, &FormatError{Pkg: "quant", File: name, Err: err}
 	}
 	return m, nil
 }

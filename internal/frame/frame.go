@@ -30,6 +30,30 @@ const Fixed = 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// FormatError reports a malformed file of package Pkg's format: its name,
+// what is wrong and, when there is one, the underlying cause (ErrChecksum,
+// a JSON error), which errors.Is and errors.As see through Unwrap.
+type FormatError struct {
+	Pkg  string // the package whose format it is ("nn", "quant"), the message's prefix
+	File string
+	Msg  string // what is wrong, or where the cause was found ("header")
+	Err  error  // the cause, or nil
+}
+
+func (e *FormatError) Error() string {
+	s := e.Pkg + ": " + e.File + ": " + e.Msg
+	if e.Err != nil {
+		if e.Msg != "" {
+			s += ": "
+		}
+		s += e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause, or nil.
+func (e *FormatError) Unwrap() error { return e.Err }
+
 // ErrChecksum is wrapped by Split's error for a file whose checksum does
 // not match its content: a damaged file rather than a malformed one.
 var ErrChecksum = errors.New("checksum mismatch")
