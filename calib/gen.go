@@ -275,6 +275,11 @@ func toC(l arch.Layer, p Precision, q int8Params) cLayer {
 	return c
 }
 
+// LayerC is the C initializer of l's splitnas_layer_t, its zero-point
+// offsets 0 (a float32 layer's, or an int8 one's before they are set): what
+// package export writes for each exported layer.
+func LayerC(l arch.Layer) string { return toC(l, Float32, int8Params{}).literal() }
+
 // literal is the C initializer of a layer_t.
 func (c cLayer) literal() string {
 	return fmt.Sprintf("{%d, %d, %d, %d, %d, %d, %d, %d, %d, %d}",

@@ -281,11 +281,7 @@ func (g *gen) source() ([]byte, error) {
 		b.WriteString("\n/* The layers' shapes (read-only data like the code, not counted in Flash above). */\n")
 		fmt.Fprintf(&b, "static const splitnas_layer_t layer_shapes[%d] = {\n", g.P)
 		for _, l := range g.net.Layers[:g.P] {
-			relu := 0
-			if l.ReLU {
-				relu = 1
-			}
-			fmt.Fprintf(&b, "\t{%d, %d, %d, %d, %d, %d, %d, %d, 0, 0},\n", l.In.Len, l.In.Ch, l.Out.Len, l.Out.Ch, l.Kernel, l.Stride, l.PadLeft, relu)
+			fmt.Fprintf(&b, "\t%s,\n", calib.LayerC(l))
 		}
 		b.WriteString("};\n")
 	}

@@ -45,19 +45,16 @@ type Verification struct {
 // profile's prediction. It needs a host C compiler (gcc or cc) and
 // arm-none-eabi-gcc and qemu-system-arm.
 func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]float32) (*Verification, error) {
-	want, err := reference(n, s.Split, inputs)
-	if err != nil {
-		return nil, err
-	}
+	want := reference(n, s.Split, inputs)
 	v := &Verification{Windows: len(inputs), PredictedCycles: s.Cycles}
 	host, err := runHost(ctx, dir, inputs, len(want[0]))
 	if err != nil {
 		return nil, err
 	}
 	for k := range inputs {
-		d := v.compare(n, want[k], host[k])
+		d := difference(n, want[k], host[k])
 		v.MaxRelDiff = max(v.MaxRelDiff, d)
-		if d > 1e-5 || (n.Int != nil && d != 0) {
+		if d > tolerance {
 			v.HostMismatches++
 		}
 	}
@@ -94,7 +91,7 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 		if err != nil {
 			return nil, fmt.Errorf("export: the firmware printed %q: %w", line, err)
 		}
-		if !bytes.Equal(b, host[k]) && (n.Int != nil || v.compare(n, host[k], b) > 1e-5) {
+		if difference(n, host[k], b) > tolerance {
 			v.EmuMismatches++
 		}
 	}
@@ -107,7 +104,7 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 
 // reference returns tensor P of each input as the Go reference computes
 // it, in the library's byte layout (int8 values, or little-endian float32).
-func reference(n Network, P int, inputs [][]float32) ([][]byte, error) {
+func reference(n Network, P int, inputs [][]float32) [][]byte {
 	out := make([][]byte, len(inputs))
 	for k, x := range inputs {
 		if n.Int != nil {
@@ -126,13 +123,17 @@ func reference(n Network, P int, inputs [][]float32) ([][]byte, error) {
 			}
 		})
 	}
-	return out, nil
+	return out
 }
 
-// compare returns how far got is from want: 0 or 1 (any byte differs) for
-// an integer network; the largest difference relative to want's largest
-// magnitude for float32.
-func (v *Verification) compare(n Network, want, got []byte) float64 {
+// tolerance is the largest difference (see difference) Verify accepts: in
+// float32, 1e-5 of the tensor's largest magnitude; in int8, none.
+const tolerance = 1e-5
+
+// difference returns how far got is from want: 0, or 1 if any byte
+// differs, for an integer network; for float32 the largest difference
+// relative to want's largest magnitude (+Inf for tensors of other sizes).
+func difference(n Network, want, got []byte) float64 {
 	if len(want) != len(got) {
 		return math.Inf(1)
 	}

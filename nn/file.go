@@ -34,7 +34,7 @@ import (
 // NewModel), before it builds a model. H is at most 1 MiB and a file at
 // most 65 MiB.
 const (
-	modelMagic   = "SPLITNNM"
+	Magic        = "SPLITNNM" // the first 8 bytes of a model file
 	modelVersion = 1
 	modelFixed   = frame.Fixed
 )
@@ -75,7 +75,7 @@ func Save(w io.Writer, m *Model) error {
 	if len(hdr) > maxHeader {
 		return fmt.Errorf("nn: model header of %d bytes exceeds the limit of %d (class names too long)", len(hdr), maxHeader)
 	}
-	err = frame.Write(w, modelMagic, modelVersion, hdr, func(bw *bufio.Writer) {
+	err = frame.Write(w, Magic, modelVersion, hdr, func(bw *bufio.Writer) {
 		var b4 [4]byte
 		for _, v := range m.params {
 			binary.LittleEndian.PutUint32(b4[:], math.Float32bits(v))
@@ -148,7 +148,7 @@ func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{Pkg: "nn", File: name, Msg: fmt.Sprintf(format, args...)}
 	}
-	header, data, err := frame.Split(b, modelMagic, "model", modelVersion, maxHeader)
+	header, data, err := frame.Split(b, Magic, "model", modelVersion, maxHeader)
 	if err != nil {
 		return nil, &FormatError{Pkg: "nn", File: name, Err: err}
 	}

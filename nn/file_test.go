@@ -211,7 +211,7 @@ func seal(t testing.TB, h fileHeader, hdrPad int, params int) []byte {
 		t.Fatal(err)
 	}
 	hdr = append(hdr, bytes.Repeat([]byte{' '}, hdrPad)...) // JSON allows trailing space
-	b := []byte(modelMagic)
+	b := []byte(Magic)
 	b = binary.LittleEndian.AppendUint32(b, modelVersion)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(hdr)))
 	b = append(b, hdr...)
@@ -321,7 +321,7 @@ func TestLoadRefusesLongInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(modelMagic)
+	f.WriteString(Magic)
 	if err := f.Truncate(1 << 40); err != nil { // sparse: takes no space
 		t.Skip("cannot make a sparse file here:", err)
 	}
@@ -343,8 +343,8 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	p = p[:min(len(p), r.n-r.read)]
 	clear(p)
 	for i := range p {
-		if j := r.read + i; j < len(modelMagic) {
-			p[i] = modelMagic[j]
+		if j := r.read + i; j < len(Magic) {
+			p[i] = Magic[j]
 		} else {
 			break
 		}
@@ -364,7 +364,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add(good)
 	f.Add(buf.Bytes())
 	f.Add(good[:40])
-	f.Add([]byte(modelMagic))
+	f.Add([]byte(Magic))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzLoad(t, b)
 		// The checksum stops nearly every mutation, so also try the input

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/splitnas/splitnas/arch"
@@ -240,6 +241,14 @@ func Evaluate(m *Model, d *dataset.Dataset) (nn.Metrics, error) {
 		conf[d.Labels[i]][m.Predict(d.Sample(i))]++
 	}
 	return nn.ConfusionMetrics(conf, d.Classes), nil
+}
+
+// CalibrationSamples returns n samples of d drawn without replacement with
+// seed (all of them, shuffled, if d has fewer): the representative data
+// Calibrate wants, taken from a training split.
+func CalibrationSamples(d *dataset.Dataset, n int, seed uint64) *dataset.Dataset {
+	idx := rand.New(rand.NewPCG(seed, 0xca1)).Perm(d.Len())
+	return d.Subset(idx[:min(n, len(idx))])
 }
 
 // PostTraining is post-training quantization: Calibrate on cal by method,

@@ -14,6 +14,7 @@ import (
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/internal/atomicfile"
 	"github.com/splitnas/splitnas/internal/frame"
+	"github.com/splitnas/splitnas/nn"
 )
 
 // The quantized model file format (extension .snqm), version 1. Integers
@@ -42,7 +43,7 @@ import (
 // tensors chained with the same quantization), before it builds a model.
 // H is at most 1 MiB and a file at most 64 MiB.
 const (
-	fileMagic   = "SPLITNQM"
+	Magic       = "SPLITNQM" // the first 8 bytes of a quantized model file
 	fileVersion = 1
 	maxHeader   = 1 << 20
 	maxFile     = 64 << 20
@@ -97,7 +98,7 @@ func Save(w io.Writer, m *Model) error {
 	if len(hdr) > maxHeader {
 		return fmt.Errorf("quant: header of %d bytes exceeds the limit of %d (class names too long)", len(hdr), maxHeader)
 	}
-	err = frame.Write(w, fileMagic, fileVersion, hdr, func(bw *bufio.Writer) {
+	err = frame.Write(w, Magic, fileVersion, hdr, func(bw *bufio.Writer) {
 		for i := range m.Layers {
 			l := &m.Layers[i]
 			if len(l.B) == 0 {
@@ -190,10 +191,10 @@ func decode(b []byte, name string) (*Model, error) {
 	bad := func(format string, args ...any) error {
 		return &FormatError{Pkg: "quant", File: name, Msg: fmt.Sprintf(format, args...)}
 	}
-	if len(b) >= 8 && string(b[:8]) == "SPLITNNM" {
+	if bytes.HasPrefix(b, []byte(nn.Magic)) {
 		return nil, bad("a float model file, not a quantized one (make one with splitnas quantize)")
 	}
-	header, data, err := frame.Split(b, fileMagic, "quantized model", fileVersion, maxHeader)
+	header, data, err := frame.Split(b, Magic, "quantized model", fileVersion, maxHeader)
 	if err != nil {
 		return nil, &FormatError{Pkg: "quant", File: name, Err: err}
 	}

@@ -113,17 +113,7 @@ func (m *Model) QuantizeInput(x []float32, q []int8) {
 // integer arithmetic and returns tensor to. With from = 0 and to = L it is
 // the whole network; with to = P it is the edge part of a network split at
 // P, and from = P the fog part. It panics if the range or len(in) is wrong.
-func (m *Model) Run(in []int8, from, to int) []int8 {
-	m.checkRun(len(in), from, to)
-	x := in
-	for i := from; i < to; i++ {
-		l := &m.Layers[i]
-		y := make([]int8, l.Out.Size())
-		l.forwardInt(x, y)
-		x = y
-	}
-	return x
-}
+func (m *Model) Run(in []int8, from, to int) []int8 { return m.run(in, from, to, (*Layer).forwardInt) }
 
 // Simulate is Run in float64 on the dequantized values ("fake
 // quantization"): each layer computes its affine output from the real
@@ -135,24 +125,30 @@ func (m *Model) Run(in []int8, from, to int) []int8 {
 // place of its 31-bit fixed-point form; so for the same input a layer's
 // outputs agree within one step, and almost always exactly.
 func (m *Model) Simulate(in []int8, from, to int) []int8 {
-	m.checkRun(len(in), from, to)
+	return m.run(in, from, to, (*Layer).forwardFloat)
+}
+
+// run runs layers from+1..to on tensor from with forward, checking the
+// range and len(in) first (it panics on a wrong one).
+func (m *Model) run(in []int8, from, to int, forward func(l *Layer, in, out []int8)) []int8 {
+	if from < 0 || to > len(m.Layers) || from > to {
+		panic(fmt.Sprintf("quant: Run from tensor %d to %d of a %d-layer network", from, to, len(m.Layers)))
+	}
+	shape := m.Layers[0].In
+	if from > 0 {
+		shape = m.Layers[from-1].Out
+	}
+	if len(in) != shape.Size() {
+		panic(fmt.Sprintf("quant: Run from tensor %d: got %d values, want %d", from, len(in), shape.Size()))
+	}
 	x := in
 	for i := from; i < to; i++ {
 		l := &m.Layers[i]
 		y := make([]int8, l.Out.Size())
-		l.forwardFloat(x, y)
+		forward(l, x, y)
 		x = y
 	}
 	return x
-}
-
-func (m *Model) checkRun(n, from, to int) {
-	if from < 0 || to > len(m.Layers) || from > to {
-		panic(fmt.Sprintf("quant: Run from tensor %d to %d of a %d-layer network", from, to, len(m.Layers)))
-	}
-	if want := m.Network().Tensor(from).Size(); n != want {
-		panic(fmt.Sprintf("quant: Run from tensor %d: got %d values, want %d", from, n, want))
-	}
 }
 
 // Predict returns the class of one float sample: the index of the largest

@@ -2,9 +2,7 @@ package search
 
 import (
 	"fmt"
-	"math/rand/v2"
 
-	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/quant"
 )
@@ -48,13 +46,6 @@ func (c Config) weightBits() (int, error) {
 		return p.WeightBits, nil
 	}
 	return 0, fmt.Errorf("edge precision %s (%d-bit weights, %d-bit activations): the search trains float32, int8 or int4 weights with int8 activations", p.Name, p.WeightBits, p.ActBits)
-}
-
-// calibration returns the PTQ calibration samples: PTQSamples of the
-// training split, drawn with the search seed.
-func calibration(train *dataset.Dataset, seed uint64) *dataset.Dataset {
-	idx := rand.New(rand.NewPCG(seed, 0xca1)).Perm(train.Len())
-	return train.Subset(idx[:min(PTQSamples, len(idx))])
 }
 
 // deploy returns the integer network of a trained candidate (nil on a

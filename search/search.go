@@ -316,7 +316,7 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	}
 	s.train, s.test = d.Part(dataset.Train), d.Part(dataset.Test)
 	if s.bits != 0 && s.quant == PTQ {
-		s.calib = calibration(s.train, cfg.Seed)
+		s.calib = quant.CalibrationSamples(s.train, PTQSamples, cfg.Seed)
 	}
 	val := d.Part(dataset.Val)
 	if recordDisjoint(s.train, val) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -141,7 +140,7 @@ func loadAnyModel(path string) (export.Network, error) {
 	}
 	defer f.Close()
 	head := make([]byte, 8)
-	if _, err := io.ReadFull(f, head); err == nil && bytes.Equal(head, []byte("SPLITNQM")) {
+	if _, err := io.ReadFull(f, head); err == nil && string(head) == quant.Magic {
 		m, err := quant.LoadFile(path)
 		return export.Network{Int: m}, err
 	}

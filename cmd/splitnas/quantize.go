@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"text/tabwriter"
 	"time"
 
@@ -89,36 +88,28 @@ in both (quantized Flash counts the requantization constants). --out writes the 
 				return err
 			}
 			start := time.Now()
-			train := d.Indices(dataset.Train)
-			if len(train) == 0 {
+			train := d.Part(dataset.Train)
+			if train.Len() == 0 {
 				return fmt.Errorf("--data %s: no training samples to calibrate on", dataName(data))
 			}
-			rng := rand.New(rand.NewPCG(seed, 0x9a7))
-			rng.Shuffle(len(train), func(i, j int) { train[i], train[j] = train[j], train[i] })
-			cal := d.Subset(train[:min(calibration, len(train))])
+			cal := quant.CalibrationSamples(train, calibration, seed)
 			qm, err := quant.PostTraining(fm, cal, m, bits)
 			if err != nil {
 				return fmt.Errorf("--data %s: %w", dataName(data), err)
 			}
 			rep := quantizeReport{Model: model, Data: dataName(data), Arch: fm.String(), Bits: bits,
 				Method: m.String(), Calibration: cal.Len()}
-			val, test := d.Part(dataset.Val), d.Part(dataset.Test)
-			fv, err := nn.Evaluate(fm, val)
-			if err != nil {
-				return fmt.Errorf("--data %s: %w", dataName(data), err)
+			// Both networks on both splits: float32 val, test, then int8 val, test.
+			var met [4]nn.Metrics
+			for i, part := range []*dataset.Dataset{d.Part(dataset.Val), d.Part(dataset.Test)} {
+				if met[i], err = nn.Evaluate(fm, part); err == nil {
+					met[2+i], err = quant.Evaluate(qm, part)
+				}
+				if err != nil {
+					return fmt.Errorf("--data %s: %w", dataName(data), err)
+				}
 			}
-			ft, err := nn.Evaluate(fm, test)
-			if err != nil {
-				return fmt.Errorf("--data %s: %w", dataName(data), err)
-			}
-			qv, err := quant.Evaluate(qm, val)
-			if err != nil {
-				return fmt.Errorf("--data %s: %w", dataName(data), err)
-			}
-			qt, err := quant.Evaluate(qm, test)
-			if err != nil {
-				return fmt.Errorf("--data %s: %w", dataName(data), err)
-			}
+			fv, ft, qv, qt := met[0], met[1], met[2], met[3]
 			rep.Float = scoreSet{fv.Accuracy, fv.BalancedAccuracy, ft.Accuracy, ft.BalancedAccuracy}
 			rep.Quantized = scoreSet{qv.Accuracy, qv.BalancedAccuracy, qt.Accuracy, qt.BalancedAccuracy}
 			rep.TestPerClass = qt.PerClass

@@ -12,6 +12,7 @@ import (
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/dataset/sample"
+	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/quant"
 )
 
@@ -24,6 +25,25 @@ func trainedModel(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return model
+}
+
+// savedTestScore loads the quantized model file q and scores it on the
+// embedded sample's test split.
+func savedTestScore(t *testing.T, q string) (*quant.Model, nn.Metrics) {
+	t.Helper()
+	qm, err := quant.LoadFile(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, err := quant.Evaluate(qm, d.Part(dataset.Test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qm, met
 }
 
 // TestQuantize checks PTQ end to end on the embedded sample: int8 keeps the
@@ -53,18 +73,7 @@ func TestQuantize(t *testing.T) {
 	if d := r.Float.TestAccuracy - r.Quantized.TestAccuracy; d > 0.03 || r.Quantized.TestAccuracy < 0.5 {
 		t.Errorf("test accuracy float %.3f, int8 %.3f: want int8 within 3 points", r.Float.TestAccuracy, r.Quantized.TestAccuracy)
 	}
-	qm, err := quant.LoadFile(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := sample.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	met, err := quant.Evaluate(qm, d.Part(dataset.Test))
-	if err != nil {
-		t.Fatal(err)
-	}
+	qm, met := savedTestScore(t, q)
 	if met.Accuracy != r.Quantized.TestAccuracy {
 		t.Errorf("the saved model scores %.4f on test, quantize printed %.4f", met.Accuracy, r.Quantized.TestAccuracy)
 	}
@@ -150,18 +159,7 @@ func TestTrainQAT(t *testing.T) {
 	if r.Quantized.TestAccuracy < 0.5 {
 		t.Errorf("int4 test accuracy %.3f after fine-tuning a trained model, want ≥ 0.5", r.Quantized.TestAccuracy)
 	}
-	qm, err := quant.LoadFile(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := sample.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	met, err := quant.Evaluate(qm, d.Part(dataset.Test))
-	if err != nil {
-		t.Fatal(err)
-	}
+	qm, met := savedTestScore(t, q)
 	if met.Accuracy != r.Quantized.TestAccuracy || qm.Method != "qat" || qm.Bits != 4 {
 		t.Errorf("saved model: test %.4f (printed %.4f), method %s, bits %d", met.Accuracy, r.Quantized.TestAccuracy, qm.Method, qm.Bits)
 	}
