@@ -11,8 +11,8 @@ type Class int
 
 // The instruction classes, in the order of the plugin's output.
 const (
-	ALU            Class = iota // data processing: MOV, ADD, CMP, shifts, extends, bit fields, saturation…
-	Mul                         // MUL, MLA, MLS, SMULL, SMLAL, UMULL, UMLAL, SMUL*, SMLA* and the other DSP multiplies
+	ALU            Class = iota // data processing: MOV, ADD, CMP, shifts, extends (SXTB16, SXTAB16), packs (PKHBT, PKHTB), bit fields, saturation (SSAT, USAT), SIMD adds and SEL…
+	Mul                         // MUL, MLA, MLS, SMULL, SMLAL, UMULL, UMLAL, SMUL*, SMLA* (SMLAD, SMLABB…), SMMUL(R), SMMLA(R) and the other DSP multiplies
 	Div                         // SDIV, UDIV
 	Load                        // single loads: LDR, LDRB, LDRSB, LDRH, LDRSH, LDREX…
 	Store                       // single stores: STR, STRB, STRH, STREX…
@@ -136,18 +136,24 @@ type CycleTable struct {
 func CortexM4(flashWaitStates int) CycleTable {
 	var t CycleTable
 	t.Class = [NumClasses]float64{
-		// TRM 3-1: MOV, ADD, SUB, CMP, logical, shifts, extends, bit
-		// fields, SSAT/USAT, ADR: 1 cycle.
+		// TRM 3-1: MOV, ADD, SUB, CMP, logical, shifts, extends
+		// (including the DSP extension's SXTB16 and SXTAB16, with or
+		// without rotation), PKHBT/PKHTB, bit fields, SSAT/USAT, the
+		// parallel adds and subtracts (SSUB8…), SEL, USADA8, ADR: 1 cycle.
 		ALU: 1,
 		// TRM 3-1: on the Cortex-M4, MUL, MLA, MLS, SMULL, UMULL, SMLAL,
-		// UMLAL and the DSP multiplies all take 1 cycle.
+		// UMLAL and the DSP multiplies (SMLAD, SMLAxy, SMUAD, SMMUL(R),
+		// SMMLA(R)…) all take 1 cycle.
 		Mul: 1,
 		// TRM 3-1: SDIV, UDIV take 2 to 12 cycles depending on the
 		// operands (early termination). Assumption: 7, the midpoint; the
 		// kernels never divide in a loop.
 		Div: 7,
 		// TRM 3-1: LDR 2 cycles (address and data phase); the 1-cycle
-		// pipelined case is the Pipelined term.
+		// pipelined case is the Pipelined term. Assumption: an unaligned
+		// LDR (the int8 kernels' word loads) costs as an aligned one; the
+		// M4's bus splits it into aligned transfers, which the model does
+		// not charge.
 		Load: 2,
 		// TRM 3.3.2: "STR Rx,[Ry,#imm] is always one cycle": the data
 		// phase overlaps the next instruction through the write buffer.

@@ -1,6 +1,10 @@
 package calib
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,6 +40,17 @@ func TestCyclesByHand(t *testing.T) {
 	i8.Insns[Branch] = 1
 	if got := tab.Cycles(i8); got != 12 {
 		t.Errorf("int8 inner loop with a flash miss: %v cycles, want 8 + 4", got)
+	}
+	// Four taps of the int8 kernels' 2x2 block (two channels, two
+	// positions, sixteen MACs): four LDR (the last three pipelined),
+	// eight SXTB16 (ALU, 1 cycle) and eight SMLAD (1 cycle): 2+1+1+1 +
+	// 8 + 8 = 21.
+	blk := Counts{Pipelined: 3}
+	blk.Insns[Load] = 4
+	blk.Insns[ALU] = 8
+	blk.Insns[Mul] = 8
+	if got := tab.Cycles(blk); got != 21 {
+		t.Errorf("2x2 block step: %v cycles, want 21", got)
 	}
 	// Every term once or more:
 	//   classes 10·1 + 2·1 + 1·7 + 4·2 + 3·1 + 2·1 + 5·1 + 1·1 + 4·3 +
@@ -106,5 +121,120 @@ func TestParsePrecision(t *testing.T) {
 	}
 	if _, err := ParsePrecision("int4"); err == nil {
 		t.Error("int4 accepted")
+	}
+}
+
+// TestPluginClassifier runs the counting plugin's classifier (plugin/count.c,
+// compiled for the host with testdata/classify_main.c) on instructions as
+// QEMU 7.2 disassembles them in the int8 kernels: the DSP extension's
+// multiplies (SMLAD, SMLAxy, SMMLAR, SMMULR, SMUAD) are multiplies, its
+// extends, packs, saturations and byte selects (SXTB16, SXTAB16 with or
+// without ROR, PKHBT, PKHTB, SSAT, USAT, SSUB8, SEL, USADA8) and bit
+// fields data processing, unaligned and register-offset loads single loads, LDRD
+// and STRD double transfers; and the Cortex-M4 table charges each one
+// cycle as TRM table 3-1 does (a double transfer 1+2).
+func TestPluginClassifier(t *testing.T) {
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		if cc, err = exec.LookPath("cc"); err != nil {
+			t.Skip("no host C compiler (gcc or cc) on PATH; install Debian's gcc")
+		}
+	}
+	dir := t.TempDir()
+	b, err := source("plugin/count.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "count.c"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "classify")
+	if out, err := exec.Command(cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, "-o", bin,
+		filepath.Join("testdata", "classify_main.c")).CombinedOutput(); err != nil {
+		t.Fatalf("compiling the classifier: %v\n%s", err, out)
+	}
+	cases := []struct {
+		dis   string
+		class Class
+		dest  int // register written, -1 for none
+		addr  []int
+		regs  int
+	}{
+		{"smlad r7, r0, r8, fp", Mul, 7, nil, 0},
+		{"smlabb r5, r4, r0, r5", Mul, 5, nil, 0},
+		{"smlabt r5, r4, r0, r5", Mul, 5, nil, 0},
+		{"smlatb r7, r4, r0, r7", Mul, 7, nil, 0},
+		{"smlatt r3, r4, r0, r3", Mul, 3, nil, 0},
+		{"smmlar r1, r4, sb, r1", Mul, 1, nil, 0},
+		{"smmulr r0, r0, r2", Mul, 0, nil, 0},
+		{"smuad r0, r1, r2", Mul, 0, nil, 0},
+		{"sxtb16 r8, r7", ALU, 8, nil, 0},
+		{"sxtb16 r4, r4, ror #8", ALU, 4, nil, 0},
+		{"sxtab16 r5, sl, r2", ALU, 5, nil, 0},
+		{"sxtab16 ip, r6, ip, ror #8", ALU, 12, nil, 0},
+		{"pkhbt r0, r4, r2, lsl #16", ALU, 0, nil, 0},
+		{"pkhtb r2, r2, r4, asr #16", ALU, 2, nil, 0},
+		{"ssat r6, #8, r6", ALU, 6, nil, 0},
+		{"usat r0, #8, r1", ALU, 0, nil, 0},
+		{"ssub8 r4, r0, r1", ALU, 4, nil, 0},
+		{"sel r0, r0, r1", ALU, 0, nil, 0},
+		{"sbfx r1, r1, #0x1e, #1", ALU, 1, nil, 0},
+		{"bfi r0, r1, #8, #8", ALU, 0, nil, 0},
+		{"uxtb16 r1, r2", ALU, 1, nil, 0},
+		{"usada8 r0, r3, r0, r0", ALU, 0, nil, 0},
+		{"ldr r6, [r1, #2]", Load, 6, []int{1}, 0},
+		{"ldr.w r2, [ip, r2]", Load, 2, []int{12, 2}, 0},
+		{"ldrsb.w r8, [lr], #1", Load, 8, []int{14}, 0},
+		{"strb.w r3, [r5, #1]", Store, 3, []int{5}, 0},
+		{"ldrd r3, r2, [r0, #8]", LoadStoreMul, -1, []int{0}, 2},
+		{"strd fp, r8, [sp]", LoadStoreMul, -1, []int{13}, 2},
+	}
+	var in strings.Builder
+	for _, c := range cases {
+		in.WriteString(c.dis + "\n")
+	}
+	cmd := exec.Command(bin)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("%d lines from the classifier, want %d", len(lines), len(cases))
+	}
+	tab := CortexM4(4)
+	for i, c := range cases {
+		f := strings.Fields(lines[i])
+		var regs, load1, ldst1, dest int
+		var addr uint32
+		if _, err := fmt.Sscan(strings.Join(f[1:], " "), &regs, &load1, &ldst1, &dest, &addr); err != nil || len(f) != 6 {
+			t.Fatalf("%q: classifier line %q", c.dis, lines[i])
+		}
+		if f[0] != c.class.String() || regs != c.regs {
+			t.Errorf("%q: class %s with %d registers, want %s with %d", c.dis, f[0], regs, c.class, c.regs)
+		}
+		if c.class != LoadStoreMul && c.class != Store && dest != c.dest {
+			t.Errorf("%q: writes r%d, want r%d", c.dis, dest, c.dest)
+		}
+		var want uint32
+		for _, r := range c.addr {
+			want |= 1 << r
+		}
+		if addr != want {
+			t.Errorf("%q: address registers %#x, want %#x", c.dis, addr, want)
+		}
+		if single := c.class == Load || c.class == Store; (ldst1 == 1) != single || (load1 == 1) != (c.class == Load) {
+			t.Errorf("%q: single load %d, single load/store %d", c.dis, load1, ldst1)
+		}
+		// TRM table 3-1: the DSP multiplies, extends, packs, saturations
+		// and SEL take one cycle; LDR two (one pipelined); LDRD 1+2.
+		var cnt Counts
+		cnt.Insns[c.class] = 1
+		cnt.Regs = int64(regs)
+		want1 := map[Class]float64{Mul: 1, ALU: 1, Load: 2, Store: 1, LoadStoreMul: 3}[c.class]
+		if got := tab.Cycles(cnt); got != want1 {
+			t.Errorf("%q: %v cycles, want %v", c.dis, got, want1)
+		}
 	}
 }

@@ -1,7 +1,10 @@
 /*
  * splitnas_kernels.h: the layer kernels of splitnas (package calib measures
  * them on the emulated Cortex-M4; package export ships them with every
- * exported network). Portable C99, no library calls.
+ * exported network). Portable C99, no library calls. Compiled for a
+ * Cortex-M4 (or any core with the Arm DSP extension, __ARM_FEATURE_DSP),
+ * the int8 kernels use its SIMD multiply-accumulates; elsewhere a plain-C
+ * model of the same instructions, with identical outputs.
  *
  * Tensors are channel-major: value (t, c) of a Len x Ch tensor is at
  * c*Len + t. Weights are w[out channel][in channel][tap] for Conv1D and

@@ -1,0 +1,174 @@
+package calib
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/splitnas/splitnas/quant"
+)
+
+// TestKernelsDSPMatchQuant runs the int8 kernels as compiled for the
+// Cortex-M4 — the DSP-extension code, not the plain-C model the host tests
+// run — on the emulated board, on the test layers of
+// TestKernelsMatchQuantInt8 (every kernel path, their edges and remainders,
+// the fast and the exact requantization) with random data, each tensor at
+// an address 0 to 3 bytes past a word boundary, and checks every output
+// against package quant bit for bit.
+func TestKernelsDSPMatchQuant(t *testing.T) {
+	e := emulator(t)
+	dir := t.TempDir()
+	src, err := kernelsC(Int8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernels := filepath.Join(dir, "kernels_i8.c")
+	if err := os.WriteFile(kernels, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(14, 4))
+	ls := kernelTestLayers(t)
+	want := make([][]int8, len(ls))
+	var decl, body strings.Builder
+	decl.WriteString("#include \"calib.h\"\n\n")
+	decl.WriteString(`/* Writes "i:hex" lines of n bytes of y over semihosting. */
+static void put(int i, const int8_t *y, int n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char buf[16 + 2 * 64];
+	for (int j = 0; j < n; j += 64) {
+		int p = 0, m = n - j < 64 ? n - j : 64;
+		for (int v = i; ; v /= 10) {
+			buf[p++] = (char)('0' + v % 10);
+			if (v < 10)
+				break;
+		}
+		for (int a = 0, b = p - 1; a < b; a++, b--) {
+			char c = buf[a];
+			buf[a] = buf[b];
+			buf[b] = c;
+		}
+		buf[p++] = ':';
+		for (int k = 0; k < m; k++) {
+			uint8_t u = (uint8_t)y[j + k];
+			buf[p++] = digits[u >> 4];
+			buf[p++] = digits[u & 15];
+		}
+		buf[p++] = '\n';
+		buf[p] = 0;
+		semihost_write0(buf);
+	}
+}
+
+`)
+	body.WriteString("int main(void)\n{\n\tmarker_begin();\n\tmarker_end();\n")
+	for i, l := range ls {
+		q := int8TestParams(i, l)
+		w := make([]int8, l.Weights())
+		x := make([]int8, l.In.Size())
+		b := make([]int32, l.Biases())
+		for j := range w {
+			w[j] = int8(rng.IntN(256) - 128)
+		}
+		for j := range x {
+			x[j] = int8(rng.IntN(256) - 128)
+		}
+		for j := range b {
+			b[j] = int32(rng.IntN(8192) - 4096)
+		}
+		wf, bf := make([]float64, len(w)), make([]float64, len(b))
+		for j, v := range w {
+			wf[j] = float64(v)
+		}
+		for j, v := range b {
+			bf[j] = float64(v)
+		}
+		m := quant.Model{Bits: 8, Layers: []quant.Layer{quantLayer(t, l, q, wf, bf)}}
+		want[i] = m.Run(x, 0, 1)
+		// Each tensor starts i mod 4 bytes into its array.
+		o := i % 4
+		fmt.Fprintf(&decl, "/* %s %v -> %v, k %d, s %d, pad %d */\n", l.Kind, l.In, l.Out, l.Kernel, l.Stride, l.PadLeft)
+		fmt.Fprintf(&decl, "static const int8_t W%d[%d] __attribute__((aligned(4))) = {%s};\n", i, o+len(w), int8List(o, w))
+		fmt.Fprintf(&decl, "static int8_t X%d[%d] __attribute__((aligned(4))) = {%s};\n", i, o+len(x), int8List(o, x))
+		fmt.Fprintf(&decl, "static int8_t Y%d[%d] __attribute__((aligned(4)));\n", i, o+l.Out.Size())
+		decl.WriteString(int32Array(fmt.Sprintf("B%d", i), b))
+		decl.WriteString(int32Array(fmt.Sprintf("M%d", i), q.Mult))
+		decl.WriteString(int32Array(fmt.Sprintf("S%d", i), q.Shift))
+		fmt.Fprintf(&decl, "static const splitnas_layer_t L%d = %s;\n\n", i, toC(l, Int8, q).literal())
+		fn, _ := kernelName(l, Int8)
+		fmt.Fprintf(&body, "\t%s(&L%d, X%d + %d, W%d + %d, B%d, M%d, S%d, Y%d + %d);\n\tput(%d, Y%d + %d, %d);\n",
+			fn, i, i, o, i, o, i, i, i, i, o, i, i, o, l.Out.Size())
+	}
+	body.WriteString("\treturn 0;\n}\n")
+	mainC := filepath.Join(dir, "main.c")
+	if err := os.WriteFile(mainC, []byte(decl.String()+body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := e.RunFirmware(context.Background(), Config{Precision: Int8}, []string{kernels, mainC}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([][]int8, len(ls))
+	for _, line := range strings.Split(out, "\n") {
+		id, h, ok := strings.Cut(strings.TrimSpace(line), ":")
+		i, err := strconv.Atoi(id)
+		if !ok || err != nil || i < 0 || i >= len(ls) {
+			continue
+		}
+		bs, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatalf("firmware output %q: %v", line, err)
+		}
+		for _, v := range bs {
+			got[i] = append(got[i], int8(v))
+		}
+	}
+	for i, l := range ls {
+		if len(got[i]) != len(want[i]) {
+			t.Errorf("layer %d (%s %v→%v): %d outputs from the board, want %d", i, l.Kind, l.In, l.Out, len(got[i]), len(want[i]))
+			continue
+		}
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Errorf("layer %d (%s %v→%v k%d s%d p%d): output %d is %d on the board, %d in quant",
+					i, l.Kind, l.In, l.Out, l.Kernel, l.Stride, l.PadLeft, j, got[i][j], want[i][j])
+				break
+			}
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d layers, %d outputs, equal on the emulated Cortex-M4 and in quant", len(ls), func() int {
+		n := 0
+		for _, w := range want {
+			n += len(w)
+		}
+		return n
+	}())
+}
+
+// int8List is the C initializer list of o zeros then v.
+func int8List(o int, v []int8) string {
+	var b strings.Builder
+	for i := 0; i < o+len(v); i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if i%32 == 0 {
+			b.WriteString("\n\t")
+		}
+		if i < o {
+			b.WriteString("0")
+		} else {
+			b.WriteString(strconv.Itoa(int(v[i-o])))
+		}
+	}
+	return b.String()
+}
