@@ -317,3 +317,54 @@ func (s Space) Decode(g Genome) (Network, error) {
 	}
 	return n, nil
 }
+
+// Layers returns every distinct layer a network of s can contain, in a
+// fixed order: for each kernel overlap (each of Overlaps, or Kernel.Overlap),
+// the hidden layer from every shape a layer can read (the input, or any
+// slot's length × channels) to every shape a slot can produce, then the
+// Dense layer from each of those shapes to Classes outputs. It is what a
+// per-layer latency table of the space must hold (hw.Device.Table).
+func (s Space) Layers() ([]Layer, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	var outs []Shape
+	for _, l := range s.Lengths {
+		if l == 0 {
+			continue
+		}
+		for _, c := range s.Channels {
+			outs = append(outs, Shape{Len: l, Ch: c})
+		}
+	}
+	ins := append([]Shape{{Len: s.InputLength, Ch: s.InputChannels}}, outs...)
+	overlaps := s.Overlaps
+	if len(overlaps) == 0 {
+		overlaps = []int{s.Kernel.Overlap}
+	}
+	seen := map[Layer]bool{}
+	var layers []Layer
+	add := func(l Layer) {
+		if !seen[l] {
+			seen[l] = true
+			layers = append(layers, l)
+		}
+	}
+	for _, o := range overlaps {
+		rule := s.Kernel
+		rule.Overlap = o
+		for _, in := range ins {
+			for _, out := range outs {
+				l, err := rule.hidden(in, out)
+				if err != nil {
+					return nil, fmt.Errorf("arch: space layers: %v to %v: %w", in, out, err)
+				}
+				add(l)
+			}
+		}
+	}
+	for _, in := range ins {
+		add(Layer{Kind: Dense, In: in, Out: Shape{Len: s.Classes, Ch: 1}})
+	}
+	return layers, nil
+}

@@ -422,3 +422,55 @@ func BenchmarkDecode(b *testing.B) {
 		i++
 	}
 }
+
+// Space.Layers holds every layer a decoded network has, and nothing twice:
+// for the default space 37 input shapes (the input and 9 lengths × 4
+// channels) × 36 output shapes + 37 Dense layers; a second kernel overlap
+// adds the 1,332 − 144 strided layers (the 144 "same" layers do not depend
+// on it).
+func TestSpaceLayers(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		overlaps []int
+		want     int
+	}{
+		{"overlap 1", nil, 37*36 + 37},
+		{"overlaps 1,2", []int{1, 2}, 37*36 + (37*36 - 144) + 37},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := DefaultSpace(5)
+			s.Overlaps = c.overlaps
+			ls, err := s.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ls) != c.want {
+				t.Errorf("%d layers, want %d", len(ls), c.want)
+			}
+			set := map[Layer]bool{}
+			for _, l := range ls {
+				if set[l] {
+					t.Errorf("%v listed twice", l)
+				}
+				set[l] = true
+			}
+			rng := rand.New(rand.NewPCG(3, 4))
+			for range 300 {
+				n, err := s.Decode(s.Random(rng))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range n.Layers {
+					if !set[l] {
+						t.Fatalf("network %v has %v, not in Layers", n, l)
+					}
+				}
+			}
+		})
+	}
+	bad := DefaultSpace(5)
+	bad.Slots = 0
+	if _, err := bad.Layers(); err == nil {
+		t.Error("invalid space: no error")
+	}
+}

@@ -15,20 +15,22 @@ import (
 // edge partitions of searched networks, each emulated in one image, within
 // 5 % (the target): go test -run WholePartitions -v ./calib.
 func TestSurrogatePredictsWholePartitions(t *testing.T) {
-	wholePartitions(t, Float32, hw.DefaultProfile)
+	wholePartitions(t, Float32, hw.DefaultProfile, nil)
 }
 
 // The same for int8 networks (TFLite Micro's scheme, the output of each
-// layer the next one's input) and the stm32l476-int8 profile, fitted on
-// single int8 layers.
+// layer the next one's input) and the stm32l476-int8 profile, whose layer
+// table holds single int8 layers measured one per call, with kernel
+// overlaps 1 and 2 (search --overlap 1,2).
 func TestSurrogatePredictsWholePartitionsInt8(t *testing.T) {
-	wholePartitions(t, Int8, "stm32l476-int8")
+	wholePartitions(t, Int8, "stm32l476-int8", []int{1, 2})
 }
 
-// wholePartitions emulates random networks of the default search space,
-// all layers on the edge, each in one image at precision p, and compares
-// their cycles with the sum of profile's per-layer predictions.
-func wholePartitions(t *testing.T, p Precision, profile string) {
+// wholePartitions emulates random networks of the default search space
+// (with the kernel overlap a gene over overlaps, if given), all layers on
+// the edge, each in one image at precision p, and compares their cycles
+// with the sum of profile's per-layer predictions.
+func wholePartitions(t *testing.T, p Precision, profile string, overlaps []int) {
 	e := emulator(t)
 	prof, err := hw.Load(profile)
 	if err != nil {
@@ -36,6 +38,7 @@ func wholePartitions(t *testing.T, p Precision, profile string) {
 	}
 	cfg := Config{Precision: p, Table: CortexM4(4)}
 	space := arch.DefaultSpace(5)
+	space.Overlaps = overlaps
 	rng := rand.New(rand.NewPCG(7, 7))
 	n := 20
 	if testing.Short() {

@@ -8,9 +8,9 @@ import (
 )
 
 // profileFiles holds the built-in profiles, one TOML file each, named after
-// the profile.
+// the profile, and the layer tables (CSV) they name.
 //
-//go:embed profiles/*.toml
+//go:embed profiles/*.toml profiles/*.csv
 var profileFiles embed.FS
 
 // DefaultProfile is the profile used when none is given: the paper's board.
@@ -24,7 +24,9 @@ func Builtins() []string {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, strings.TrimSuffix(e.Name(), ".toml"))
+		if name, ok := strings.CutSuffix(e.Name(), ".toml"); ok {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	return names

@@ -63,6 +63,9 @@ func writeDevice(b *bytes.Buffer, table string, d Device) {
 	fmt.Fprintf(b, "ram_bytes = %d\n", d.RAMBytes)
 	fmt.Fprintf(b, "bytes_per_weight = %s\n", tomlFloat(d.BytesPerWeight))
 	fmt.Fprintf(b, "bytes_per_activation = %s\n", tomlFloat(d.BytesPerActivation))
+	if d.LayerTableFile != "" {
+		fmt.Fprintf(b, "layer_table = %s\n", tomlString(d.LayerTableFile))
+	}
 	kinds := make([]string, 0, len(d.Latency))
 	for k := range d.Latency {
 		kinds = append(kinds, k)

@@ -23,6 +23,7 @@ func TestWriteTOMLRoundTripsBuiltins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: written profile does not parse: %v\n%s", name, err, b.String())
 		}
+		p.Edge.Table = nil // Parse names the layer table, Load reads it
 		if !reflect.DeepEqual(got, p) {
 			t.Errorf("%s: round trip changed the profile:\n got %+v\nwant %+v", name, got, p)
 		}

@@ -14,9 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math"
 	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -49,6 +52,13 @@ type Device struct {
 	// Latency maps a layer kind ("conv1d", "conv1d_transpose", "dense",
 	// optionally "maxpool1d") to its latency surrogate.
 	Latency map[string]LatencyModel `toml:"latency"`
+	// LayerTableFile, if not empty, names a measurement CSV beside the
+	// profile file (for a built-in profile, beside it in hw/profiles):
+	// the device's per-layer latency table. Load reads it into Table.
+	LayerTableFile string `toml:"layer_table"`
+	// Table predicts the layers it holds instead of Latency (see
+	// LayerTable); nil when LayerTableFile is empty.
+	Table *LayerTable `toml:"-"`
 }
 
 // Radio is the link from edge to fog. Sending n bytes costs
@@ -85,7 +95,9 @@ func (d Device) Precision() arch.Precision {
 	return arch.Precision{Name: name, WeightBits: w, ActBits: a}
 }
 
-// LayerSeconds is the predicted latency of layer l on d. It fails if d has
+// LayerSeconds is the predicted latency of layer l on d: the measured
+// cycles of l in d.Table if it holds l, else d's latency model of l's kind,
+// over the clock. It fails if d has
 // no latency model for l's kind, or if d's clock or that model's
 // coefficients are not valid (see Profile.Validate; the *FieldError names
 // the field within the device, e.g. "clock_hz").
@@ -99,6 +111,12 @@ func (d Device) LayerSeconds(l arch.Layer) (float64, error) {
 	}
 	if err := m.check("latency." + l.Kind.String()); err != nil {
 		return 0, fmt.Errorf("hw: device %q: %w", d.Name, err)
+	}
+	if d.LayerTableFile != "" && d.Table == nil {
+		return 0, fmt.Errorf("hw: device %q: layer_table %s is not loaded (read the profile with hw.Load)", d.Name, d.LayerTableFile)
+	}
+	if c, ok := d.Table.Cycles(l); ok {
+		return c / d.ClockHz, nil
 	}
 	return m.Cycles(l) / d.ClockHz, nil
 }
@@ -132,10 +150,16 @@ func (r Radio) EnergyMJ(n int) float64 {
 	return (float64(n)*r.EnergyPerByteUJ + float64(r.Packets(n))*r.EnergyPerPacketUJ) / 1000
 }
 
-// Load reads a profile: a built-in name (see Builtins) or a TOML file path.
+// Load reads a profile: a built-in name (see Builtins) or a TOML file path,
+// with the layer tables its devices name (Device.LayerTableFile), read from
+// beside the profile.
 func Load(nameOrPath string) (Profile, error) {
 	if b, ok := builtinFile(nameOrPath); ok {
-		return Parse(bytes.NewReader(b), nameOrPath)
+		p, err := Parse(bytes.NewReader(b), nameOrPath)
+		if err != nil {
+			return Profile{}, err
+		}
+		return p, p.loadTables(nameOrPath, func(file string) (fs.File, error) { return profileFiles.Open(path.Join("profiles", file)) })
 	}
 	f, err := os.Open(nameOrPath)
 	if err != nil {
@@ -145,10 +169,49 @@ func Load(nameOrPath string) (Profile, error) {
 		return Profile{}, fmt.Errorf("hw: %w", err)
 	}
 	defer f.Close()
-	return Parse(f, nameOrPath)
+	p, err := Parse(f, nameOrPath)
+	if err != nil {
+		return Profile{}, err
+	}
+	dir := filepath.Dir(nameOrPath)
+	return p, p.loadTables(nameOrPath, func(file string) (fs.File, error) { return os.Open(filepath.Join(dir, file)) })
 }
 
-// Parse reads a TOML profile; name (a file name) prefixes its errors. Every
+// loadTables reads the layer table of each device that names one, opening
+// it with open; name is the profile's, for errors.
+func (p *Profile) loadTables(name string, open func(file string) (fs.File, error)) error {
+	devs := []struct {
+		table string
+		d     *Device
+	}{{"edge", &p.Edge}}
+	if p.Fog.Device != nil {
+		devs = append(devs, struct {
+			table string
+			d     *Device
+		}{"fog", p.Fog.Device})
+	}
+	for _, dv := range devs {
+		file := dv.d.LayerTableFile
+		if file == "" {
+			continue
+		}
+		f, err := open(file)
+		if err != nil {
+			return fmt.Errorf("profile %s: %s.layer_table: %w", name, dv.table, err)
+		}
+		t, err := ReadLayerTable(f, file, dv.d.ClockHz)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("profile %s: %s.layer_table: %w", name, dv.table, err)
+		}
+		dv.d.Table = t
+	}
+	return nil
+}
+
+// Parse reads a TOML profile; name (a file name) prefixes its errors. It
+// does not read the layer tables a profile names (Load does): a device
+// whose table is not loaded refuses to predict (LayerSeconds). Every
 // field is required except descriptions, and the fog's: exactly one of
 // fog.factor or a fog device (fog.name, fog.clock_hz, …). Unknown fields
 // and unknown layer kinds are errors, and the values must pass Validate.

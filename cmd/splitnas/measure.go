@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,9 +21,10 @@ import (
 
 const calibrateMeasureLong = `Measures layer latency on an emulated Cortex-M4, without a board: it samples --samples layer
 shapes from the default search space (Conv1D, transposed Conv1D and Dense in turn; Dense layers
-with 2 to 16 outputs), generates C kernels for them, cross-compiles them with arm-none-eabi-gcc
-(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2, bare metal), runs the images
-under qemu-system-arm -M mps2-an386 on all cores, and counts each kernel call's executed
+with 2 to 16 outputs; strided kernels --overlap times their stride), generates C kernels for
+them, cross-compiles them with arm-none-eabi-gcc (-mcpu=cortex-m4 -mthumb -mfloat-abi=hard
+-mfpu=fpv4-sp-d16 -O2, bare metal), runs the images under qemu-system-arm -M mps2-an386 on all
+cores, and counts each kernel call's executed
 instructions per class with a QEMU TCG plugin. Counts become cycles with the Cortex-M4 timings
 of the Technical Reference Manual and the flash wait states of an STM32L4 at --clock-hz (4 at
 80 MHz, RM0351), behind its ART accelerator; see package calib for the cycle table.
@@ -34,6 +36,10 @@ n_fp_ldst, n_fp_ldm, n_fp_div, n_other), the cycle model's events (regs, taken, 
 stalls, flash_reads, flash_misses), and time_us and energy_uj at the profile's clock and power.
 Its first line, a # comment, records the command and tool versions.
 
+With --all-layers, measure instead measures every distinct layer of the default search space
+(every --overlap, Dense layers to each of --classes): the per-layer latency table a profile names
+as edge.layer_table (a layer the table holds is predicted by its measured cycles).
+
 With --check-arch, measure instead emulates the edge partition of that network (layers 1..--split)
 in one image and compares its cycles with the sum of --profile's per-layer predictions; it prints
 the comparison and writes no CSV, so --out is not given.
@@ -43,11 +49,12 @@ apt-get install gcc-arm-none-eabi qemu-system-arm gcc`
 
 func newCalibrateMeasureCmd() *cobra.Command {
 	var (
-		board, precision, profile, out, checkArch string
-		samples, jobs, perImage, split            int
-		seed                                      uint64
-		clockHz                                   float64
-		waitStates                                int
+		board, precision, profile, out, checkArch, overlaps, classes string
+		allLayers                                                    bool
+		samples, jobs, perImage, split                               int
+		seed                                                         uint64
+		clockHz                                                      float64
+		waitStates                                                   int
 	)
 	cmd := &cobra.Command{
 		Use:   "measure --out FILE.csv [--samples N] [--precision f32|int8] [--board mps2-an386]",
@@ -101,7 +108,21 @@ func newCalibrateMeasureCmd() *cobra.Command {
 			}
 
 			start := time.Now()
-			layers, err := calib.SampleLayers(arch.DefaultSpace(5), samples, rand.New(rand.NewPCG(seed, 0x63616c6962)))
+			space := arch.DefaultSpace(5)
+			ov, err := parseList("overlap", overlaps, strconv.Atoi)
+			if err != nil {
+				return err
+			}
+			space.Kernel.Overlap, space.Overlaps = ov[0], nil
+			if len(ov) > 1 {
+				space.Overlaps = ov
+			}
+			var layers []arch.Layer
+			if allLayers {
+				layers, err = spaceLayers(space, classes)
+			} else {
+				layers, err = calib.SampleLayers(space, samples, rand.New(rand.NewPCG(seed, 0x63616c6962)))
+			}
 			if err != nil {
 				return err
 			}
@@ -140,6 +161,9 @@ func newCalibrateMeasureCmd() *cobra.Command {
 	f.IntVar(&jobs, "jobs", 0, "images emulated at once (default: one per CPU)")
 	f.IntVar(&perImage, "per-image", 16, "layers per emulated image")
 	f.StringVar(&out, "out", "", "CSV file to write (required unless --check-arch)")
+	f.StringVar(&overlaps, "overlap", "1", "kernel overlap of the strided layers, in strides (as search --overlap); a comma-separated list (e.g. 1,2) samples networks of each, or with --all-layers measures the layers of each")
+	f.BoolVar(&allLayers, "all-layers", false, "instead of sampling, measure every distinct layer of the space (all --overlap values, Dense layers to each of --classes): a per-layer latency table for a profile's edge.layer_table")
+	f.StringVar(&classes, "classes", "2,3,4,5", "with --all-layers: the Dense layers' output counts (the datasets' class counts)")
 	f.StringVar(&checkArch, "check-arch", "", "instead of sampling, emulate this network's edge partition and compare with --profile's prediction")
 	f.IntVar(&split, "split", 0, "with --check-arch: the split point P, layers 1..P on the edge (default: all layers)")
 	return cmd
@@ -212,4 +236,30 @@ func checkPartition(cmd *cobra.Command, e *calib.Emulator, cfg calib.Config, pro
 	fmt.Fprintf(w, "partition 1..%d of %s (%s): emulated %.0f cycles (%d instructions), profile %s predicts %.0f: %+.2f%%; %.1f µs at %g Hz\n",
 		split, net, cfg.Precision, r.Cycles, r.Counts.Instructions(), prof.Name, pred, 100*(pred-r.Cycles)/r.Cycles, r.Cycles/clockHz*1e6, clockHz)
 	return nil
+}
+
+// spaceLayers is every layer of space (arch.Space.Layers), with the Dense
+// layers repeated for each class count of the --classes list.
+func spaceLayers(space arch.Space, classes string) ([]arch.Layer, error) {
+	cs, err := parseList("classes", classes, strconv.Atoi)
+	if err != nil {
+		return nil, err
+	}
+	var all []arch.Layer
+	for i, c := range cs {
+		if c < 1 {
+			return nil, fmt.Errorf("--classes: %d is not a positive class count", c)
+		}
+		space.Classes = c
+		ls, err := space.Layers()
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			if i == 0 || l.Kind == arch.Dense {
+				all = append(all, l)
+			}
+		}
+	}
+	return all, nil
 }

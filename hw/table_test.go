@@ -1,0 +1,139 @@
+package hw
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/splitnas/splitnas/arch"
+)
+
+const tableCSV = `kind,l_in,c_in,l_out,c_out,kernel,stride,cycles
+conv1d,2048,1,128,2,16,16,11356
+dense,64,2,5,1,0,0,1500
+`
+
+func TestLayerTablePredictsItsLayers(t *testing.T) {
+	p, err := Load(DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Edge
+	if d.Table, err = ReadLayerTable(strings.NewReader(tableCSV), "t.csv", d.ClockHz); err != nil {
+		t.Fatal(err)
+	}
+	conv := arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 2048, Ch: 1}, Out: arch.Shape{Len: 128, Ch: 2}, Kernel: 16, Stride: 16, ReLU: true}
+	dense := arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 64, Ch: 2}, Out: arch.Shape{Len: 5, Ch: 1}}
+	other := arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 64, Ch: 3}, Out: arch.Shape{Len: 5, Ch: 1}}
+	for _, c := range []struct {
+		name string
+		l    arch.Layer
+		want float64
+	}{
+		{"table conv", conv, 11356},
+		{"table dense", dense, 1500},
+		{"model", other, p.Edge.Latency["dense"].Cycles(other)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := d.LayerSeconds(c.l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s * d.ClockHz; abs(got-c.want) > 1e-6*c.want {
+				t.Errorf("%v: %v cycles, want %v", c.l, got, c.want)
+			}
+		})
+	}
+	// An overlap-2 layer between the same shapes is another kernel: the
+	// table must not take it for the measured one.
+	padded := conv
+	padded.Kernel, padded.PadLeft, padded.PadRight = 32, 8, 8
+	if _, ok := d.Table.Cycles(padded); ok {
+		t.Errorf("table holds %v, measured only with kernel 16", padded)
+	}
+}
+
+func TestLayerTableErrors(t *testing.T) {
+	dup := tableCSV + "conv1d,2048,1,128,2,16,16,12000\n"
+	if _, err := ReadLayerTable(strings.NewReader(dup), "dup.csv", 80e6); err == nil || !strings.Contains(err.Error(), "dup.csv: data row 3") || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate layer: got %v", err)
+	}
+	if _, err := ReadLayerTable(strings.NewReader("kind,l_in\n"), "bad.csv", 80e6); err == nil || !strings.Contains(err.Error(), "bad.csv") {
+		t.Errorf("bad header: got %v", err)
+	}
+}
+
+// A profile file names its table by a path relative to itself; a missing
+// table fails Load naming the field; Parse alone does not read it, and the
+// device then refuses to predict rather than silently use its model.
+func TestProfileLayerTableFile(t *testing.T) {
+	base, ok := BuiltinTOML(DefaultProfile)
+	if !ok {
+		t.Fatal("no default profile")
+	}
+	text := strings.Replace(string(base), "bytes_per_activation = 4\n", "bytes_per_activation = 4\nlayer_table = \"t.csv\"\n", 1)
+	if text == string(base) {
+		t.Fatal("could not insert layer_table")
+	}
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "p.toml")
+	if err := os.WriteFile(prof, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(prof); err == nil || !strings.Contains(err.Error(), "edge.layer_table") {
+		t.Errorf("missing table: got %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "t.csv"), []byte(tableCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Edge.Table.Len() != 2 {
+		t.Errorf("table has %d layers, want 2", p.Edge.Table.Len())
+	}
+	q, err := Parse(bytes.NewReader([]byte(text)), "p.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 64, Ch: 2}, Out: arch.Shape{Len: 5, Ch: 1}}
+	if _, err := q.Edge.LayerSeconds(l); err == nil || !strings.Contains(err.Error(), "not loaded") {
+		t.Errorf("unloaded table: got %v", err)
+	}
+}
+
+// The built-in int8 profile's table holds every layer of the default
+// search space with both kernel overlaps, as its regeneration command
+// measures them.
+func TestInt8ProfileTableCoversTheSpace(t *testing.T) {
+	p, err := Load("stm32l476-int8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, classes := range []int{2, 3, 4, 5} {
+		s := arch.DefaultSpace(classes)
+		s.Overlaps = []int{1, 2}
+		ls, err := s.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ls {
+			if _, ok := p.Edge.Table.Cycles(l); !ok {
+				t.Errorf("classes %d: table lacks %s %v→%v kernel %d", classes, l.Kind, l.In, l.Out, l.Kernel)
+			}
+		}
+	}
+	if n := p.Edge.Table.Len(); n != 2668 {
+		t.Errorf("table has %d layers, want 2668", n)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
