@@ -221,16 +221,20 @@ func checkPartition(cmd *cobra.Command, e *calib.Emulator, cfg calib.Config, pro
 	}
 	w := cmd.OutOrStdout()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "layer\tkind\tshape\tMACs\tpredicted cycles")
+	fmt.Fprintln(tw, "layer\tkind\tshape\tMACs\tpredicted cycles\tfrom")
 	pred := 0.0
 	for i, l := range net.Layers[:split] {
-		m, ok := prof.Edge.Latency[l.Kind.String()]
-		if !ok {
-			return fmt.Errorf("profile %s has no latency model for %s layers", prof.Name, l.Kind)
+		s, err := prof.Edge.LayerSeconds(l)
+		if err != nil {
+			return fmt.Errorf("--profile %s: %w", prof.Name, err)
 		}
-		c := m.Cycles(l)
+		c := s * prof.Edge.ClockHz
+		from := "latency model"
+		if _, ok := prof.Edge.Table.Cycles(l); ok {
+			from = "layer table"
+		}
 		pred += c
-		fmt.Fprintf(tw, "%d\t%s\t%v → %v\t%d\t%.0f\n", i+1, l.Kind, l.In, l.Out, l.MACs(), c)
+		fmt.Fprintf(tw, "%d\t%s\t%v → %v\t%d\t%.0f\t%s\n", i+1, l.Kind, l.In, l.Out, l.MACs(), c, from)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "partition 1..%d of %s (%s): emulated %.0f cycles (%d instructions), profile %s predicts %.0f: %+.2f%%; %.1f µs at %g Hz\n",
