@@ -132,7 +132,7 @@ func TestDeviceAndRadioRefuseBadValues(t *testing.T) {
 // TestWithFittedLatency: the fitted models replace the base's, the others
 // are kept and listed, and the result shares nothing with the base.
 func TestWithFittedLatency(t *testing.T) {
-	for _, name := range []string{DefaultProfile, "stm32l476-rpi4"} {
+	for _, name := range []string{DefaultProfile, "stm32l476-rpi4", "stm32l476-int8"} {
 		t.Run(name, func(t *testing.T) {
 			base := mustLoad(t, name)
 			before := mustLoad(t, name)
@@ -156,6 +156,9 @@ func TestWithFittedLatency(t *testing.T) {
 				if p.Edge.Latency[k] != base.Edge.Latency[k] {
 					t.Errorf("%s: %+v, want the base's %+v", k, p.Edge.Latency[k], base.Edge.Latency[k])
 				}
+			}
+			if p.Edge.LayerTableFile != "" || p.Edge.Table != nil {
+				t.Errorf("the fitted profile keeps the base's layer table %q", p.Edge.LayerTableFile)
 			}
 			if p.Name != base.Name || p.Edge.ClockHz != base.Edge.ClockHz || p.Radio != base.Radio || p.Fog.Factor != base.Fog.Factor {
 				t.Errorf("the merge changed more than the edge latency models: %+v", p)
