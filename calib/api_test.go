@@ -11,13 +11,13 @@ import (
 	"github.com/splitnas/splitnas/hw"
 )
 
-// TestPrecisionString: a value that is neither Float32 nor Int8 prints as
+// TestPrecisionString: a value that is not Float32, Int8 or Int4 prints as
 // invalid, not as float32.
 func TestPrecisionString(t *testing.T) {
 	for _, c := range []struct {
 		p    Precision
 		want string
-	}{{Float32, "float32"}, {Int8, "int8"}, {Precision(7), "Precision(7)"}, {Precision(-1), "Precision(-1)"}} {
+	}{{Float32, "float32"}, {Int8, "int8"}, {Int4, "int4"}, {Precision(7), "Precision(7)"}, {Precision(-1), "Precision(-1)"}} {
 		if got := c.p.String(); got != c.want {
 			t.Errorf("Precision(%d).String() = %q, want %q", int(c.p), got, c.want)
 		}

@@ -114,13 +114,13 @@ func TestParsePrecision(t *testing.T) {
 	for _, c := range []struct {
 		s    string
 		want Precision
-	}{{"f32", Float32}, {"float32", Float32}, {"int8", Int8}, {"I8", Int8}} {
+	}{{"f32", Float32}, {"float32", Float32}, {"int8", Int8}, {"I8", Int8}, {"int4", Int4}, {"i4", Int4}} {
 		if p, err := ParsePrecision(c.s); err != nil || p != c.want {
 			t.Errorf("%q: %v, %v", c.s, p, err)
 		}
 	}
-	if _, err := ParsePrecision("int4"); err == nil {
-		t.Error("int4 accepted")
+	if _, err := ParsePrecision("int2"); err == nil {
+		t.Error("int2 accepted")
 	}
 }
 

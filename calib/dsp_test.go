@@ -21,19 +21,26 @@ import (
 // the fast and the exact requantization) with random data, each tensor at
 // an address 0 to 3 bytes past a word boundary, and checks every output
 // against package quant bit for bit.
-func TestKernelsDSPMatchQuant(t *testing.T) {
+func TestKernelsDSPMatchQuant(t *testing.T) { kernelsDSPMatchQuant(t, Int8) }
+
+// TestKernelsDSPMatchQuantInt4 does the same for the int4 kernels: the
+// packed weights (quant.PackWeights) of each layer 0 to 3 bytes past a word
+// boundary, rows of odd fan-ins starting in a high nibble.
+func TestKernelsDSPMatchQuantInt4(t *testing.T) { kernelsDSPMatchQuant(t, Int4) }
+
+func kernelsDSPMatchQuant(t *testing.T, p Precision) {
 	e := emulator(t)
 	dir := t.TempDir()
-	src, err := kernelsC(Int8)
+	src, err := kernelsC(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kernels := filepath.Join(dir, "kernels_i8.c")
+	kernels := filepath.Join(dir, "kernels_"+p.suffix()+".c")
 	if err := os.WriteFile(kernels, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(14, 4))
-	ls := kernelTestLayers(t)
+	ls := testLayersFor(t, p)
 	want := make([][]int8, len(ls))
 	var decl, body strings.Builder
 	decl.WriteString("#include \"calib.h\"\n\n")
@@ -68,19 +75,26 @@ static void put(int i, const int8_t *y, int n)
 
 `)
 	body.WriteString("int main(void)\n{\n\tmarker_begin();\n\tmarker_end();\n")
+	bits := map[Precision]int{Int8: 8, Int4: 4}[p]
 	for i, l := range ls {
-		q := int8TestParams(i, l)
+		q := intTestParams(i, l, p)
 		w := make([]int8, l.Weights())
 		x := make([]int8, l.In.Size())
 		b := make([]int32, l.Biases())
 		for j := range w {
 			w[j] = int8(rng.IntN(256) - 128)
+			if p == Int4 {
+				w[j] = int8(rng.IntN(16) - 8)
+			}
 		}
 		for j := range x {
 			x[j] = int8(rng.IntN(256) - 128)
 		}
 		for j := range b {
 			b[j] = int32(rng.IntN(8192) - 4096)
+			if p == Int4 { // int4 accumulators are about 16 times smaller
+				b[j] /= 16
+			}
 		}
 		wf, bf := make([]float64, len(w)), make([]float64, len(b))
 		for j, v := range w {
@@ -89,28 +103,41 @@ static void put(int i, const int8_t *y, int n)
 		for j, v := range b {
 			bf[j] = float64(v)
 		}
-		m := quant.Model{Bits: 8, Layers: []quant.Layer{quantLayer(t, l, q, wf, bf)}}
+		m := quant.Model{Bits: bits, Layers: []quant.Layer{quantLayer(t, l, q, wf, bf)}}
 		want[i] = m.Run(x, 0, 1)
 		// Each tensor starts i mod 4 bytes into its array.
 		o := i % 4
 		fmt.Fprintf(&decl, "/* %s %v -> %v, k %d, s %d, pad %d */\n", l.Kind, l.In, l.Out, l.Kernel, l.Stride, l.PadLeft)
-		fmt.Fprintf(&decl, "static const int8_t W%d[%d] __attribute__((aligned(4))) = {%s};\n", i, o+len(w), int8List(o, w))
+		if p == Int4 {
+			pw := quant.PackWeights(w, 4)
+			ws := make([]int8, len(pw))
+			for j, v := range pw {
+				ws[j] = int8(v)
+			}
+			fmt.Fprintf(&decl, "static const int8_t W%d[%d] __attribute__((aligned(4))) = {%s};\n", i, o+len(ws), int8List(o, ws))
+		} else {
+			fmt.Fprintf(&decl, "static const int8_t W%d[%d] __attribute__((aligned(4))) = {%s};\n", i, o+len(w), int8List(o, w))
+		}
 		fmt.Fprintf(&decl, "static int8_t X%d[%d] __attribute__((aligned(4))) = {%s};\n", i, o+len(x), int8List(o, x))
 		fmt.Fprintf(&decl, "static int8_t Y%d[%d] __attribute__((aligned(4)));\n", i, o+l.Out.Size())
 		decl.WriteString(int32Array(fmt.Sprintf("B%d", i), b))
 		decl.WriteString(int32Array(fmt.Sprintf("M%d", i), q.Mult))
 		decl.WriteString(int32Array(fmt.Sprintf("S%d", i), q.Shift))
-		fmt.Fprintf(&decl, "static const splitnas_layer_t L%d = %s;\n\n", i, toC(l, Int8, q).literal())
-		fn, _ := kernelName(l, Int8)
-		fmt.Fprintf(&body, "\t%s(&L%d, X%d + %d, W%d + %d, B%d, M%d, S%d, Y%d + %d);\n\tput(%d, Y%d + %d, %d);\n",
-			fn, i, i, o, i, o, i, i, i, i, o, i, i, o, l.Out.Size())
+		fmt.Fprintf(&decl, "static const splitnas_layer_t L%d = %s;\n\n", i, toC(l, p, q).literal())
+		fn, _ := kernelName(l, p)
+		wcast := ""
+		if p == Int4 {
+			wcast = "(const uint8_t *)"
+		}
+		fmt.Fprintf(&body, "\t%s(&L%d, X%d + %d, %s(W%d + %d), B%d, M%d, S%d, Y%d + %d);\n\tput(%d, Y%d + %d, %d);\n",
+			fn, i, i, o, wcast, i, o, i, i, i, i, o, i, i, o, l.Out.Size())
 	}
 	body.WriteString("\treturn 0;\n}\n")
 	mainC := filepath.Join(dir, "main.c")
 	if err := os.WriteFile(mainC, []byte(decl.String()+body.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, out, err := e.RunFirmware(context.Background(), Config{Precision: Int8}, []string{kernels, mainC}, nil)
+	_, out, err := e.RunFirmware(context.Background(), Config{Precision: p}, []string{kernels, mainC}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +172,7 @@ static void put(int i, const int8_t *y, int n)
 	if t.Failed() {
 		return
 	}
-	t.Logf("%d layers, %d outputs, equal on the emulated Cortex-M4 and in quant", len(ls), func() int {
+	t.Logf("%s: %d layers, %d outputs, equal on the emulated Cortex-M4 and in quant", p, len(ls), func() int {
 		n := 0
 		for _, w := range want {
 			n += len(w)

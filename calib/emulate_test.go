@@ -59,7 +59,7 @@ func testLayers(t *testing.T) []arch.Layer {
 func TestEmulationRepeatable(t *testing.T) {
 	e := emulator(t)
 	ls := testLayers(t)
-	for _, p := range []Precision{Float32, Int8} {
+	for _, p := range []Precision{Float32, Int8, Int4} {
 		im := image{prec: p, layers: append(append([]arch.Layer{}, ls...), ls[0]), seed: 7}
 		a, err := e.runImage(context.Background(), im)
 		if err != nil {
@@ -79,14 +79,14 @@ func TestEmulationRepeatable(t *testing.T) {
 		}
 		// The same layer on other data executes the same instructions
 		// (only ReLU's data-dependent constant loads may differ) in
-		// float32; in int8, TFLite's requantization branches on the sign
+		// float32; in int8 and int4, TFLite's requantization branches on the sign
 		// of the product (the rounding nudge) and on its saturation
 		// case, a few instructions per output.
 		first, last := a[0], a[len(a)-1]
 		if p == Float32 && first.Insns != last.Insns {
 			t.Errorf("%s: one layer twice in an image: %v and %v instructions by class", p, first.Insns, last.Insns)
 		}
-		if d, outs := first.Instructions()-last.Instructions(), int64(ls[0].Out.Size()); p == Int8 && (d > 8*outs || d < -8*outs) {
+		if d, outs := first.Instructions()-last.Instructions(), int64(ls[0].Out.Size()); p.integer() && (d > 8*outs || d < -8*outs) {
 			t.Errorf("%s: one layer twice in an image: %d and %d instructions, more than 8 per output apart",
 				p, first.Instructions(), last.Instructions())
 		}
@@ -119,7 +119,7 @@ func TestConvInstructions(t *testing.T) {
 func TestMeasureCSV(t *testing.T) {
 	e := emulator(t)
 	ls := testLayers(t)
-	for _, p := range []Precision{Float32, Int8} {
+	for _, p := range []Precision{Float32, Int8, Int4} {
 		start := time.Now()
 		cfg := Config{Precision: p, Table: CortexM4(4), Jobs: 1, PerImage: 3, Seed: 1}
 		rs, err := e.Measure(context.Background(), cfg, ls)
@@ -266,6 +266,12 @@ func TestImageTooLarge(t *testing.T) {
 	}
 	if _, err := (image{prec: Int8, layers: []arch.Layer{big}}).mainC(); err != nil {
 		t.Errorf("the same layer in int8 (1 MB): %v", err)
+	}
+	src, err := (image{prec: Int4, layers: []arch.Layer{big}}).mainC()
+	if err != nil {
+		t.Errorf("the same layer in int4 (512 KB): %v", err)
+	} else if !bytes.Contains(src, []byte("static uint8_t W[524288]")) || !bytes.Contains(src, []byte("fill_i8((int8_t *)(W), 524288,")) {
+		t.Errorf("the same layer in int4: want 524288 packed bytes of weights, filled as bytes:\n%s", src)
 	}
 }
 

@@ -31,75 +31,108 @@ const (
 	// (package quant), per-tensor activation zero points and per-channel
 	// multipliers.
 	Int8
+	// Int4 weights (in [−7, 7], packed two per byte, the first in the low
+	// nibble: quant.PackWeights), otherwise Int8's scheme: int8
+	// activations, int32 biases, the same requantization. The kernels
+	// unpack the weights on the fly.
+	Int4
 )
 
-// String returns "float32" or "int8", the names arch.Precision uses, and
-// "Precision(N)" for any other value.
+// String returns "float32", "int8" or "int4", the names arch.Precision
+// uses, and "Precision(N)" for any other value.
 func (p Precision) String() string {
 	switch p {
 	case Float32:
 		return "float32"
 	case Int8:
 		return "int8"
+	case Int4:
+		return "int4"
 	}
 	return fmt.Sprintf("Precision(%d)", int(p))
 }
 
-// check refuses a Precision that is neither Float32 nor Int8.
+// check refuses a Precision that is not Float32, Int8 or Int4.
 func (p Precision) check() error {
-	if p != Float32 && p != Int8 {
-		return fmt.Errorf("calib: invalid precision %v (want %v or %v)", p, Float32, Int8)
+	if p != Float32 && p != Int8 && p != Int4 {
+		return fmt.Errorf("calib: invalid precision %v (want %v, %v or %v)", p, Float32, Int8, Int4)
 	}
 	return nil
 }
 
-// suffix is the kernel name suffix: "f32" or "i8".
+// integer says whether p is an integer precision (TFLite Micro's scheme:
+// int8 activations, requantized after each layer).
+func (p Precision) integer() bool { return p == Int8 || p == Int4 }
+
+// suffix is the kernel name suffix: "f32", "i8" or "i4".
 func (p Precision) suffix() string {
-	if p == Int8 {
+	switch p {
+	case Int8:
 		return "i8"
+	case Int4:
+		return "i4"
 	}
 	return "f32"
 }
 
-// ParsePrecision accepts f32, float32, int8 or i8.
+// ParsePrecision accepts f32, float32, int8, i8, int4 or i4.
 func ParsePrecision(s string) (Precision, error) {
 	switch strings.ToLower(s) {
 	case "f32", "float32":
 		return Float32, nil
 	case "int8", "i8":
 		return Int8, nil
+	case "int4", "i4":
+		return Int4, nil
 	}
-	return 0, fmt.Errorf("calib: unknown precision %q (want f32 or int8)", s)
+	return 0, fmt.Errorf("calib: unknown precision %q (want f32, int8 or int4)", s)
 }
 
 // ctypes are the C types of one precision, for the templates.
 type ctypes struct {
 	Precision string
 	Suffix    string
-	Int8      bool
-	Act, W, B string // activation, weight and bias types
+	Int       bool   // integer kernels (int8 or int4 weights)
+	Int4      bool   // int4 weights, packed
+	Act, W, B string // activation, weight (int4: the packed bytes) and bias types
 	Acc       string // accumulator type
 }
 
 func (p Precision) ctypes() ctypes {
-	if p == Int8 {
-		return ctypes{Precision: "int8", Suffix: "i8", Int8: true, Act: "int8_t", W: "int8_t", B: "int32_t", Acc: "int32_t"}
+	switch p {
+	case Int8:
+		return ctypes{Precision: "int8", Suffix: "i8", Int: true, Act: "int8_t", W: "int8_t", B: "int32_t", Acc: "int32_t"}
+	case Int4:
+		return ctypes{Precision: "int4", Suffix: "i4", Int: true, Int4: true, Act: "int8_t", W: "uint8_t", B: "int32_t", Acc: "int32_t"}
 	}
 	return ctypes{Precision: "float32", Suffix: "f32", Act: "float", W: "float", B: "float", Acc: "float"}
 }
 
-// bytes per value of weights, biases and activations.
+// sizes are the bytes per element of the weight, bias and activation
+// arrays (an int4 weight array's elements are bytes of two weights: see
+// wElems).
 func (p Precision) sizes() (w, b, act int) {
-	if p == Int8 {
+	if p.integer() {
 		return 1, 4, 1
 	}
 	return 4, 4, 4
 }
 
+// wElems is the number of weight array elements that hold n weights: n,
+// or ⌈n/2⌉ bytes in int4 (quant.PackWeights).
+func (p Precision) wElems(n int) int {
+	if p == Int4 {
+		return (n + 1) / 2
+	}
+	return n
+}
+
 var kernelsTmpl = template.Must(template.ParseFS(csrc, "c/kernels.c.tmpl"))
 
 // kernelsC returns the C source of the layer kernels at precision p:
-// conv1d_SUF, conv1d_transpose_SUF and dense_SUF with SUF f32 or i8, each
+// conv1d_SUF, conv1d_transpose_SUF and dense_SUF with SUF f32, i8 or i4
+// (int4: the int8 kernels' template with packed weights unpacked on the
+// fly), each
 // taking the layer's shape (a layer_t, see c/splitnas_kernels.h), its input,
 // weights, biases and output.
 func kernelsC(p Precision) ([]byte, error) {
@@ -243,9 +276,16 @@ func (q int8Params) actMin(relu bool) int32 {
 // over fanIn products) to a standard deviation of 64 steps with ReLU (the
 // positive half spans 0..255 above the zero point) and 40 without, times
 // 2^((c mod 5 − 2)/8), so that channels differ. Few outputs saturate.
-func int8ParamsFor(l arch.Layer, inZP int32) int8Params {
-	const ew2 = (256*256-1)/12.0 + 0.25 // E[w²] of uniform int8
-	mx := -0.5 - float64(inZP)          // E[x − inZP]
+func int8ParamsFor(l arch.Layer, inZP int32) int8Params { return intParamsFor(l, inZP, Int8) }
+
+// intParamsFor is int8ParamsFor for the weights of precision p: int8, or
+// int4, whose images' weights are uniform random nibbles (E[w²] ≈ 16²/12).
+func intParamsFor(l arch.Layer, inZP int32, p Precision) int8Params {
+	ew2 := (256*256-1)/12.0 + 0.25 // E[w²] of uniform int8
+	if p == Int4 {
+		ew2 = (16*16-1)/12.0 + 0.25 // of uniform int4 in [−8, 7]
+	}
+	mx := -0.5 - float64(inZP) // E[x − inZP]
 	sd := math.Sqrt(float64(fanIn(l)) * ew2 * ((256*256-1)/12.0 + mx*mx))
 	q := int8Params{InZP: inZP, OutZP: linearZeroPoint}
 	target := 40.0
@@ -269,7 +309,7 @@ func toC(l arch.Layer, p Precision, q int8Params) cLayer {
 	if l.ReLU {
 		c.ReLU = 1
 	}
-	if p == Int8 {
+	if p.integer() {
 		c.InOffset, c.OutOffset = -q.InZP, q.OutZP
 	}
 	return c
@@ -314,7 +354,10 @@ const (
 // fillCall returns the C call that fills n values of the given C type at
 // ptr from seed.
 func fillCall(ctype, ptr string, n int, seed uint32) string {
-	fn := map[string]string{"float": "fill_f32", "int8_t": "fill_i8", "int32_t": "fill_i32"}[ctype]
+	fn := map[string]string{"float": "fill_f32", "int8_t": "fill_i8", "uint8_t": "fill_i8", "int32_t": "fill_i32"}[ctype]
+	if ctype == "uint8_t" { // int4 weights: random bytes, two nibbles each
+		ptr = "(int8_t *)(" + ptr + ")"
+	}
 	return fmt.Sprintf("%s(%s, %d, %du);", fn, ptr, n, seed)
 }
 
@@ -341,7 +384,7 @@ func (im image) quantization() []int8Params {
 		inZP = inputZeroPoint
 	}
 	for i, l := range im.layers {
-		qs[i] = int8ParamsFor(l, inZP)
+		qs[i] = intParamsFor(l, inZP, im.prec)
 		if im.network {
 			inZP = qs[i].OutZP
 		}
@@ -352,7 +395,7 @@ func (im image) quantization() []int8Params {
 // requantArgs is what an int8 kernel call of layer i passes before its
 // output: its multiplier and shift arrays, "Mi, Si, "; nothing in float32.
 func (im image) requantArgs(i int) string {
-	if im.prec != Int8 {
+	if !im.prec.integer() {
 		return ""
 	}
 	return fmt.Sprintf("M%d, S%d, ", i, i)
@@ -382,7 +425,7 @@ func (im image) mainC() ([]byte, error) {
 		}
 	}
 	var qs []int8Params
-	if im.prec == Int8 {
+	if im.prec.integer() {
 		qs = im.quantization()
 		decl.WriteString("/* Per-channel requantization constants (flash). */\n")
 		for i, q := range qs {
@@ -408,7 +451,7 @@ func (im image) mainC() ([]byte, error) {
 	if !im.network {
 		var nw, nb, nx, ny int
 		for _, l := range im.layers {
-			nw, nb = max(nw, l.Weights()), max(nb, l.Biases())
+			nw, nb = max(nw, im.prec.wElems(l.Weights())), max(nb, l.Biases())
 			nx, ny = max(nx, l.In.Size()), max(ny, l.Out.Size())
 		}
 		if nw*wb+nb*bb > flashCapacity || (nx+ny)*ab > ramCapacity {
@@ -418,7 +461,7 @@ func (im image) mainC() ([]byte, error) {
 		fmt.Fprintf(&decl, "static %s X[%d] CALIB_RAM;\nstatic %s Y[%d] CALIB_RAM;\n\n", t.Act, round8(nx), t.Act, round8(ny))
 		for i, l := range im.layers {
 			fn, _ := kernelName(l, im.prec)
-			fmt.Fprintf(&body, "\n\t%s\n\t%s\n\t%s\n", fillCall(t.W, "W", l.Weights(), nextSeed()),
+			fmt.Fprintf(&body, "\n\t%s\n\t%s\n\t%s\n", fillCall(t.W, "W", im.prec.wElems(l.Weights()), nextSeed()),
 				fillCall(t.B, "B", l.Biases(), nextSeed()), fillCall(t.Act, "X", l.In.Size(), nextSeed()))
 			fmt.Fprintf(&body, "\tmarker_begin();\n\t%s(&L[%d], X, W, B, %sY);\n\tmarker_end();\n", fn, i, im.requantArgs(i))
 		}
@@ -430,7 +473,7 @@ func (im image) mainC() ([]byte, error) {
 				return nil, fmt.Errorf("calib: layer %d input %v is not layer %d's output %v", i+1, l.In, i, im.layers[i-1].Out)
 			}
 			woff[i], boff[i] = nw, nb
-			nw += round8(l.Weights())
+			nw += round8(im.prec.wElems(l.Weights()))
 			nb += round8(l.Biases())
 			na = max(na, l.In.Size(), l.Out.Size())
 		}
@@ -440,7 +483,7 @@ func (im image) mainC() ([]byte, error) {
 		fmt.Fprintf(&decl, "static %s W[%d] CALIB_FLASH;\nstatic %s B[%d] CALIB_FLASH;\n", t.W, max(nw, 8), t.B, max(nb, 8))
 		fmt.Fprintf(&decl, "static %s A0[%d] CALIB_RAM;\nstatic %s A1[%d] CALIB_RAM;\n\n", t.Act, round8(na), t.Act, round8(na))
 		for i, l := range im.layers {
-			fmt.Fprintf(&body, "\t%s\n\t%s\n", fillCall(t.W, fmt.Sprintf("W + %d", woff[i]), l.Weights(), nextSeed()),
+			fmt.Fprintf(&body, "\t%s\n\t%s\n", fillCall(t.W, fmt.Sprintf("W + %d", woff[i]), im.prec.wElems(l.Weights()), nextSeed()),
 				fillCall(t.B, fmt.Sprintf("B + %d", boff[i]), l.Biases(), nextSeed()))
 		}
 		fmt.Fprintf(&body, "\t%s\n\n\tmarker_begin();\n", fillCall(t.Act, "A0", im.layers[0].In.Size(), nextSeed()))

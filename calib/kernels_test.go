@@ -19,8 +19,9 @@ import (
 )
 
 // hostHarness compiles the generated kernels with testdata/host_main.c
-// using the host C compiler, or skips the test without one.
-func hostHarness(t *testing.T) string {
+// using the host C compiler, with the extra flags given, or skips the test
+// without one.
+func hostHarness(t *testing.T, flags ...string) string {
 	t.Helper()
 	cc, err := exec.LookPath("gcc")
 	if err != nil {
@@ -39,7 +40,7 @@ func hostHarness(t *testing.T) string {
 		}
 	}
 	srcs := []string{filepath.Join(dir, "runtime.c"), filepath.Join("testdata", "host_main.c")}
-	for _, p := range []Precision{Float32, Int8} {
+	for _, p := range []Precision{Float32, Int8, Int4} {
 		b, err := kernelsC(p)
 		if err != nil {
 			t.Fatal(err)
@@ -51,14 +52,15 @@ func hostHarness(t *testing.T) string {
 		srcs = append(srcs, path)
 	}
 	bin := filepath.Join(dir, "host")
-	args := append([]string{"-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, "-o", bin}, srcs...)
+	args := append(append([]string{"-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, "-o", bin}, flags...), srcs...)
 	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
 	}
 	return bin
 }
 
-// hostRun runs layer l at precision p, with quantization q if p is Int8,
+// hostRun runs layer l at precision p, with quantization q if p is Int8
+// or Int4,
 // through the harness and returns its x, w, b and y lines as float64
 // values.
 func hostRun(t *testing.T, bin string, l arch.Layer, p Precision, q int8Params, seed uint32) (x, w, b, y []float64) {
@@ -161,13 +163,21 @@ func kernelTestLayers(t *testing.T) []arch.Layer {
 // requantization leaves to the exact code, next to fast channels; every
 // seventh has a zero point of 40000, outside a 16-bit lane once offset, so
 // that the whole layer takes the plain loops.
-func int8TestParams(i int, l arch.Layer) int8Params {
-	q := int8ParamsFor(l, []int32{inputZeroPoint, reluZeroPoint, 0}[i%3])
+func int8TestParams(i int, l arch.Layer) int8Params { return intTestParams(i, l, Int8) }
+
+// intTestParams is int8TestParams for the weights of precision p (Int4:
+// multipliers scaled to its smaller weights; with shift 0 on channel 0, a
+// left shift of 2 on channel 1, both on the int4 kernels' fast path).
+func intTestParams(i int, l arch.Layer, p Precision) int8Params {
+	q := intParamsFor(l, []int32{inputZeroPoint, reluZeroPoint, 0}[i%3], p)
 	if l.ReLU && i%4 == 3 {
 		q.OutZP = -20
 	}
 	if i%5 == 2 {
 		q.Shift[0] = 0
+		if p == Int4 && len(q.Shift) > 1 {
+			q.Shift[1] = 2 // a left shift, which the int4 kernels take fast
+		}
 	}
 	if i%7 == 4 {
 		q.InZP = -40000
@@ -235,21 +245,63 @@ func quantLayer(t *testing.T, l arch.Layer, q int8Params, w, b []float64) quant.
 // outputs. Input zero points take turns among the network input's, a ReLU
 // output's and 0; some ReLU layers get an output zero point other than
 // −128, so that the lower clamp is not the int8 minimum.
-func TestKernelsMatchQuantInt8(t *testing.T) {
-	bin := hostHarness(t)
-	for i, l := range kernelTestLayers(t) {
+func TestKernelsMatchQuantInt8(t *testing.T) { kernelsMatchQuant(t, hostHarness(t), Int8) }
+
+// TestKernelsMatchQuantInt4 does the same for the int4 kernels, on the
+// same layers (odd fan-ins among them: rows that start in a high nibble),
+// their weights random nibbles in [−8, 7] packed in an array of exactly the
+// packed size; the harness is built with AddressSanitizer when the host
+// compiler has it, so that a read beyond the packed weights fails.
+func TestKernelsMatchQuantInt4(t *testing.T) {
+	var bin string
+	if asanWorks(t) {
+		t.Setenv("ASAN_OPTIONS", "detect_leaks=0") // the harness does not free
+		bin = hostHarness(t, "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+	} else {
+		t.Log("no AddressSanitizer: reads beyond the packed weights go unnoticed")
+		bin = hostHarness(t)
+	}
+	kernelsMatchQuant(t, bin, Int4)
+}
+
+// asanWorks says whether the host C compiler builds and runs a program
+// with -fsanitize=address.
+func asanWorks(t *testing.T) bool {
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		return false
+	}
+	dir := t.TempDir()
+	src, bin := filepath.Join(dir, "a.c"), filepath.Join(dir, "a")
+	if err := os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if exec.Command(cc, "-fsanitize=address,undefined", "-o", bin, src).Run() != nil {
+		return false
+	}
+	return exec.Command(bin).Run() == nil
+}
+
+// kernelsMatchQuant runs every test layer at integer precision p through
+// the harness bin and compares with quant.Model.Run bit for bit.
+func kernelsMatchQuant(t *testing.T, bin string, p Precision) {
+	bits := map[Precision]int{Int8: 8, Int4: 4}[p]
+	outputs := 0
+	ls := testLayersFor(t, p)
+	for i, l := range ls {
 		t.Run(fmt.Sprintf("%d_%s_%v_%v_k%d_s%d_p%d", i, l.Kind, l.In, l.Out, l.Kernel, l.Stride, l.PadLeft), func(t *testing.T) {
-			q := int8TestParams(i, l)
-			x, w, b, y := hostRun(t, bin, l, Int8, q, uint32(2000+i))
+			q := intTestParams(i, l, p)
+			x, w, b, y := hostRun(t, bin, l, p, q, uint32(2000+i))
 			xq := make([]int8, len(x))
 			for j, v := range x {
 				xq[j] = int8(v)
 			}
-			m := quant.Model{Bits: 8, Layers: []quant.Layer{quantLayer(t, l, q, w, b)}}
+			m := quant.Model{Bits: bits, Layers: []quant.Layer{quantLayer(t, l, q, w, b)}}
 			want := m.Run(xq, 0, 1)
 			if len(y) != len(want) {
 				t.Fatalf("C gives %d outputs, quant %d", len(y), len(want))
 			}
+			outputs += len(y)
 			clipped, atMin := 0, 0
 			for j := range y {
 				if int8(y[j]) != want[j] || y[j] != float64(int8(y[j])) {
@@ -273,6 +325,27 @@ func TestKernelsMatchQuantInt8(t *testing.T) {
 			}
 		})
 	}
+	t.Logf("%s: %d outputs of %d layers equal quant's", p, outputs, len(ls))
+}
+
+// testLayersFor is kernelTestLayers, and for Int4 more layers of odd
+// fan-in (rows that start in a high nibble) on the paths the others reach
+// only with even ones: Dense rows of odd length (SIMD blocks of eight and a
+// remainder), a Conv1D with an odd kernel and stride 2 (the generic loop),
+// and a transposed Conv1D with an odd kernel over three channels.
+func testLayersFor(t *testing.T, p Precision) []arch.Layer {
+	ls := kernelTestLayers(t)
+	if p != Int4 {
+		return ls
+	}
+	return append(ls,
+		arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 33, Ch: 3}, Out: arch.Shape{Len: 7, Ch: 1}},
+		arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 15, Ch: 1}, Out: arch.Shape{Len: 4, Ch: 1}, ReLU: true},
+		arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 1, Ch: 1}, Out: arch.Shape{Len: 3, Ch: 1}},
+		arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 30, Ch: 1}, Out: arch.Shape{Len: 8, Ch: 3}, Kernel: 7, Stride: 3, ReLU: true},
+		arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 37, Ch: 3}, Out: arch.Shape{Len: 37, Ch: 3}, Kernel: 5, Stride: 1, PadLeft: 2, PadRight: 2, ReLU: true},
+		arch.Layer{Kind: arch.ConvTranspose, In: arch.Shape{Len: 9, Ch: 3}, Out: arch.Shape{Len: 21, Ch: 3}, Kernel: 5, Stride: 2, ReLU: true},
+	)
 }
 
 // TestKernelRequantMatchesScheme checks the int8 kernels' output stage
@@ -362,7 +435,7 @@ func TestKernelRequantMatchesScheme(t *testing.T) {
 }
 
 func TestKernelsCSyntax(t *testing.T) {
-	for _, p := range []Precision{Float32, Int8} {
+	for _, p := range []Precision{Float32, Int8, Int4} {
 		src, err := kernelsC(p)
 		if err != nil {
 			t.Fatal(err)

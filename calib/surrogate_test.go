@@ -26,6 +26,11 @@ func TestSurrogatePredictsWholePartitionsInt8(t *testing.T) {
 	wholePartitions(t, Int8, "stm32l476-int8", []int{1, 2})
 }
 
+// The same for int4 weights and the stm32l476-int4 profile.
+func TestSurrogatePredictsWholePartitionsInt4(t *testing.T) {
+	wholePartitions(t, Int4, "stm32l476-int4", []int{1, 2})
+}
+
 // wholePartitions emulates random networks of the default search space
 // (with the kernel overlap a gene over overlaps, if given), all layers on
 // the edge, each in one image at precision p, and compares their cycles

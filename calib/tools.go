@@ -82,7 +82,7 @@ func CrossFlags() []string {
 
 // commonSources are the C files of every image but its main.c, written to
 // and compiled in the emulator's directory.
-var commonSources = []string{"startup.c", "semihost.c", "runtime.c", "kernels_f32.c", "kernels_i8.c"}
+var commonSources = []string{"startup.c", "semihost.c", "runtime.c", "kernels_f32.c", "kernels_i8.c", "kernels_i4.c"}
 
 // Boards lists the QEMU machines Measure supports, the default first. The
 // slice is new on every call.
@@ -147,7 +147,7 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 			return nil, fmt.Errorf("calib: %w", err)
 		}
 	}
-	for _, p := range []Precision{Float32, Int8} {
+	for _, p := range []Precision{Float32, Int8, Int4} {
 		src, err := kernelsC(p)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(e.dir, "kernels_"+p.suffix()+".c"), src, 0o644)

@@ -3,7 +3,7 @@
  * them on the emulated Cortex-M4; package export ships them with every
  * exported network). Portable C99, no library calls. Compiled for a
  * Cortex-M4 (or any core with the Arm DSP extension, __ARM_FEATURE_DSP),
- * the int8 kernels use its SIMD multiply-accumulates; elsewhere a plain-C
+ * the int8 and int4 kernels use its SIMD multiply-accumulates; elsewhere a plain-C
  * model of the same instructions, with identical outputs.
  *
  * Tensors are channel-major: value (t, c) of a Len x Ch tensor is at
@@ -45,6 +45,16 @@ void splitnas_conv1d_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t
 void splitnas_conv1d_transpose_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const int32_t *b, const int32_t *mult,
 			 const int32_t *shift, int8_t *y);
 void splitnas_dense_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const int32_t *b, const int32_t *mult,
+	      const int32_t *shift, int8_t *y);
+/* int4: the same with int4 weights, w the layer's packed tensor (two weights
+ * per byte, the first in the low nibble; a final odd weight in the low
+ * nibble of the last byte, whose high nibble is 0): ceil(n/2) bytes for n
+ * weights, of which the kernels read no byte beyond. */
+void splitnas_conv1d_i4(const splitnas_layer_t *l, const int8_t *x, const uint8_t *w, const int32_t *b, const int32_t *mult,
+	       const int32_t *shift, int8_t *y);
+void splitnas_conv1d_transpose_i4(const splitnas_layer_t *l, const int8_t *x, const uint8_t *w, const int32_t *b, const int32_t *mult,
+			 const int32_t *shift, int8_t *y);
+void splitnas_dense_i4(const splitnas_layer_t *l, const int8_t *x, const uint8_t *w, const int32_t *b, const int32_t *mult,
 	      const int32_t *shift, int8_t *y);
 
 #endif

@@ -4,12 +4,15 @@
  *
  *   host PREC KIND IN_LEN IN_CH OUT_LEN OUT_CH KERNEL STRIDE PAD RELU IN_OFFSET OUT_OFFSET SEED
  *
- * PREC is f32 or i8, KIND conv1d, conv1d_transpose or dense; IN_OFFSET and
- * OUT_OFFSET are the int8 splitnas_layer_t fields (0 for f32). For
- * i8 it reads the per-channel multipliers, then the shifts, one per bias,
- * from standard input. It fills the weights, biases and input as the images
- * do (fill_* from SEED, SEED+1, SEED+2) and prints four lines, "x", "w", "b"
- * and "y", each followed by the values (%a for floats, %d for integers).
+ * PREC is f32, i8 or i4, KIND conv1d, conv1d_transpose or dense; IN_OFFSET
+ * and OUT_OFFSET are the int8 splitnas_layer_t fields (0 for f32). For
+ * i8 and i4 it reads the per-channel multipliers, then the shifts, one per
+ * bias, from standard input. It fills the weights, biases and input as the
+ * images do (fill_* from SEED, SEED+1, SEED+2; i4 weights: random packed
+ * bytes, two nibbles each, in an array of exactly the packed size, the high
+ * nibble of an odd count's last byte 0, biases divided by 16) and prints
+ * four lines, "x", "w", "b" and "y", each followed by the values (%a for
+ * floats, %d for integers; i4 weights unpacked, in [-8, 7]).
  *
  *   host rq N OUT_OFFSET RELU
  *
@@ -109,15 +112,38 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		}
-		fill_i8(w, nw, seed);
 		fill_i32(b, nb, seed + 1);
 		fill_i8(x, nx, seed + 2);
-		if (dense)
-			splitnas_dense_i8(&l, x, w, b, mult, shift, y);
-		else if (strcmp(kind, "conv1d") == 0)
-			splitnas_conv1d_i8(&l, x, w, b, mult, shift, y);
-		else
-			splitnas_conv1d_transpose_i8(&l, x, w, b, mult, shift, y);
+		if (strcmp(prec, "i4") == 0) {
+			/* Exactly the packed bytes, so that a read beyond them is
+			 * a heap overflow (caught by -fsanitize=address). */
+			int nwb = (nw + 1) / 2;
+			uint8_t *wp = malloc(nwb);
+			/* Biases in [-256, 255]: int4 accumulators are about 16
+			 * times smaller than int8 ones. */
+			for (int i = 0; i < nb; i++)
+				b[i] /= 16;
+			fill_i8((int8_t *)wp, nwb, seed);
+			if (nw % 2)
+				wp[nwb - 1] &= 0x0f;
+			for (int i = 0; i < nw; i++)
+				w[i] = (int8_t)((((wp[i / 2] >> (4 * (i % 2))) & 0x0f) ^ 8) - 8);
+			if (dense)
+				splitnas_dense_i4(&l, x, wp, b, mult, shift, y);
+			else if (strcmp(kind, "conv1d") == 0)
+				splitnas_conv1d_i4(&l, x, wp, b, mult, shift, y);
+			else
+				splitnas_conv1d_transpose_i4(&l, x, wp, b, mult, shift, y);
+			free(wp);
+		} else {
+			fill_i8(w, nw, seed);
+			if (dense)
+				splitnas_dense_i8(&l, x, w, b, mult, shift, y);
+			else if (strcmp(kind, "conv1d") == 0)
+				splitnas_conv1d_i8(&l, x, w, b, mult, shift, y);
+			else
+				splitnas_conv1d_transpose_i8(&l, x, w, b, mult, shift, y);
+		}
 		print_i8("x", x, nx);
 		print_i8("w", w, nw);
 		print_i32("b", b, nb);

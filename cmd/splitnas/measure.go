@@ -57,7 +57,7 @@ func newCalibrateMeasureCmd() *cobra.Command {
 		waitStates                                                   int
 	)
 	cmd := &cobra.Command{
-		Use:   "measure --out FILE.csv [--samples N] [--precision f32|int8] [--board mps2-an386]",
+		Use:   "measure --out FILE.csv [--samples N] [--precision f32|int8|int4] [--board mps2-an386]",
 		Short: "Measure layer latencies on an emulated Cortex-M4 (QEMU) and write a CSV for calibrate fit",
 		Long:  calibrateMeasureLong,
 		Args:  cobra.NoArgs,
@@ -153,7 +153,7 @@ func newCalibrateMeasureCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&board, "board", calib.Boards()[0], "QEMU machine ("+strings.Join(calib.Boards(), ", ")+")")
 	f.IntVar(&samples, "samples", 200, "layer shapes to sample and measure (Conv1D, transposed Conv1D and Dense in turn)")
-	f.StringVar(&precision, "precision", "f32", "kernel precision: f32 or int8")
+	f.StringVar(&precision, "precision", "f32", "kernel precision: f32, int8 or int4")
 	f.Uint64Var(&seed, "seed", 1, "seed of the sampled shapes and of the kernels' data")
 	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile for the clock and power: a built-in name ("+strings.Join(hw.Builtins(), ", ")+") or a TOML file")
 	f.Float64Var(&clockHz, "clock-hz", 0, "edge clock in Hz: flash wait states and time_us (default: the profile's edge clock)")

@@ -54,7 +54,7 @@ func TestMeasureErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"calibrate", "measure"}, "--out"},
-		{[]string{"calibrate", "measure", "--out", out, "--precision", "int4"}, "--precision"},
+		{[]string{"calibrate", "measure", "--out", out, "--precision", "int2"}, "--precision"},
 		{[]string{"calibrate", "measure", "--out", out, "--samples", "0"}, "--samples"},
 		{[]string{"calibrate", "measure", "--out", out, "--clock-hz", "100e6"}, "--wait-states"},
 		{[]string{"calibrate", "measure", "--out", out, "--profile", "nosuch"}, "--profile"},
