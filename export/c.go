@@ -38,10 +38,22 @@ func (n Network) net() (arch.Network, arch.Precision, error) {
 	case n.Float != nil:
 		return n.Float.Network(), arch.Float32(), nil
 	}
-	if n.Int.Bits != 8 {
-		return arch.Network{}, arch.Precision{}, fmt.Errorf("export: int%d weights: the C kernels take int8 weights (int4 kernels are not written yet)", n.Int.Bits)
+	if n.Int.Bits != 8 && n.Int.Bits != 4 {
+		return arch.Network{}, arch.Precision{}, fmt.Errorf("export: int%d weights: the C kernels take int8 or int4 weights", n.Int.Bits)
 	}
 	return n.Int.Network(), n.Int.Precision(), nil
+}
+
+// kernels is the precision of the calib kernels that run a network of
+// precision p, and their name suffix.
+func kernels(p arch.Precision) (calib.Precision, string) {
+	switch {
+	case p.Integer() && p.WeightBits == 4:
+		return calib.Int4, "i4"
+	case p.Integer():
+		return calib.Int8, "i8"
+	}
+	return calib.Float32, "f32"
 }
 
 // Summary is what an exported library costs, as splitnas computed it; the
@@ -79,7 +91,8 @@ const (
 
 // WriteC writes layers 1..P of n into dir (created if needed) as a C99
 // library, costed on prof (whose edge precision must be n's: a float
-// profile for a float model, an int8 one for an int8 model). The library
+// profile for a float model, an int8 one for an int8 model, an int4 one for
+// an int4 model, whose weights it writes packed two per byte). The library
 // has one entry point, splitnas_run, that takes the input window (float,
 // channel-major) and returns tensor P — the split tensor, or the class
 // scores when P = L — in the arena. The arena is RAM(P) bytes as arch
@@ -97,7 +110,7 @@ func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
 		return nil, fmt.Errorf("export: split point %d: the network has layers 1..%d (P = 0..%d)", P, L, L)
 	}
 	if pp := prof.Edge.Precision(); pp.WeightBits != prec.WeightBits || pp.ActBits != prec.ActBits {
-		return nil, fmt.Errorf("export: profile %s is %s, the model %s: cost it on a profile of its precision (e.g. stm32l476 for float32, stm32l476-int8 for int8)", prof.Name, pp.Name, prec.Name)
+		return nil, fmt.Errorf("export: profile %s is %s, the model %s: cost it on a profile of its precision (e.g. stm32l476 for float32, stm32l476-int8 for int8, stm32l476-int4 for int4)", prof.Name, pp.Name, prec.Name)
 	}
 	for _, l := range net.Layers[:P] {
 		if l.Kind == arch.MaxPool {
@@ -124,10 +137,7 @@ func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp := calib.Float32
-	if prec.Integer() {
-		cp = calib.Int8
-	}
+	cp, _ := kernels(prec)
 	kh, kc, err := calib.Kernels(cp)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
@@ -211,7 +221,7 @@ func array[T any](b *bytes.Buffer, ctype, name string, v []T, format func(T) (st
 	return nil
 }
 
-func intText[T int8 | int32](v T) (string, error) { return strconv.Itoa(int(v)), nil }
+func intText[T int8 | uint8 | int32](v T) (string, error) { return strconv.Itoa(int(v)), nil }
 
 // source is splitnas_model.c.
 func (g *gen) source() ([]byte, error) {
@@ -243,7 +253,13 @@ func (g *gen) source() ([]byte, error) {
 			l := &m.Layers[i]
 			zps = append(zps, l.InQ.ZeroPoint, l.OutQ.ZeroPoint)
 			k := i + 1
-			if err := array(&b, "int8_t", fmt.Sprintf("splitnas_w%d", k), l.W, intText[int8]); err != nil {
+			if m.Bits == 4 {
+				// Packed as quant.PackWeights (and TFLite, CMSIS-NN): two
+				// per byte, the first in the low nibble.
+				if err := array(&b, "uint8_t", fmt.Sprintf("splitnas_w%d", k), quant.PackWeights(l.W, 4), intText[uint8]); err != nil {
+					return nil, err
+				}
+			} else if err := array(&b, "int8_t", fmt.Sprintf("splitnas_w%d", k), l.W, intText[int8]); err != nil {
 				return nil, err
 			}
 			for _, a := range []struct {
@@ -255,8 +271,9 @@ func (g *gen) source() ([]byte, error) {
 				}
 			}
 			fmt.Fprintf(&calls, "\tl = layer_shapes[%d];\n\tl.input_offset = -splitnas_zero_points[%d];\n\tl.output_offset = splitnas_zero_points[%d];\n", i, 2*i, 2*i+1)
-			fmt.Fprintf(&calls, "\tsplitnas_%s_i8(&l, t%d, splitnas_w%d, splitnas_b%d, splitnas_mult%d, splitnas_shift%d, t%d);\n",
-				l.Kind, i, k, k, k, k, k)
+			_, suf := kernels(g.prec)
+			fmt.Fprintf(&calls, "\tsplitnas_%s_%s(&l, t%d, splitnas_w%d, splitnas_b%d, splitnas_mult%d, splitnas_shift%d, t%d);\n",
+				l.Kind, suf, i, k, k, k, k, k)
 		}
 		if g.P > 0 {
 			if err := array(&b, "int32_t", "splitnas_zero_points", zps, intText[int32]); err != nil {

@@ -45,6 +45,11 @@ type Verification struct {
 // profile's prediction. It needs a host C compiler (gcc or cc) and
 // arm-none-eabi-gcc and qemu-system-arm.
 func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]float32) (*Verification, error) {
+	// The compilers run in other directories: name the library absolutely.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
 	want := reference(n, s.Split, inputs)
 	v := &Verification{Windows: len(inputs), PredictedCycles: s.Cycles}
 	host, err := runHost(ctx, dir, inputs, len(want[0]))
@@ -66,10 +71,12 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	defer emu.Close()
-	cfg := calib.Config{Precision: calib.Float32}
-	if n.Int != nil {
-		cfg.Precision = calib.Int8
+	_, prec, err := n.net()
+	if err != nil {
+		return nil, err
 	}
+	cfg := calib.Config{}
+	cfg.Precision, _ = kernels(prec)
 	fw := filepath.Join(dir, FirmwareDir)
 	res, out, err := emu.RunFirmware(ctx, cfg,
 		[]string{filepath.Join(fw, "main.c"), filepath.Join(dir, SourceFile), filepath.Join(dir, KernelsFile)},

@@ -30,13 +30,15 @@ arrays and one static activation arena, the layer kernels splitnas's latency pro
 Makefile (host and arm-none-eabi-gcc) and a README stating Flash, RAM, MACs, cycles and energy as splitnas
 computed them. The arena is exactly arch's RAM(P) bytes and the weight arrays exactly Flash(P).
 
---model is a float model (.snnm, from train --out or a search's best.model) or an int8 one (.snqm, from
-quantize, train --qat or a search on an int8 profile). --profile defaults to stm32l476 for a float model and
-stm32l476-int8 for an int8 one; --split defaults to the split point that profile's edge scenario chooses.
+--model is a float model (.snnm, from train --out or a search's best.model) or an integer one with int8
+or int4 weights (.snqm, from quantize, train --qat or a search on an integer profile; int4 weights are
+written packed two per byte). --profile defaults to stm32l476 for a float model, stm32l476-int8 for an
+int8 one and stm32l476-int4 for an int4 one; --split defaults to the split point that profile's edge
+scenario chooses.
 
 --verify also writes the example firmware (firmware/: make run builds it and runs it under QEMU) and checks
 the library on --windows test windows of --data: compiled for this machine, its tensors against splitnas's
-Go reference (bit for bit in int8, within 1e-5 in float32); run on the emulated Cortex-M4, against the host's;
+Go reference (bit for bit in int8 and int4, within 1e-5 in float32); run on the emulated Cortex-M4, against the host's;
 and the emulated cycles against the profile's prediction. It needs gcc, arm-none-eabi-gcc and qemu-system-arm.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +60,9 @@ and the emulated cycles against the profile's prediction. It needs gcc, arm-none
 			}
 			if !cmd.Flags().Changed("profile") && n.Int != nil {
 				profile = "stm32l476-int8"
+				if n.Int.Bits == 4 {
+					profile = "stm32l476-int4"
+				}
 			}
 			prof, err := hw.Load(profile)
 			if err != nil {
@@ -119,11 +124,11 @@ and the emulated cycles against the profile's prediction. It needs gcc, arm-none
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&model, "model", "", "model file: float (.snnm) or int8 (.snqm)")
+	f.StringVar(&model, "model", "", "model file: float (.snnm) or integer, int8 or int4 weights (.snqm)")
 	f.IntVar(&split, "split", 0, "export layers 1..P (default: the profile's best split point, edge scenario)")
 	f.StringVar(&format, "format", "c", "output format: c")
 	f.StringVar(&out, "out", "", "directory to write into")
-	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 for an int8 model)")
+	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 / stm32l476-int4 for an int8 / int4 model)")
 	f.BoolVar(&verify, "verify", false, "write the example firmware and check the library on the host and the emulated Cortex-M4")
 	f.StringVar(&data, "data", "", "dataset whose test windows --verify runs (default: the embedded MIT-BIH sample)")
 	f.IntVar(&windows, "windows", 10, "test windows --verify runs")
