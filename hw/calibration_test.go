@@ -9,13 +9,18 @@ import (
 // The calibrated profiles' latency models are the fits of the committed
 // emulator measurements (hw/calibration, README "Calibration"): float32 for
 // the default profile (and the edge of stm32l476-rpi4), int8 for
-// stm32l476-int8.
+// stm32l476-int8, int4 for stm32l476-int4. minR2 bounds the fit's R², on
+// its own and on the held-out file: 0.99, except for int4, whose four-term
+// model only predicts layers outside its layer table and follows the
+// unpacking kernels' paths loosely (README "Calibration").
 var calibrations = []struct {
 	csv, holdout string
 	profiles     []string
+	minR2        float64
 }{
-	{"calibration/stm32l476_f32.csv", "calibration/stm32l476_f32_holdout.csv", []string{"stm32l476", "stm32l476-rpi4"}},
-	{"calibration/stm32l476_int8.csv", "calibration/stm32l476_int8_holdout.csv", []string{"stm32l476-int8"}},
+	{"calibration/stm32l476_f32.csv", "calibration/stm32l476_f32_holdout.csv", []string{"stm32l476", "stm32l476-rpi4"}, 0.99},
+	{"calibration/stm32l476_int8.csv", "calibration/stm32l476_int8_holdout.csv", []string{"stm32l476-int8"}, 0.99},
+	{"calibration/stm32l476_int4.csv", "calibration/stm32l476_int4_holdout.csv", []string{"stm32l476-int4"}, 0.95},
 }
 
 func readCalibration(t *testing.T, path string) []Measurement {
@@ -42,8 +47,8 @@ func TestCalibratedProfilesAreTheCommittedFits(t *testing.T) {
 			t.Errorf("%s: %d kinds fitted, want conv1d, conv1d_transpose and dense", c.csv, len(fits))
 		}
 		for _, r := range fits {
-			if r.R2 < 0.99 {
-				t.Errorf("%s, %s: R² %.4f < 0.99", c.csv, r.Kind, r.R2)
+			if r.R2 < c.minR2 {
+				t.Errorf("%s, %s: R² %.4f < %v", c.csv, r.Kind, r.R2, c.minR2)
 			}
 		}
 		for _, name := range c.profiles {
@@ -64,7 +69,7 @@ func TestCalibratedProfilesAreTheCommittedFits(t *testing.T) {
 }
 
 // The fits predict the held-out measurements (other layers, other data)
-// with R² ≥ 0.99 per kind.
+// with R² ≥ minR2 per kind.
 func TestCalibrationHoldout(t *testing.T) {
 	for _, c := range calibrations {
 		fits, err := Fit(readCalibration(t, c.csv))
@@ -85,8 +90,8 @@ func TestCalibrationHoldout(t *testing.T) {
 			}
 			r2, med, p95 := Evaluate(r.Model, mine)
 			t.Logf("%s, %s: %d held out, R² %.4f, median %.2f %%, p95 %.2f %%", c.holdout, r.Kind, len(mine), r2, 100*med, 100*p95)
-			if r2 < 0.99 {
-				t.Errorf("%s, %s: held-out R² %.4f < 0.99", c.holdout, r.Kind, r2)
+			if r2 < c.minR2 {
+				t.Errorf("%s, %s: held-out R² %.4f < %v", c.holdout, r.Kind, r2, c.minR2)
 			}
 		}
 	}

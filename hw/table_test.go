@@ -105,29 +105,31 @@ func TestProfileLayerTableFile(t *testing.T) {
 	}
 }
 
-// The built-in int8 profile's table holds every layer of the default
-// search space with both kernel overlaps, as its regeneration command
-// measures them.
-func TestInt8ProfileTableCoversTheSpace(t *testing.T) {
-	p, err := Load("stm32l476-int8")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, classes := range []int{2, 3, 4, 5} {
-		s := arch.DefaultSpace(classes)
-		s.Overlaps = []int{1, 2}
-		ls, err := s.Layers()
+// The built-in integer profiles' tables hold every layer of the default
+// search space with both kernel overlaps, as their regeneration commands
+// measure them.
+func TestIntProfileTablesCoverTheSpace(t *testing.T) {
+	for _, name := range []string{"stm32l476-int8", "stm32l476-int4"} {
+		p, err := Load(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range ls {
-			if _, ok := p.Edge.Table.Cycles(l); !ok {
-				t.Errorf("classes %d: table lacks %s %v→%v kernel %d", classes, l.Kind, l.In, l.Out, l.Kernel)
+		for _, classes := range []int{2, 3, 4, 5} {
+			s := arch.DefaultSpace(classes)
+			s.Overlaps = []int{1, 2}
+			ls, err := s.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range ls {
+				if _, ok := p.Edge.Table.Cycles(l); !ok {
+					t.Errorf("%s, classes %d: table lacks %s %v→%v kernel %d", name, classes, l.Kind, l.In, l.Out, l.Kernel)
+				}
 			}
 		}
-	}
-	if n := p.Edge.Table.Len(); n != 2668 {
-		t.Errorf("table has %d layers, want 2668", n)
+		if n := p.Edge.Table.Len(); n != 2668 {
+			t.Errorf("%s: table has %d layers, want 2668", name, n)
+		}
 	}
 }
 
