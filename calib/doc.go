@@ -1,12 +1,15 @@
 // Package calib measures layer latency on an emulated Cortex-M4, so that the
-// energy model's latency surrogate (hw.LatencyModel) can be fitted without a
-// board.
+// energy model's latency surrogate (hw.LatencyModel) can be fitted and its
+// per-layer tables (hw.LayerTable) measured without a board.
 //
-// For each layer shape it generates portable C99 kernels (Conv1D, transposed
-// Conv1D, Dense; float32, or int8 in the deployed scheme of package quant —
-// zero points, per-channel double-rounding requantization, bit-exact with
-// quant's integer reference; channel-major tensors as in package nn) from
-// templates embedded in the package (c/), cross-compiles them into a
+// It holds the layer kernels (Conv1D, transposed Conv1D, Dense; c/, embedded)
+// that package export ships: float32 plain C99 loops, and int8 and int4
+// (packed weights unpacked on the fly) in the deployed scheme of package
+// quant — zero points, per-channel double-rounding requantization, bit-exact
+// with quant's integer reference — written with the Cortex-M4 DSP
+// extension's SIMD multiply-accumulates (ACLE intrinsics, a plain-C model of
+// them on other targets); channel-major tensors as in package nn. For each
+// layer shape it generates an image that calls them, cross-compiles it into a
 // bare-metal image with arm-none-eabi-gcc (-mcpu=cortex-m4 -mthumb
 // -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2, its own vector table, startup and
 // linker script, no libc), and runs the image under qemu-system-arm -M

@@ -1,6 +1,7 @@
 // Package hw models the hardware a split network runs on: the edge
-// microcontroller (clock, power, Flash, RAM, number formats, and a latency
-// surrogate per layer kind), the radio that carries the tensor at the split,
+// microcontroller (clock, power, Flash, RAM, number formats, a latency
+// surrogate per layer kind and, optionally, a table of measured per-layer
+// latencies that takes precedence over it), the radio that carries the tensor at the split,
 // and the fog node that runs the rest. A Profile holds all three; profiles
 // are TOML files (see profiles/stm32l476.toml for a documented example) and
 // a few are built in.
