@@ -60,23 +60,26 @@ func kernels(p arch.Precision) (calib.Precision, string) {
 // library's README states it and the tests check the compiled object
 // against it.
 type Summary struct {
-	Arch        string     `json:"arch"`
-	Split       int        `json:"split"`  // P: layers 1..P are exported
-	Layers      int        `json:"layers"` // L
-	Precision   string     `json:"precision"`
-	Input       arch.Shape `json:"-"`
-	Output      arch.Shape `json:"-"` // tensor P
-	FlashBytes  int        `json:"flash_bytes"`
-	RAMBytes    int        `json:"ram_bytes"`
-	MACs        int        `json:"macs"`
-	Cycles      float64    `json:"cycles"` // the profile's latency surrogate, layers 1..P
-	EdgeSeconds float64    `json:"edge_seconds"`
-	ECompMJ     float64    `json:"e_comp_edge_mj"`
-	ECommMJ     float64    `json:"e_comm_edge_mj"` // sending tensor P over the profile's radio
-	EEdgeMJ     float64    `json:"e_edge_mj"`
-	SendBytes   int        `json:"send_bytes"`
-	Profile     string     `json:"profile"`
-	Files       []string   `json:"files"`
+	Arch       string     `json:"arch"`
+	Split      int        `json:"split"`  // P: layers 1..P are exported
+	Layers     int        `json:"layers"` // L
+	Precision  string     `json:"precision"`
+	Input      arch.Shape `json:"-"`
+	Output     arch.Shape `json:"-"` // tensor P
+	FlashBytes int        `json:"flash_bytes"`
+	RAMBytes   int        `json:"ram_bytes"`
+	MACs       int        `json:"macs"`
+	Cycles     float64    `json:"cycles"` // the profile's latency surrogate, layers 1..P
+	// InputCycles is the profile's cost of the input stage (splitnas_load:
+	// quantizing the window in an integer network), hw.Device.InputCycles.
+	InputCycles float64  `json:"input_cycles"`
+	EdgeSeconds float64  `json:"edge_seconds"` // input stage and layers 1..P
+	ECompMJ     float64  `json:"e_comp_edge_mj"`
+	ECommMJ     float64  `json:"e_comm_edge_mj"` // sending tensor P over the profile's radio
+	EEdgeMJ     float64  `json:"e_edge_mj"`
+	SendBytes   int      `json:"send_bytes"`
+	Profile     string   `json:"profile"`
+	Files       []string `json:"files"`
 }
 
 // The files WriteC writes.
@@ -122,15 +125,17 @@ func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	pt := tab.Points[P]
-	macs := 0
-	for _, l := range net.Layers[:P] {
+	macs, layerSec := 0, 0.0
+	for i, l := range net.Layers[:P] {
 		macs += l.MACs()
+		layerSec += tab.Layers[i].EdgeSeconds
 	}
 	s := &Summary{
 		Arch: net.String(), Split: P, Layers: L, Precision: prec.Name, Input: net.Input(), Output: net.Tensor(P),
 		FlashBytes: net.Flash(P, prec), RAMBytes: net.RAM(P, prec), MACs: macs,
-		Cycles: pt.EdgeSeconds * prof.Edge.ClockHz, EdgeSeconds: pt.EdgeSeconds,
-		ECompMJ: pt.ECompEdge, ECommMJ: pt.ECommEdge, EEdgeMJ: pt.EEdge, SendBytes: pt.SendBytes, Profile: prof.Name,
+		Cycles: layerSec * prof.Edge.ClockHz, InputCycles: tab.InputSeconds * prof.Edge.ClockHz,
+		EdgeSeconds: pt.EdgeSeconds,
+		ECompMJ:     pt.ECompEdge, ECommMJ: pt.ECommEdge, EEdgeMJ: pt.EEdge, SendBytes: pt.SendBytes, Profile: prof.Name,
 	}
 	g := gen{s: s, net: net, prec: prec, n: n, P: P}
 	src, err := g.source()
@@ -484,7 +489,7 @@ what splitnas_run returns%s.
 | Flash (weights, biases%s) | %d B |
 | RAM (the activation arena: the largest pair of successive tensors) | %d B |
 | MACs per inference | %d |
-| cycles per inference (latency surrogate) | %.0f |
+| cycles per inference: layers (splitnas_layers) + input stage (splitnas_load) | %.0f + %.0f |
 | edge time per inference | %.3f ms |
 | edge energy: compute / radio (sending %d B) / total | %.5f / %.5f / %.5f mJ |
 
@@ -492,7 +497,7 @@ Build: make host (cc) or make arm (arm-none-eabi-gcc, Cortex-M4F). Use: include 
 libsplitnas.a (or compile the two .c files into your project), call splitnas_run(window). No malloc, no libc
 beyond <stdint.h> and <string.h>; the only state is the arena.
 `, s.Arch, g.P, s.Layers, s.Precision, g.P, g.P, s.Output, s.Output.Size(), s.SendBytes, s.Precision, sendWhat(g.P, s.Layers),
-		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ))
+		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ))
 }
 
 func sendWhat(P, L int) string {

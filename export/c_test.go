@@ -172,8 +172,16 @@ func TestExportVerified(t *testing.T) {
 			if math.Abs(v.CycleError) > tol {
 				t.Errorf("emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within %.0f %%", v.EmulatedCycles, v.PredictedCycles, 100*v.CycleError, 100*tol)
 			}
+			// The input stage: an integer network's quantizer, as the
+			// profile's input_cycles_per_value predicts it.
+			if e.n.Int != nil {
+				if d := (v.PredictedInputCycles - v.EmulatedInputCycles) / v.EmulatedInputCycles; math.Abs(d) > 0.05 {
+					t.Errorf("input stage: emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedInputCycles, v.PredictedInputCycles, 100*d)
+				}
+			}
 			worst = max(worst, math.Abs(v.CycleError))
-			t.Logf("emulated %.0f cycles, predicted %+.2f %%; float difference %.2g", v.EmulatedCycles, 100*v.CycleError, v.MaxRelDiff)
+			t.Logf("emulated %.0f cycles, predicted %+.2f %%; input stage %.0f cycles, predicted %.0f; float difference %.2g",
+				v.EmulatedCycles, 100*v.CycleError, v.EmulatedInputCycles, v.PredictedInputCycles, v.MaxRelDiff)
 		})
 	}
 	t.Logf("largest cycle error %.2f %%", 100*worst)

@@ -35,6 +35,12 @@ type Verification struct {
 	EmulatedCycles  float64 `json:"emulated_cycles"`
 	PredictedCycles float64 `json:"predicted_cycles"`
 	CycleError      float64 `json:"cycle_error"` // (predicted − emulated)/emulated, 0 when there are no layers
+	// Cycles of splitnas_load, the input stage (quantizing the window in
+	// an integer network, copying it in float32), averaged over the
+	// windows (the quantizer's rounding branches depend on the values),
+	// against the profile's prediction (Summary.InputCycles).
+	EmulatedInputCycles  float64 `json:"emulated_input_cycles"`
+	PredictedInputCycles float64 `json:"predicted_input_cycles"`
 }
 
 // Verify compiles the library WriteC wrote into dir for the host and runs
@@ -51,7 +57,7 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	want := reference(n, s.Split, inputs)
-	v := &Verification{Windows: len(inputs), PredictedCycles: s.Cycles}
+	v := &Verification{Windows: len(inputs), PredictedCycles: s.Cycles, PredictedInputCycles: s.InputCycles}
 	host, err := runHost(ctx, dir, inputs, len(want[0]))
 	if err != nil {
 		return nil, err
@@ -90,8 +96,9 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 			lines = append(lines, t)
 		}
 	}
-	if len(lines) != len(inputs) || len(res) != len(inputs) {
-		return nil, fmt.Errorf("export: the firmware printed %d tensors and timed %d runs for %d windows:\n%s", len(lines), len(res), len(inputs), out)
+	// Two timed pairs a window: splitnas_load, then splitnas_layers.
+	if len(lines) != len(inputs) || len(res) != 2*len(inputs) {
+		return nil, fmt.Errorf("export: the firmware printed %d tensors and timed %d runs for %d windows (want 2 a window):\n%s", len(lines), len(res), len(inputs), out)
 	}
 	for k, line := range lines {
 		b, err := hex.DecodeString(line)
@@ -102,7 +109,10 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 			v.EmuMismatches++
 		}
 	}
-	v.EmulatedCycles = res[0].Cycles
+	for k := range inputs {
+		v.EmulatedInputCycles += res[2*k].Cycles / float64(len(inputs))
+	}
+	v.EmulatedCycles = res[1].Cycles
 	if s.Split > 0 && v.EmulatedCycles > 0 {
 		v.CycleError = (v.PredictedCycles - v.EmulatedCycles) / v.EmulatedCycles
 	}

@@ -63,6 +63,9 @@ func writeDevice(b *bytes.Buffer, table string, d Device) {
 	fmt.Fprintf(b, "ram_bytes = %d\n", d.RAMBytes)
 	fmt.Fprintf(b, "bytes_per_weight = %s\n", tomlFloat(d.BytesPerWeight))
 	fmt.Fprintf(b, "bytes_per_activation = %s\n", tomlFloat(d.BytesPerActivation))
+	if d.InputCyclesPerValue != 0 {
+		fmt.Fprintf(b, "input_cycles_per_value = %s\n", tomlFloat(d.InputCyclesPerValue))
+	}
 	if d.LayerTableFile != "" {
 		fmt.Fprintf(b, "layer_table = %s\n", tomlString(d.LayerTableFile))
 	}

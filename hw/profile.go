@@ -53,6 +53,13 @@ type Device struct {
 	// Latency maps a layer kind ("conv1d", "conv1d_transpose", "dense",
 	// optionally "maxpool1d") to its latency surrogate.
 	Latency map[string]LatencyModel `toml:"latency"`
+	// InputCyclesPerValue is the cost of the input stage, per value of
+	// the input window, in cycles: what the edge does to a window before
+	// layer 1 (an integer network quantizes each float value to int8:
+	// a float division and TFLite's rounding, package export's
+	// splitnas_load). Optional; 0 when the window is used as it is
+	// (float32).
+	InputCyclesPerValue float64 `toml:"input_cycles_per_value"`
 	// LayerTableFile, if not empty, names a measurement CSV beside the
 	// profile file (for a built-in profile, beside it in hw/profiles):
 	// the device's per-layer latency table. Load reads it into Table.
@@ -120,6 +127,16 @@ func (d Device) LayerSeconds(l arch.Layer) (float64, error) {
 		return c / d.ClockHz, nil
 	}
 	return m.Cycles(l) / d.ClockHz, nil
+}
+
+// InputSeconds is the latency of the input stage for a window of shape
+// in: InputCyclesPerValue · in.Size() / ClockHz (0 if d's clock is not
+// positive, which Validate refuses).
+func (d Device) InputSeconds(in arch.Shape) float64 {
+	if d.ClockHz <= 0 {
+		return 0
+	}
+	return d.InputCyclesPerValue * float64(in.Size()) / d.ClockHz
 }
 
 // LayerEnergyMJ is the energy of running layer l on d: latency × power.

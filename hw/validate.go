@@ -78,6 +78,9 @@ func validateDevice(table string, d Device) error {
 			return fieldErr(table+"."+c.field, "must be a whole number of bits (a multiple of 0.125) up to 8 bytes, got %v", c.v)
 		}
 	}
+	if v := d.InputCyclesPerValue; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return fieldErr(table+".input_cycles_per_value", "must be a finite number ≥ 0, got %v", v)
+	}
 	for _, k := range slices.Sorted(maps.Keys(d.Latency)) {
 		if !knownKind(k) {
 			return fieldErr(table+".latency."+k, "unknown layer kind %q (known: %s)", k, strings.Join(Kinds(), ", "))

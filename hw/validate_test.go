@@ -50,6 +50,8 @@ func TestValidate(t *testing.T) {
 		{"zero bytes per weight", DefaultProfile, func(p *Profile) { p.Edge.BytesPerWeight = 0 }, "edge.bytes_per_weight", "must be positive"},
 		{"fractional bits", DefaultProfile, func(p *Profile) { p.Edge.BytesPerActivation = 0.3 }, "edge.bytes_per_activation", "whole number of bits"},
 		{"more than 8 bytes", DefaultProfile, func(p *Profile) { p.Edge.BytesPerWeight = 16 }, "edge.bytes_per_weight", "up to 8 bytes"},
+		{"negative input stage", "stm32l476-int8", func(p *Profile) { p.Edge.InputCyclesPerValue = -1 }, "edge.input_cycles_per_value", "finite number ≥ 0"},
+		{"NaN input stage", DefaultProfile, func(p *Profile) { p.Edge.InputCyclesPerValue = math.NaN() }, "edge.input_cycles_per_value", "finite number ≥ 0"},
 		{"no latency models", DefaultProfile, func(p *Profile) { p.Edge.Latency = nil }, "edge.latency.conv1d", "missing table"},
 		{"missing dense model", DefaultProfile, func(p *Profile) { delete(p.Edge.Latency, "dense") }, "edge.latency.dense", "missing table"},
 		{"unknown kind", DefaultProfile, func(p *Profile) { p.Edge.Latency["lstm"] = LatencyModel{} }, "edge.latency.lstm", `unknown layer kind "lstm"`},

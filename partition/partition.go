@@ -89,7 +89,7 @@ type Point struct {
 	Packets     int     `json:"packets"`
 	FlashBytes  int     `json:"flash_bytes"`
 	RAMBytes    int     `json:"ram_bytes"`
-	EdgeSeconds float64 `json:"edge_seconds"` // compute latency of layers 1..P
+	EdgeSeconds float64 `json:"edge_seconds"` // compute latency of the input stage and layers 1..P
 	ECompEdge   float64 `json:"e_comp_edge_mj"`
 	ECommEdge   float64 `json:"e_comm_edge_mj"`
 	EEdge       float64 `json:"e_edge_mj"`
@@ -103,9 +103,14 @@ type Point struct {
 type Table struct {
 	Scenario Scenario
 	Limits   Limits // resolved: never zero
-	Layers   []Layer
-	Points   []Point // Points[P], P = 0..L
-	Best     int     // index of the optimum in Points, −1 if no point is valid
+	// The edge's input stage (hw.Device.InputSeconds): its latency and
+	// energy, part of every point's EdgeSeconds and ECompEdge, P = 0
+	// included (an integer edge quantizes the window it sends).
+	InputSeconds float64
+	InputMJ      float64
+	Layers       []Layer
+	Points       []Point // Points[P], P = 0..L
+	Best         int     // index of the optimum in Points, −1 if no point is valid
 }
 
 // BestPoint returns the optimum, or false if no split point fits the
@@ -180,7 +185,9 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 		fogFrom[i] = fogFrom[i+1] + t.Layers[i].FogMJ
 	}
 	t.Points = make([]Point, len(net.Layers)+1)
-	var sec, comp float64
+	t.InputSeconds = prof.Edge.InputSeconds(net.Input())
+	t.InputMJ = t.InputSeconds * prof.Edge.ActivePowerMW
+	sec, comp := t.InputSeconds, t.InputMJ
 	for P := range t.Points {
 		if P > 0 {
 			sec += t.Layers[P-1].EdgeSeconds

@@ -87,10 +87,11 @@ func checkTable(t *testing.T, name string, net arch.Network, prof hw.Profile, ta
 	in := arch.ByteSize(net.Input().Size(), prec.ActBits)
 	p0 := tab.Points[0]
 	// At P = 0 the edge stores nothing but, at an integer precision, the
-	// scale it quantizes the input with.
-	if p0.ECompEdge != 0 || p0.EEdge != prof.Radio.EnergyMJ(in) || p0.FlashBytes != net.Flash(0, prec) {
-		t.Errorf("%s %v: P=0 has E_comp %v, E_edge %v, Flash %d; want 0, radio(%d B) = %v, arch's Flash(0)",
-			name, net, p0.ECompEdge, p0.EEdge, p0.FlashBytes, in, prof.Radio.EnergyMJ(in))
+	// scale it quantizes the input with, and computes nothing but that
+	// quantization (the input stage).
+	if p0.ECompEdge != tab.InputMJ || p0.EEdge != tab.InputMJ+prof.Radio.EnergyMJ(in) || p0.FlashBytes != net.Flash(0, prec) {
+		t.Errorf("%s %v: P=0 has E_comp %v, E_edge %v, Flash %d; want the input stage %v, + radio(%d B) = %v, arch's Flash(0)",
+			name, net, p0.ECompEdge, p0.EEdge, p0.FlashBytes, tab.InputMJ, in, prof.Radio.EnergyMJ(in))
 	}
 	if tab.Points[L].EFog != 0 {
 		t.Errorf("%s %v: E_fog(L) = %v, want 0", name, net, tab.Points[L].EFog)
@@ -314,4 +315,42 @@ func TestEvaluateRefusesInvalidInput(t *testing.T) {
 			t.Errorf("Evaluate(Scenario(2)) = %v, want an error naming it as invalid", err)
 		}
 	})
+}
+
+// An integer edge quantizes its window before layer 1, P = 0 included: the
+// input stage (input_cycles_per_value · values / clock) is in every point's
+// latency and compute energy, and in nothing of a float32 edge.
+func TestInputStage(t *testing.T) {
+	net, err := arch.Parse("2048x1-128x2-8x4-64x2-5", arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i8 := mustLoad(t, "stm32l476-int8")
+	without := i8
+	without.Edge.InputCyclesPerValue = 0
+	a, err := Evaluate(net, i8, Edge, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Evaluate(net, without, Edge, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSec := 47.0 * 2048 / 80e6
+	if !close(a.InputSeconds, wantSec, 1e-12) || !close(a.InputMJ, wantSec*i8.Edge.ActivePowerMW, 1e-12) {
+		t.Errorf("input stage %v s, %v mJ; want %v s at %v mW", a.InputSeconds, a.InputMJ, wantSec, i8.Edge.ActivePowerMW)
+	}
+	for P := range a.Points {
+		pa, pb := a.Points[P], b.Points[P]
+		if !close(pa.EdgeSeconds-pb.EdgeSeconds, wantSec, 1e-9) || !close(pa.ECompEdge-pb.ECompEdge, a.InputMJ, 1e-9) || pa.ECommEdge != pb.ECommEdge {
+			t.Errorf("P=%d: %+v against %+v without the input stage", P, pa, pb)
+		}
+	}
+	f32, err := Evaluate(net, mustLoad(t, "stm32l476"), Edge, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f32.InputSeconds != 0 || f32.Points[0].ECompEdge != 0 {
+		t.Errorf("float32: input stage %v s, E_comp_edge(0) %v", f32.InputSeconds, f32.Points[0].ECompEdge)
+	}
 }

@@ -164,12 +164,14 @@ func printExport(w io.Writer, r exportReport, dir string) {
 	fmt.Fprintf(w, "exported:  layers 1..%d of %d of %s (%s) to %s: %v\n", s.Split, s.Layers, s.Arch, s.Precision, dir, s.Files)
 	fmt.Fprintf(w, "returns:   tensor %d, %v (%d B to send)\n", s.Split, s.Output, s.SendBytes)
 	fmt.Fprintf(w, "memory:    Flash %d B (weights and constants), RAM %d B (the arena)\n", s.FlashBytes, s.RAMBytes)
-	fmt.Fprintf(w, "cost (%s): %d MACs, %.0f cycles, %.3f ms; E_edge %.5f mJ (compute %.5f + radio %.5f)\n",
-		s.Profile, s.MACs, s.Cycles, 1000*s.EdgeSeconds, s.EEdgeMJ, s.ECompMJ, s.ECommMJ)
+	fmt.Fprintf(w, "cost (%s): %d MACs, %.0f cycles (+ %.0f input stage), %.3f ms; E_edge %.5f mJ (compute %.5f + radio %.5f)\n",
+		s.Profile, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.EEdgeMJ, s.ECompMJ, s.ECommMJ)
 	if v := r.Verification; v != nil {
 		fmt.Fprintf(w, "verified:  %d windows; host vs Go reference: %d differ (largest difference %.2g); emulated vs host: %d differ\n",
 			v.Windows, v.HostMismatches, v.MaxRelDiff, v.EmuMismatches)
 		fmt.Fprintf(w, "cycles:    emulated %.0f (layers 1..%d, first window), profile predicts %.0f (%+.1f %%)\n",
 			v.EmulatedCycles, s.Split, v.PredictedCycles, 100*v.CycleError)
+		fmt.Fprintf(w, "input:     emulated %.0f cycles (splitnas_load, mean of the windows), profile predicts %.0f\n",
+			v.EmulatedInputCycles, v.PredictedInputCycles)
 	}
 }

@@ -70,15 +70,19 @@ func fogText(f hw.Fog) string {
 
 // inspectReport is what `splitnas inspect --json` prints.
 type inspectReport struct {
-	Arch       string            `json:"arch"`
-	Params     int               `json:"params"`
-	MACs       int               `json:"macs"`
-	Profile    string            `json:"profile"`
-	Scenario   string            `json:"scenario"`
-	FogFactor  float64           `json:"fog_factor,omitempty"`
-	FogDevice  string            `json:"fog_device,omitempty"`
-	FlashLimit int64             `json:"flash_limit_bytes"`
-	RAMLimit   int64             `json:"ram_limit_bytes"`
+	Arch       string  `json:"arch"`
+	Params     int     `json:"params"`
+	MACs       int     `json:"macs"`
+	Profile    string  `json:"profile"`
+	Scenario   string  `json:"scenario"`
+	FogFactor  float64 `json:"fog_factor,omitempty"`
+	FogDevice  string  `json:"fog_device,omitempty"`
+	FlashLimit int64   `json:"flash_limit_bytes"`
+	RAMLimit   int64   `json:"ram_limit_bytes"`
+	// The input stage (quantizing the window on an integer edge), part of
+	// every split point's edge compute.
+	InputMS    float64           `json:"input_stage_ms"`
+	InputMJ    float64           `json:"input_stage_mj"`
 	Layers     []partition.Layer `json:"layers"`
 	Partitions []partition.Point `json:"partitions"`
 	Best       *partition.Point  `json:"best"` // null when no split point fits
@@ -127,7 +131,7 @@ with its Flash, RAM and energies, marking the optimum for the scenario.
 			r := inspectReport{
 				Arch: name, Params: net.Params(), MACs: net.MACs(), Profile: prof.Name, Scenario: sc.String(),
 				FogFactor: prof.Fog.Factor, FlashLimit: tab.Limits.FlashBytes, RAMLimit: tab.Limits.RAMBytes,
-				Layers: tab.Layers, Partitions: tab.Points,
+				Layers: tab.Layers, Partitions: tab.Points, InputMS: 1000 * tab.InputSeconds, InputMJ: tab.InputMJ,
 			}
 			if prof.Fog.Device != nil {
 				r.FogDevice = prof.Fog.Device.Name
@@ -171,6 +175,9 @@ func printInspect(w io.Writer, r inspectReport, prof hw.Profile) {
 		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t\n", 1000*l.EdgeSeconds, l.EdgeMJ, l.FogMJ)
 	}
 	tw.Flush()
+	if r.InputMJ > 0 {
+		fmt.Fprintf(w, "input stage (quantizing the window, in every point's E_comp_edge): %.4g ms, %.4g mJ\n", r.InputMS, r.InputMJ)
+	}
 	fmt.Fprintf(w, "\nsplit points (scenario %s; energies in mJ; * = optimum):\n", r.Scenario)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "P\tsends\tbytes\tpackets\tFlash B\tRAM B\tE_comp_edge\tE_comm_edge\tE_edge\tE_fog\tE_total\tvalid\t")
