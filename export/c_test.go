@@ -128,11 +128,8 @@ func randomExports(t *testing.T, count int) []exported {
 // quant's integer path byte for byte and its float32 ones package nn's
 // within 1e-5 (of the tensor's largest magnitude); run on the emulated
 // Cortex-M4, the same tensors as on the host, and its cycles within 5 % of
-// the profile's prediction. One exception, float32 networks with kernel
-// overlap 2: 6 %. The float32 profile predicts from its four-term model,
-// fitted on overlap-1 layers (README "Calibration"); a layer table as the
-// integer profiles have would change every float32 energy the README
-// reports, so it is not done here (measured worst: 5.1 %).
+// the profile's prediction, in every precision and with kernel overlaps 1
+// and 2 (every built-in STM32 profile predicts from its layer table).
 func TestExportVerified(t *testing.T) {
 	hostCC(t)
 	armTools(t)
@@ -165,12 +162,8 @@ func TestExportVerified(t *testing.T) {
 				t.Errorf("%d of %d windows differ from Go on the host (largest difference %.3g), %d between host and emulation",
 					v.HostMismatches, v.Windows, v.MaxRelDiff, v.EmuMismatches)
 			}
-			tol := 0.05
-			if e.n.Float != nil && overlapping(e.net) {
-				tol = 0.06
-			}
-			if math.Abs(v.CycleError) > tol {
-				t.Errorf("emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within %.0f %%", v.EmulatedCycles, v.PredictedCycles, 100*v.CycleError, 100*tol)
+			if math.Abs(v.CycleError) > 0.05 {
+				t.Errorf("emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedCycles, v.PredictedCycles, 100*v.CycleError)
 			}
 			// The input stage: an integer network's quantizer, as the
 			// profile's input_cycles_per_value predicts it.
@@ -185,17 +178,6 @@ func TestExportVerified(t *testing.T) {
 		})
 	}
 	t.Logf("largest cycle error %.2f %%", 100*worst)
-}
-
-// overlapping reports whether net has a strided layer whose kernel is
-// longer than its stride (kernel overlap above 1).
-func overlapping(net arch.Network) bool {
-	for _, l := range net.Layers {
-		if l.Kind != arch.Dense && l.Stride > 1 && l.Kernel > l.Stride {
-			return true
-		}
-	}
-	return false
 }
 
 // symbolSizes returns the sizes of the symbols an object file defines,
