@@ -107,3 +107,37 @@ func (m *Model) Tensors(x []float32, fn func(i int, t []float32)) {
 		fn(i, t)
 	}
 }
+
+// Run runs layers from+1..to of the network on tensor from (in, its
+// values channel-major) and returns tensor to, each hidden layer followed by
+// its ReLU: with from = 0 and to = L it gives the logits Logits gives; with
+// to = P it is the edge part of a network split at P, and from = P the fog
+// part (float32 arithmetic, so edge then fog equals the whole network bit
+// for bit). It panics if the range or len(in) is wrong, like quant's Run.
+func (m *Model) Run(in []float32, from, to int) []float32 {
+	L := len(m.plan.layers)
+	if from < 0 || to > L || from > to {
+		panic(fmt.Sprintf("nn: Run from tensor %d to %d of a %d-layer network", from, to, L))
+	}
+	size := m.plan.inSize()
+	if from > 0 {
+		size = m.plan.layers[from-1].outSize()
+	}
+	if len(in) != size {
+		panic(fmt.Sprintf("nn: Run from tensor %d: got %d values, want %d", from, len(in), size))
+	}
+	x := in
+	for i := from; i < to; i++ {
+		g := &m.plan.layers[i]
+		y := make([]float32, g.outSize())
+		forward(g, m.params, x, y)
+		if g.relu {
+			relu(y)
+		}
+		x = y
+	}
+	if from == to {
+		x = append([]float32(nil), in...)
+	}
+	return x
+}

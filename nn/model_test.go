@@ -145,3 +145,46 @@ func TestLogits(t *testing.T) {
 	}()
 	m.Logits([]float32{1, 2}, out)
 }
+
+// TestRunSplits checks that the edge part (layers 1..P) followed by the
+// fog part (P+1..L) gives the whole network's logits bit for bit at every
+// split point, transposed layers included, and that wrong ranges panic.
+func TestRunSplits(t *testing.T) {
+	net, err := arch.Parse("256x1-64x4-128x2-5/o2", arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewModel(net, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 256)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i) / 7))
+	}
+	want := make([]float32, 5)
+	m.Logits(x, want)
+	L := len(net.Layers)
+	for P := 0; P <= L; P++ {
+		edge := m.Run(x, 0, P)
+		if got := len(edge); got != net.Tensor(P).Size() {
+			t.Fatalf("P=%d: edge tensor has %d values, want %d", P, got, net.Tensor(P).Size())
+		}
+		got := m.Run(edge, P, L)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("P=%d: logit %d = %g, whole network %g", P, i, got[i], want[i])
+			}
+		}
+	}
+	for _, c := range []struct{ from, to, n int }{{-1, 1, 256}, {2, 1, 256}, {0, L + 1, 256}, {0, 1, 255}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Run(%d values, %d, %d) did not panic", c.n, c.from, c.to)
+				}
+			}()
+			m.Run(make([]float32, c.n), c.from, c.to)
+		}()
+	}
+}
