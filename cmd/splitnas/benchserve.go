@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +40,10 @@ type benchServeReport struct {
 	Bytes      int    `json:"bytes_per_request"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	fog.BenchResult
+	// DirectThroughput is the reference: the same requests run through
+	// Model.Finish by as many goroutines in this process, without HTTP —
+	// the fog's compute alone (requests per second).
+	DirectThroughput float64 `json:"direct_throughput_rps"`
 }
 
 func newBenchServeCmd() *cobra.Command {
@@ -115,9 +121,14 @@ chooses it). --clients is at most %d, --requests at most %d and at least --clien
 			if err != nil {
 				return err
 			}
+			direct, err := benchDirect(m, load)
+			if err != nil {
+				return err
+			}
 			return writeJSON(cmd.OutOrStdout(), benchServeReport{
 				Model: name, Arch: m.Network().String(), Precision: m.Precision().Name, Dtype: m.Dtype(),
 				Split: P, Bytes: m.Bytes(P), GOMAXPROCS: runtime.GOMAXPROCS(0), BenchResult: res,
+				DirectThroughput: direct,
 			})
 		},
 	}
@@ -160,4 +171,39 @@ func benchServe(ctx context.Context, m *fog.Model, load fog.Load) (fog.BenchResu
 		berr = err
 	}
 	return res, berr
+}
+
+// benchDirect runs load's requests through m.Finish from load.Clients
+// goroutines, without a server, and returns the requests per second: the
+// reference bench serve's HTTP throughput is compared with.
+func benchDirect(m *fog.Model, load fog.Load) (float64, error) {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		errs = make([]error, load.Clients)
+	)
+	start := time.Now()
+	for w := range load.Clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= load.Requests {
+					return
+				}
+				k := i % len(load.Payloads)
+				r, err := m.Finish(load.Split, load.Payloads[k])
+				if err == nil && r.Class != load.Want[k] {
+					err = fmt.Errorf("class %d, want %d", r.Class, load.Want[k])
+				}
+				if err != nil && errs[w] == nil {
+					errs[w] = fmt.Errorf("bench serve: direct request %d: %w", i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return float64(load.Requests) / time.Since(start).Seconds(), nil
 }

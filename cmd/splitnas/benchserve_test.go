@@ -19,7 +19,8 @@ func TestBenchServe(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
 	for _, k := range []string{"model", "arch", "precision", "dtype", "split", "bytes_per_request", "gomaxprocs", "clients", "requests",
-		"errors", "seconds", "throughput_rps", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "latency_mean_ms"} {
+		"errors", "seconds", "throughput_rps", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_max_ms", "latency_mean_ms",
+		"direct_throughput_rps"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("no field %q in\n%s", k, out)
 		}
@@ -28,7 +29,7 @@ func TestBenchServe(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Requests != 200 || r.Clients != 4 || r.Errors != 0 || r.Split != 1 || r.Bytes != 1024 || r.Throughput <= 0 ||
+	if r.Requests != 200 || r.Clients != 4 || r.Errors != 0 || r.Split != 1 || r.Bytes != 1024 || r.Throughput <= 0 || r.DirectThroughput <= 0 ||
 		!(r.P50ms > 0 && r.P50ms <= r.P99ms) {
 		t.Errorf("report %+v", r)
 	}
