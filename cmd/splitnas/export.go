@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,12 +19,13 @@ import (
 func newExportCmd() *cobra.Command {
 	var (
 		model, format, out, profile, data string
+		rounding                          string
 		split, windows                    int
 		verify, asJSON                    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "export --model M [--split P] --format c --out DIR",
-		Short: "Write the edge part of a trained network as a C library",
+		Use:   "export --model M [--split P] [--format c|onnx [--onnx-rounding qdq|tflite]] --out DIR",
+		Short: "Write the edge part of a trained network as a C library, or the network as ONNX models",
 		Long: `Writes layers 1..P of a model as a self-contained C99 library into --out: splitnas_model.h with one
 entry point (splitnas_run: the input window in, tensor P out), splitnas_model.c with the weights as const
 arrays and one static activation arena, the layer kernels splitnas's latency profiles are measured on, a
@@ -39,14 +41,42 @@ scenario chooses.
 --verify also writes the example firmware (firmware/: make run builds it and runs it under QEMU) and checks
 the library on --windows test windows of --data: compiled for this machine, its tensors against splitnas's
 Go reference (bit for bit in int8 and int4, within 1e-5 in float32); run on the emulated Cortex-M4, against the host's;
-and the emulated cycles against the profile's prediction. It needs gcc, arm-none-eabi-gcc and qemu-system-arm.`,
+and the emulated cycles against the profile's prediction. It needs gcc, arm-none-eabi-gcc and qemu-system-arm.
+
+--format onnx writes the network as three ONNX models (opset 13) into --out instead: whole.onnx (layers
+1..L), edge.onnx (layers 1..P) and fog.onnx (layers P+1..L). The edge takes "input", float32 [batch, C, L]
+(channel-major), and returns "split", tensor P, which the fog takes; the whole model and the fog return
+"scores", [batch, K]. A float model gives float32 models; an integer one QDQ models (QuantizeLinear,
+DequantizeLinear and the float operators) whose "split" and "scores" are int8, exactly what the edge sends
+and what the integer reference computes. The command prints the names, shapes, and for int8 tensors scale
+and zero point; each model carries them, the architecture, split point, precision, rounding and class names
+in its metadata. --verify is for the C library only.
+
+--onnx-rounding (integer models only) chooses how the QDQ models round each layer's output. qdq, the
+default, writes the plain QDQ graph converters and vendor tools recognise and fuse into integer kernels;
+its QuantizeLinear rounds once, half to even, where the integer reference and the C round twice as
+TensorFlow Lite Micro does, so values may differ by a step per layer. tflite adds Sign(y)·δ (δ = half a
+step of the multiplier's right shift, per channel) to each layer's float output before QuantizeLinear,
+which makes that single rounding the double one: ONNX Runtime then gives the reference's int8 values, at
+the price of float operators between DequantizeLinear and QuantizeLinear that keep those layers unfused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {
 				return fmt.Errorf("--model is required")
 			}
-			if format != "c" {
-				return fmt.Errorf("--format %q: want c", format)
+			if format != "c" && format != "onnx" {
+				return fmt.Errorf("--format %q: want c or onnx", format)
+			}
+			if format == "onnx" && verify {
+				return fmt.Errorf("--verify checks the C library: it does not apply to --format onnx")
+			}
+			roundingSet := cmd.Flags().Changed("onnx-rounding")
+			if roundingSet && format != "onnx" {
+				return fmt.Errorf("--onnx-rounding applies to --format onnx only")
+			}
+			onnxRounding, err := export.ParseONNXRounding(rounding)
+			if err != nil {
+				return fmt.Errorf("--onnx-rounding %q: want qdq or tflite", rounding)
 			}
 			if out == "" {
 				return fmt.Errorf("--out is required: the directory to write the library into")
@@ -57,6 +87,9 @@ and the emulated cycles against the profile's prediction. It needs gcc, arm-none
 			n, err := loadAnyModel(model)
 			if err != nil {
 				return fmt.Errorf("--model: %w", err)
+			}
+			if roundingSet && n.Int == nil {
+				return fmt.Errorf("--onnx-rounding applies to integer models only: %s is a float model", model)
 			}
 			if !cmd.Flags().Changed("profile") && n.Int != nil {
 				profile = "stm32l476-int8"
@@ -82,6 +115,17 @@ and the emulated cycles against the profile's prediction. It needs gcc, arm-none
 			}
 			if split < 0 || split > len(net.Layers) {
 				return fmt.Errorf("--split %d: %s has layers 1..%d (0..%d)", split, net, len(net.Layers), len(net.Layers))
+			}
+			if format == "onnx" {
+				s, err := export.WriteONNXWith(out, n, split, export.ONNXOptions{Rounding: onnxRounding})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), s)
+				}
+				printONNX(cmd.OutOrStdout(), s, out)
+				return nil
 			}
 			var inputs [][]float32
 			if verify {
@@ -125,8 +169,9 @@ and the emulated cycles against the profile's prediction. It needs gcc, arm-none
 	}
 	f := cmd.Flags()
 	f.StringVar(&model, "model", "", "model file: float (.snnm) or integer, int8 or int4 weights (.snqm)")
-	f.IntVar(&split, "split", 0, "export layers 1..P (default: the profile's best split point, edge scenario)")
-	f.StringVar(&format, "format", "c", "output format: c")
+	f.IntVar(&split, "split", 0, "export layers 1..P as the edge part (default: the profile's best split point, edge scenario)")
+	f.StringVar(&format, "format", "c", "output format: c (the edge part as a C99 library) or onnx (whole, edge and fog ONNX models)")
+	f.StringVar(&rounding, "onnx-rounding", "qdq", "with --format onnx, an integer model's rounding: qdq (plain QDQ graph) or tflite (rounds as the integer reference and the C do)")
 	f.StringVar(&out, "out", "", "directory to write into")
 	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 / stm32l476-int4 for an int8 / int4 model)")
 	f.BoolVar(&verify, "verify", false, "write the example firmware and check the library on the host and the emulated Cortex-M4")
@@ -173,5 +218,34 @@ func printExport(w io.Writer, r exportReport, dir string) {
 			v.EmulatedCycles, s.Split, v.PredictedCycles, 100*v.CycleError)
 		fmt.Fprintf(w, "input:     emulated %.0f cycles (splitnas_load, mean of the windows), profile predicts %.0f\n",
 			v.EmulatedInputCycles, v.PredictedInputCycles)
+	}
+}
+
+// printONNX prints what --format onnx wrote: the files and the tensors they
+// exchange.
+func printONNX(w io.Writer, s *export.ONNXSummary, dir string) {
+	fmt.Fprintf(w, "exported:  %s (%s), split point %d of %d, as ONNX opset %d models to %s:\n", s.Arch, s.Precision, s.Split, s.Layers, s.Opset, dir)
+	for _, m := range []export.ONNXModelInfo{s.Whole, s.Edge, s.Fog} {
+		layers := fmt.Sprintf("layers %d..%d", m.From+1, m.To)
+		if m.From == m.To {
+			layers = "no layers"
+		}
+		nodes := fmt.Sprintf("%d nodes", m.Nodes)
+		if m.Nodes == 1 {
+			nodes = "1 node"
+		}
+		fmt.Fprintf(w, "  %-10s %s, %s: %s → %s\n", m.File, layers, nodes, m.Input, m.Output)
+	}
+	if q := s.InputQuant; q != nil {
+		fmt.Fprintf(w, "input:     quantized to int8 by the edge with scale %g, zero point %d\n", q.Scale, q.ZeroPoint)
+	}
+	switch s.Rounding {
+	case export.RoundTFLite.String():
+		fmt.Fprintf(w, "rounding:  tflite: each layer rounds as TensorFlow Lite Micro and the integer reference do (float ops before QuantizeLinear)\n")
+	case export.RoundQDQ.String():
+		fmt.Fprintf(w, "rounding:  qdq: plain QDQ graph, rounding once, half to even (may differ from the integer reference by a step per layer)\n")
+	}
+	if len(s.Classes) > 0 {
+		fmt.Fprintf(w, "classes:   %s (the order of the scores)\n", strings.Join(s.Classes, ", "))
 	}
 }
