@@ -169,6 +169,19 @@ func accuracyEnergyChart(r *search.Result) (template.HTML, error) {
 	p.Add(line)
 	p.Legend.Add(fmt.Sprintf("Pareto front (%d)", len(front)), line)
 
+	if ps := r.Pareto; ps != nil && len(ps.Members) > 0 {
+		// The nsga2 search's finished Pareto set (feasible members only,
+		// perhaps thinned by the cap).
+		var members plotter.XYs
+		for _, m := range ps.Members {
+			members = append(members, plotter.XY{X: m.EnergyMJ, Y: 100 * m.ValAccuracy})
+			xs = append(xs, m.EnergyMJ)
+		}
+		if err := add(members, "Pareto set members", draw.BoxGlyph{}, green); err != nil {
+			return "", err
+		}
+	}
+
 	if lim := r.Settings.EnergyLimitMJ; lim > 0 {
 		v := vline{X: lim, Style: draw.LineStyle{Color: red, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}}
 		p.Add(v)

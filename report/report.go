@@ -1,7 +1,9 @@
 // Package report renders a search result as a self-contained HTML page.
 //
 // The page has inline CSS and inline SVG charts drawn with gonum/plot; it
-// needs no network access and no JavaScript. Names from the result (class
+// needs no network access. Only the Pareto-set table of an nsga2 search
+// has a few lines of inline JavaScript (the energy-budget input); the
+// rest of the page needs none. Names from the result (class
 // names, architectures, file names) are escaped by html/template.
 package report
 
@@ -61,6 +63,28 @@ type page struct {
 	Generations []search.Generation
 	Confusion   *confusion
 	Top         []topRow
+	Pareto      *paretoTable // nsga2 results only
+}
+
+// paretoTable is the Pareto set of an nsga2 search, by energy.
+type paretoTable struct {
+	Objectives string
+	Note       string
+	Scenario   string
+	Rows       []paretoRow
+}
+
+// paretoRow is one member. The raw numbers feed the budget input's
+// script (data attributes); the strings are shown.
+type paretoRow struct {
+	ID                   int
+	Arch                 string
+	P                    int
+	EnergyMJ, ValA, ValB float64
+	Energy, Flash, RAM   string
+	ValAText, ValBText   string
+	Test, Model          string
+	Best                 bool // the search's best (no budget)
 }
 
 type row struct{ Name, Value string }
@@ -108,6 +132,7 @@ func newPage(r *search.Result) (*page, error) {
 		Generations: r.History,
 		Confusion:   confusionTable(r),
 		Top:         topTable(r.Candidates),
+		Pareto:      paretoRows(r),
 	}
 	if r.Settings.Data == "" {
 		pg.Title = "splitnas search report"
@@ -149,7 +174,7 @@ func settingsRows(r *search.Result) []row {
 		energyLimit = energy(s.EnergyLimitMJ) + " mJ per inference"
 	}
 	classes := fmt.Sprintf("%d: %s", len(s.Classes), strings.Join(s.Classes, ", "))
-	return []row{
+	rows := []row{
 		{"Strategy", s.Strategy},
 		{"Data", s.Data},
 		{"Classes", classes},
@@ -166,6 +191,11 @@ func settingsRows(r *search.Result) []row {
 		{"Seed", strconv.FormatUint(s.Seed, 10)},
 		{"Run time", seconds(r.Seconds)},
 	}
+	if len(s.Objectives) > 0 {
+		rows = append(rows, row{"Objectives (NSGA-II)", fmt.Sprintf("%s; energy limit, if any, a constraint; Pareto set capped at %d members",
+			strings.Join(s.Objectives, ", "), s.ParetoMax)})
+	}
+	return rows
 }
 
 // bestRows summarises the final model, or returns nil.
@@ -355,6 +385,28 @@ func topTable(cands []search.Candidate) []topRow {
 		rows = append(rows, topRow{Rank: i + 1, Candidate: c, Front: onFront[c.ID]})
 	}
 	return rows
+}
+
+// paretoRows lists an nsga2 result's Pareto set by energy, or returns nil.
+func paretoRows(r *search.Result) *paretoTable {
+	p := r.Pareto
+	if p == nil {
+		return nil
+	}
+	t := &paretoTable{Objectives: strings.Join(p.Objectives, ", "), Note: p.Note, Scenario: r.Settings.Scenario}
+	for _, m := range p.Members {
+		model := m.Model
+		if model == "" {
+			model = "not saved"
+		}
+		t.Rows = append(t.Rows, paretoRow{
+			ID: m.Candidate, Arch: m.Arch, P: m.Partition, EnergyMJ: m.EnergyMJ, ValA: m.ValAccuracy, ValB: m.ValBAccuracy,
+			Energy: energy(m.EnergyMJ), Flash: count(m.FlashBytes), RAM: count(m.RAMBytes),
+			ValAText: pct(m.ValAccuracy), ValBText: pct(m.ValBAccuracy), Test: pct(m.TestAccuracy), Model: model,
+			Best: r.Best != nil && r.Best.Arch == m.Arch && r.Best.Partition == m.Partition,
+		})
+	}
+	return t
 }
 
 // pct formats a fraction as a percentage.

@@ -355,3 +355,44 @@ func TestWritePerClass(t *testing.T) {
 		}
 	}
 }
+
+// An nsga2 result shows its Pareto set: the members on the chart, a table
+// by energy with the budget input and its script; other results do not.
+func TestWritePareto(t *testing.T) {
+	r := synthetic(t, 20, 2)
+	if page := render(t, r); strings.Contains(page, `id="pareto"`) || strings.Contains(page, "<script>") {
+		t.Error("a joint result shows a Pareto-set section")
+	}
+	r.Settings.Strategy = "nsga2"
+	r.Pareto = &search.Pareto{Objectives: []string{"accuracy", "energy"}, Found: 5, Max: 3, Capped: true,
+		Note: "the Pareto set had 5 members; the 3 most spread out were finished"}
+	for i, e := range []float64{0.01, 0.05, 0.2} {
+		m := search.ParetoMember{Candidate: 10 + i, EnergyMJ: e, Best: *r.Best}
+		m.Arch = fmt.Sprintf("2048x1-<m%d>-5", i)
+		m.ValAccuracy, m.ValBAccuracy, m.TestAccuracy = 0.6+0.1*float64(i), 0.55+0.1*float64(i), 0.5+0.1*float64(i)
+		m.Model = search.ParetoModelFile(10 + i)
+		r.Pareto.Members = append(r.Pareto.Members, m)
+	}
+	page := render(t, r)
+	// The one script (the budget input's) is the only one allowed; it
+	// holds no '<' or '&', so the page parses as XML with it too.
+	scripts := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindAllStringSubmatch(page, -1)
+	if len(scripts) != 1 || strings.ContainsAny(scripts[0][1], "<&") {
+		t.Fatalf("%d scripts, want 1 without '<' or '&'", len(scripts))
+	}
+	checkPage(t, strings.Replace(page, scripts[0][0], "", 1), 4)
+	for _, want := range []string{
+		`<section id="pareto">`, "Pareto set members (3)", `<input id="budget"`, "<script>",
+		"the 3 most spread out were finished",
+		`data-id="11" data-e="0.05" data-a="0.7" data-b="0.65"`,
+		"2048x1-&lt;m2&gt;-5", "pareto-12.model", "70.00 %",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// By energy, in the order of the set.
+	if a, b := strings.Index(page, `data-id="10"`), strings.Index(page, `data-id="12"`); a < 0 || b < a {
+		t.Error("Pareto rows not in energy order")
+	}
+}

@@ -63,7 +63,61 @@ point. {{if .Counts.Abandoned}}{{.Counts.Abandoned}} abandoned candidates have n
 {{else}}<p class="warn">No trained candidates to plot{{if .Counts.Abandoned}} ({{.Counts.Abandoned}} abandoned){{end}}.</p>
 {{end}}</section>
 
-<section id="progress">
+{{with .Pareto}}<section id="pareto">
+<h2>Pareto set</h2>
+<p>The feasible candidates no other feasible candidate beats on every objective ({{.Objectives}}), each finished
+as a single-objective search's winner: its own model file and one test evaluation. {{if .Note}}{{.Note}}.{{end}}
+Type an energy budget to highlight the member <code>splitnas pick</code> chooses for it: the best validation
+accuracy B (the selection score; never the test score) among the members within the budget.</p>
+<p><label>Energy budget ({{.Scenario}} scenario, mJ per inference): <input id="budget" type="number" min="0" step="any" placeholder="e.g. 0.05"></label>
+<span id="budget-note" class="note"></span></p>
+<table id="pareto-table">
+<tr><th class="num">id</th><th>architecture</th><th class="num">P</th><th class="num">energy mJ</th><th class="num">Flash B</th>
+<th class="num">RAM B</th><th class="num">val A</th><th class="num">val B</th><th class="num">test</th><th>model</th></tr>
+{{range .Rows}}<tr data-id="{{.ID}}" data-e="{{.EnergyMJ}}" data-a="{{.ValA}}" data-b="{{.ValB}}" data-arch="{{.Arch}}"{{if .Best}} class="chosen" data-best="1"{{end}}>
+<td class="num">{{.ID}}</td><td class="mono">{{.Arch}}</td><td class="num">{{.P}}</td><td class="num">{{.Energy}}</td>
+<td class="num">{{.Flash}}</td><td class="num">{{.RAM}}</td><td class="num">{{.ValAText}}</td><td class="num">{{.ValBText}}</td>
+<td class="num">{{.Test}}</td><td class="mono">{{.Model}}</td></tr>
+{{end}}</table>
+<p class="note">By energy. Bold: the search's best without a budget, or, once a budget is typed, the member for it;
+grey: over the budget.</p>
+<script>
+(function () {
+  var input = document.getElementById("budget"), note = document.getElementById("budget-note");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#pareto-table tr[data-e]"));
+  function num(r, k) { return parseFloat(r.getAttribute("data-" + k)); }
+  // The script holds no less-than sign or ampersand, so that the page
+  // stays well-formed for an XML parser too.
+  function better(x, y) { // as splitnas pick: val B, then val A, then lower energy, then earlier candidate
+    if (num(x, "b") !== num(y, "b")) return num(x, "b") > num(y, "b");
+    if (num(x, "a") !== num(y, "a")) return num(x, "a") > num(y, "a");
+    if (num(x, "e") !== num(y, "e")) return num(y, "e") > num(x, "e");
+    return num(y, "id") > num(x, "id");
+  }
+  function update() {
+    var b = parseFloat(input.value), best = null, cheapest = null;
+    rows.forEach(function (r) {
+      r.className = "";
+      if (!cheapest || num(cheapest, "e") > num(r, "e")) cheapest = r;
+      if (num(r, "e") > b) { r.className = "invalid"; return; } // false when no budget is typed (NaN)
+      if (!best || better(r, best)) best = r;
+    });
+    if (!(b > 0)) {
+      rows.forEach(function (r) { if (r.getAttribute("data-best")) r.className = "chosen"; });
+      note.textContent = "";
+    } else if (best) {
+      best.className = "chosen";
+      note.textContent = "best within " + b + " mJ: " + best.getAttribute("data-arch");
+    } else if (cheapest) {
+      note.textContent = "no member within " + b + " mJ; the cheapest needs " + num(cheapest, "e").toPrecision(4) + " mJ";
+    }
+  }
+  input.addEventListener("input", update);
+})();
+</script>
+</section>
+
+{{end}}<section id="progress">
 <h2>Progress per generation</h2>
 {{if .History}}<figure>
 {{.History}}

@@ -24,11 +24,16 @@ const checkpointVersion = 2
 // checkpoint is the state of a search between generations: with the same
 // configuration and data, it continues exactly as the search would have.
 type checkpoint struct {
-	Version    int          `json:"version"`
-	Settings   Settings     `json:"settings"`
-	Next       int          `json:"next_generation"` // generations finished
-	RNG        []byte       `json:"rng"`             // the GA's PCG state
-	Population []int        `json:"population"`      // candidate IDs
+	Version  int      `json:"version"`
+	Settings Settings `json:"settings"`
+	Next     int      `json:"next_generation"` // generations finished
+	RNG      []byte   `json:"rng"`             // the GA's PCG state
+	// Population holds the current population's candidate IDs. For the
+	// NSGA2 strategy these are the survivors of the last (μ+λ) selection,
+	// the parents of the next generation: their ranks and crowding
+	// distances follow from their candidates' scores (in Candidates), so
+	// the population is the whole NSGA-II state besides the RNG.
+	Population []int        `json:"population"`
 	Candidates []Candidate  `json:"candidates"`
 	History    []Generation `json:"history"`
 	Seconds    float64      `json:"seconds"`

@@ -63,6 +63,12 @@ func (s *searcher) settings() Settings {
 	if c.Halving.on() {
 		st.RungEpochs, st.Eta = c.Halving.RungEpochs(c.Train.Epochs), c.Halving.Eta
 	}
+	if c.Strategy == NSGA2 {
+		for _, o := range c.objectives() {
+			st.Objectives = append(st.Objectives, string(o))
+		}
+		st.ParetoMax = c.ParetoMax
+	}
 	if c.Teacher != nil {
 		st.Recipe.Teacher, st.Recipe.TeacherSHA256 = c.Teacher.String(), s.teacherHash
 		st.Recipe.Temperature, st.Recipe.Alpha = c.Temperature, c.Train.Alpha
@@ -138,17 +144,35 @@ func (s *searcher) pick() int {
 }
 
 // finish extracts the best model, scores it once on the test split, and
-// saves it.
+// saves it. For the NSGA2 strategy it finishes the Pareto set instead
+// (finishPareto).
 func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	r := s.result()
+	if s.cfg.Strategy == NSGA2 {
+		return s.finishPareto(ctx, r)
+	}
 	id := s.pick()
 	if id < 0 {
 		return r, s.noValid()
 	}
+	b, _, _, err := s.finishCandidate(ctx, id, ModelFile, QuantModelFile)
+	if err != nil {
+		return r, err
+	}
+	r.Best = b
+	return r, nil
+}
+
+// finishCandidate turns candidate id into a final model: its search-time
+// model (retrained if it was trained before a resume), or with
+// FinalEpochs the best of the final trainings; scored once on the test
+// split and, with a Dir, saved there as modelFile (and, on an integer
+// profile, its integer network as qmodelFile).
+func (s *searcher) finishCandidate(ctx context.Context, id int, modelFile, qmodelFile string) (*Best, *nn.Model, *quant.Model, error) {
 	c := s.cands[id]
 	net, err := s.cfg.Space.Decode(c.Genome)
 	if err != nil {
-		return r, err
+		return nil, nil, nil, err
 	}
 	model, qm := s.models[id], s.qmodels[id]
 	if model == nil {
@@ -157,22 +181,22 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 		cfg := s.trainConfig(c, c.Key())
 		res, err := s.cfg.Engine.Train(ctx, net, s.train, s.valA, cfg)
 		if err != nil {
-			return r, fmt.Errorf("search: retraining the best candidate %s: %w", c.Arch, err)
+			return nil, nil, nil, fmt.Errorf("search: retraining candidate %s: %w", c.Arch, err)
 		}
 		model = res.Model
 		if qm, err = s.deploy(res); err != nil {
-			return r, fmt.Errorf("search: quantizing the best candidate %s: %w", c.Arch, err)
+			return nil, nil, nil, fmt.Errorf("search: quantizing candidate %s: %w", c.Arch, err)
 		}
 	}
 	var final *Final
 	if s.cfg.FinalEpochs > 0 {
 		if final, model, qm, err = s.finalTraining(ctx, c, net); err != nil {
-			return r, err
+			return nil, nil, nil, err
 		}
 	}
 	tab, err := partition.Evaluate(net, s.cfg.Profile, s.cfg.Scenario, s.limits)
 	if err != nil {
-		return r, err
+		return nil, nil, nil, err
 	}
 	pt := tab.Points[c.Partition]
 	if s.cfg.Strategy == Sequential {
@@ -181,7 +205,7 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	}
 	test, err := nn.Evaluate(model, s.test)
 	if err != nil {
-		return r, err
+		return nil, nil, nil, err
 	}
 	var q *Quantized
 	if qm != nil {
@@ -190,10 +214,10 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 		q = &Quantized{Precision: qm.Precision().Name, Method: string(s.quant), WeightBits: qm.Bits,
 			FloatTestAccuracy: test.Accuracy, FloatTestBalancedAccuracy: test.BalancedAccuracy}
 		if test, err = quant.Evaluate(qm, s.test); err != nil {
-			return r, err
+			return nil, nil, nil, err
 		}
 	}
-	r.Best = &Best{
+	b := &Best{
 		Arch: c.Arch, Partition: pt.P, ValAccuracy: c.ValAccuracy, ValBAccuracy: c.ValBAccuracy,
 		TestAccuracy: test.Accuracy, TestMacroF1: test.MacroF1, TestConfusion: test.Confusion,
 		TestBalancedAccuracy: test.BalancedAccuracy, TestPerClass: test.PerClass,
@@ -201,19 +225,32 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 		EEdge: pt.EEdge, ETotal: pt.ETotal, Layers: tab.Layers, Partitions: tab.Points, Final: final,
 		Precision: s.cfg.Profile.Edge.Precision().Name, Quantized: q,
 	}
-	if s.cfg.Dir != "" {
-		if err := nn.SaveFile(filepath.Join(s.cfg.Dir, ModelFile), model); err != nil {
-			return r, err
-		}
-		r.Best.Model = ModelFile
-		if qm != nil {
-			if err := quant.SaveFile(filepath.Join(s.cfg.Dir, QuantModelFile), qm); err != nil {
-				return r, err
-			}
-			q.Model = QuantModelFile
-		}
+	if err := s.saveModels(b, model, qm, modelFile, qmodelFile); err != nil {
+		return nil, nil, nil, err
 	}
-	return r, nil
+	return b, model, qm, nil
+}
+
+// saveModels writes a final model (and its integer network, if any) to
+// Dir under the given names and records the names in b; without a Dir it
+// does nothing.
+func (s *searcher) saveModels(b *Best, model *nn.Model, qm *quant.Model, modelFile, qmodelFile string) error {
+	if s.cfg.Dir == "" {
+		return nil
+	}
+	if err := nn.SaveFile(filepath.Join(s.cfg.Dir, modelFile), model); err != nil {
+		return err
+	}
+	b.Model = modelFile
+	if qm != nil {
+		if err := quant.SaveFile(filepath.Join(s.cfg.Dir, qmodelFile), qm); err != nil {
+			return err
+		}
+		q := *b.Quantized // b may share it with another Best
+		q.Model = qmodelFile
+		b.Quantized = &q
+	}
+	return nil
 }
 
 // finalTraining trains the chosen candidate's architecture FinalSeeds

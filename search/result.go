@@ -213,6 +213,10 @@ type Settings struct {
 	// one, the quantization method ("qat" or "ptq").
 	Precision string `json:"precision"`
 	Quant     string `json:"quant,omitempty"`
+	// Objectives and ParetoMax are the NSGA2 strategy's (absent for the
+	// others): what it optimised, and the cap on the finished Pareto set.
+	Objectives []string `json:"objectives,omitempty"`
+	ParetoMax  int      `json:"pareto_max,omitempty"`
 }
 
 // Recipe is the training recipe every candidate is trained with (package
@@ -238,9 +242,42 @@ type Recipe struct {
 
 // Result is what a search produces; it is written as result.json.
 type Result struct {
-	Settings   Settings     `json:"settings"`
-	Best       *Best        `json:"best"`
+	Settings Settings `json:"settings"`
+	// Best is the final model. For the NSGA2 strategy it is the member of
+	// the Pareto set with the highest selection score (validation half B),
+	// i.e. the best model with no budget beyond the search's.
+	Best *Best `json:"best"`
+	// Pareto is the NSGA2 strategy's final Pareto set; nil for the others.
+	Pareto     *Pareto      `json:"pareto,omitempty"`
 	History    []Generation `json:"history"`
 	Candidates []Candidate  `json:"candidates"`
 	Seconds    float64      `json:"seconds"`
+}
+
+// Pareto is the final Pareto set of an NSGA2 search: the feasible
+// candidates (within every budget) that no other feasible candidate
+// dominates on the search's objectives, over every candidate evaluated
+// (with successive halving, only those trained for the full epochs, if
+// any). Each member is finished as a single-objective search's winner is:
+// final training if configured, scored once on the test split, saved.
+type Pareto struct {
+	Objectives []string `json:"objectives"`
+	// Found is the size of the set before the cap; when it exceeds Max,
+	// Capped is true and Members holds the Max members ParetoCap keeps
+	// (thinned by crowding distance).
+	Found   int            `json:"found"`
+	Max     int            `json:"max"`
+	Capped  bool           `json:"capped"`
+	Note    string         `json:"note,omitempty"`
+	Members []ParetoMember `json:"members"` // by energy ascending
+}
+
+// ParetoMember is one finished member of the Pareto set: its candidate's
+// ID, the scenario's energy (the objective, E_edge or E_total) and
+// everything a single-objective search's Best records. Model names its
+// own files (pareto-<id>.model, pareto-<id>.snqm).
+type ParetoMember struct {
+	Candidate int     `json:"candidate"`
+	EnergyMJ  float64 `json:"energy_mj"`
+	Best
 }

@@ -14,6 +14,13 @@
 // the valid candidate with the best accuracy on validation half B is the
 // result, and only it is scored on the test split.
 //
+// The NSGA2 strategy (nsga2.go) is multi-objective instead: NSGA-II
+// (Deb et al. 2002) over validation accuracy A, energy and optionally
+// Flash and RAM, with the same genome, crossover, mutation, training and
+// caching; the energy limit, if any, is a constraint. It ends with the
+// Pareto set of the feasible candidates, each finished as a winner is
+// (paretoset.go), from which PickMember chooses a model for a budget.
+//
 // Every architecture is trained with a seed derived from the search seed
 // and its text form, and generation results are gathered in a fixed order,
 // so a search gives the same result for any number of workers, and a
@@ -54,15 +61,20 @@ const (
 	// Random draws every generation's candidates at random (no selection),
 	// each split at its optimal point: the same evaluation budget as Joint.
 	Random Strategy = "random"
+	// NSGA2 is multi-objective: NSGA-II (Deb et al. 2002) over validation
+	// accuracy, energy and optionally Flash and RAM (Config.Objectives),
+	// each candidate split at its optimal point as in Joint; the result
+	// holds the Pareto set (Result.Pareto). See nsga2.go.
+	NSGA2 Strategy = "nsga2"
 )
 
-// ParseStrategy reads "joint", "sequential" or "random".
+// ParseStrategy reads "joint", "sequential", "random" or "nsga2".
 func ParseStrategy(s string) (Strategy, error) {
 	switch st := Strategy(s); st {
-	case Joint, Sequential, Random:
+	case Joint, Sequential, Random, NSGA2:
 		return st, nil
 	}
-	return "", fmt.Errorf("unknown strategy %q (want joint, sequential or random)", s)
+	return "", fmt.Errorf("unknown strategy %q (want joint, sequential, random or nsga2)", s)
 }
 
 // Config sets up a search.
@@ -73,6 +85,18 @@ type Config struct {
 	Scenario      partition.Scenario
 	Limits        partition.Limits // zero fields: the profile's sizes
 	EnergyLimitMJ float64          // 0: no energy limit
+
+	// Objectives are what the NSGA2 strategy optimises: accuracy and
+	// energy always, Flash and RAM if listed; nil means
+	// DefaultObjectives. Other strategies ignore them. With NSGA2 the
+	// energy limit, if any, is a constraint (violation E − E_limit), not a
+	// penalty; Elite and Tournament are unused (binary tournaments, and
+	// the (μ+λ) survival keeps the best).
+	Objectives []Objective
+	// ParetoMax caps the Pareto set an NSGA2 search finishes (trains
+	// finally, scores on the test split, saves): a larger set is thinned
+	// by crowding distance (ParetoCap). 0 means DefaultParetoMax.
+	ParetoMax int
 
 	Population  int // candidates per generation, ≥ 2
 	Generations int // ≥ 1
@@ -185,6 +209,11 @@ func (c Config) Validate(d *dataset.Dataset) error {
 		return bad("FinalSeeds", c.FinalSeeds, "want ≥ 0 (0: 3 when FinalEpochs > 0)")
 	case c.Resume && c.Dir == "":
 		return bad("Resume", c.Resume, "needs Dir, the directory holding the checkpoint")
+	case c.ParetoMax < 0:
+		return bad("ParetoMax", c.ParetoMax, "want ≥ 1 (0: the default)")
+	}
+	if err := checkObjectives(c.objectives()); err != nil {
+		return &ConfigError{Field: "Objectives", Value: c.Objectives, Err: err}
 	}
 	for i, lr := range c.LearningRates {
 		if !(lr > 0) || math.IsInf(lr, 0) || slices.Contains(c.LearningRates[:i], lr) {
@@ -303,6 +332,9 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	}
 	if cfg.FinalEpochs > 0 && cfg.FinalSeeds == 0 {
 		cfg.FinalSeeds = 3
+	}
+	if cfg.ParetoMax == 0 {
+		cfg.ParetoMax = DefaultParetoMax
 	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, qmodels: map[int]*quant.Model{}, start: time.Now()}
 	s.bits, _ = cfg.weightBits() // checked by Validate
@@ -530,7 +562,11 @@ func candidateSeed(seed uint64, key string) uint64 {
 // generation fills generation g's population and evaluates it.
 func (s *searcher) generation(ctx context.Context, g int) error {
 	t0 := time.Now()
-	ids, abandoned, err := s.propose(g)
+	propose := s.propose
+	if s.cfg.Strategy == NSGA2 {
+		propose = s.proposeNSGA2
+	}
+	ids, abandoned, err := propose(g)
 	if err != nil {
 		return err
 	}
@@ -538,7 +574,11 @@ func (s *searcher) generation(ctx context.Context, g int) error {
 	if err != nil {
 		return err
 	}
-	s.pop = ids
+	if s.cfg.Strategy == NSGA2 && g > 0 {
+		s.pop = s.survive(s.pop, ids) // (μ+λ): parents and offspring compete
+	} else {
+		s.pop = ids
+	}
 	gen := s.summarise(g, trained[0], abandoned, time.Since(t0).Seconds())
 	if s.cfg.Halving.on() {
 		gen.TrainedPerRung = trained

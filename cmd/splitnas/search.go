@@ -40,6 +40,7 @@ func newSearchCmd() *cobra.Command {
 		data, out, resume, strategy string
 		energyLimit                 string
 		overlaps, lrs               string
+		objectives                  string
 		lengths, channels           string
 		quantMethod                 string
 		recipe                      = recipeFlags{autoSelect: true}
@@ -60,7 +61,12 @@ checkpoint after every generation. Ctrl-C stops after saving the checkpoint; --r
 continues with the original flags and ends with the same result as an uninterrupted run.
 
 --strategy sequential searches with every network entirely on the edge and splits the winner
-afterwards; --strategy random draws every candidate at random. Both use the same budget.`,
+afterwards; --strategy random draws every candidate at random. Both use the same budget.
+
+--strategy nsga2 is multi-objective (NSGA-II): it optimises validation accuracy and energy (and,
+with --objectives, Flash and RAM) at once, with --energy-limit as a constraint, and writes the
+Pareto set (at most --pareto-max members, each finished and saved as pareto-<id>.model) to
+result.json; "splitnas pick" then chooses the member for a budget without training.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if resume != "" {
@@ -108,6 +114,17 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 				cfg.Temperature = recipe.temperature
 			}
 			cfg.Strategy, cfg.Profile, cfg.Scenario, cfg.Limits = st, prof, sc, lim
+			if cmd.Flags().Changed("objectives") {
+				if st != search.NSGA2 {
+					return fmt.Errorf("--objectives %s: only --strategy nsga2 has several objectives", objectives)
+				}
+				if cfg.Objectives, err = search.ParseObjectives(objectives); err != nil {
+					return fmt.Errorf("--objectives: %w", err)
+				}
+			}
+			if cmd.Flags().Changed("pareto-max") && st != search.NSGA2 {
+				return fmt.Errorf("--pareto-max %d: only --strategy nsga2 has a Pareto set", cfg.ParetoMax)
+			}
 			cfg.Space.InputLength, cfg.Space.InputChannels, cfg.Space.Classes = d.Length, d.Channels, len(d.Classes)
 			cfg.Space.Kernel.Same = same
 			if err := searchedGenes(&cfg, overlaps, lrs); err != nil {
@@ -151,7 +168,9 @@ afterwards; --strategy random draws every candidate at random. Both use the same
 	f.StringVar(&data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
 	f.StringVar(&out, "out", "out/search", "output directory")
 	f.StringVar(&resume, "resume", "", "continue the search whose output directory is DIR, with its flags")
-	f.StringVar(&strategy, "strategy", string(search.Joint), "joint, sequential or random")
+	f.StringVar(&strategy, "strategy", string(search.Joint), "joint, sequential, random or nsga2 (multi-objective: a Pareto set)")
+	f.StringVar(&objectives, "objectives", "accuracy,energy", "with --strategy nsga2: what to optimise, comma-separated: accuracy and energy, and optionally flash and ram")
+	f.IntVar(&cfg.ParetoMax, "pareto-max", search.DefaultParetoMax, "with --strategy nsga2: finish at most this many Pareto members (a larger set is thinned by crowding distance)")
 	f.StringVar(&energyLimit, "energy-limit", "", "energy budget per inference for the scenario, e.g. 0.05mJ or 50uJ (default: none)")
 	f.IntVar(&cfg.Population, "population", cfg.Population, "candidates per generation")
 	f.IntVar(&cfg.Generations, "generations", cfg.Generations, "generations")
@@ -298,6 +317,17 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 		}
 	}
 	fmt.Fprintf(w, "search:  %s, %d generations, %d architectures trained in %.0f s\n", r.Settings.Strategy, len(r.History), trained, r.Seconds)
+	if p := r.Pareto; p != nil {
+		fmt.Fprintf(w, "pareto:  %d members on %s", len(p.Members), strings.Join(p.Objectives, ", "))
+		if p.Capped {
+			fmt.Fprintf(w, " (of %d found, capped at --pareto-max %d by crowding distance)", p.Found, p.Max)
+		}
+		fmt.Fprintf(w, "; choose one for a budget with: splitnas pick --result %s --energy-limit …\n", dir)
+		for _, m := range p.Members {
+			fmt.Fprintf(w, "         %.4f mJ  val A %.4f B %.4f test %.4f  Flash %d B RAM %d B  %s\n",
+				m.EnergyMJ, m.ValAccuracy, m.ValBAccuracy, m.TestAccuracy, m.FlashBytes, m.RAMBytes, m.Arch)
+		}
+	}
 	fmt.Fprintf(w, "results: %s, model %s\n", filepath.Join(dir, resultFile), filepath.Join(dir, b.Model))
 	fmt.Fprintf(w, "report:  %s\n", filepath.Join(dir, reportFile))
 }
@@ -338,6 +368,10 @@ func searchFlag(field string) (string, bool) {
 		return "final-epochs", true
 	case "FinalSeeds":
 		return "final-seeds", true
+	case "Objectives":
+		return "objectives", true
+	case "ParetoMax":
+		return "pareto-max", true
 	case "data":
 		return "data", true
 	}
