@@ -151,6 +151,40 @@ func kernelTestLayers(t *testing.T) []arch.Layer {
 	}
 	// A hidden Dense layer with ReLU.
 	ls = append(ls, arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 6, Ch: 3}, Out: arch.Shape{Len: 9, Ch: 1}, ReLU: true})
+	// The paths of the search space's largest layers, on small inputs:
+	// kernel-2 stride-2 convolutions of two and four input channels (pairs
+	// of channels interleaved); overlap-2 convolutions with kernel 4
+	// stride 2 and kernel 8 stride 4 of two to four input channels (2x2
+	// blocks with the weights as lanes, odd and even interior counts) and
+	// of one or two (weights in registers), the stride known at compile
+	// time; a kernel-64 stride-32 one whose outputs are half edges (two
+	// output channels' edges at once); transposed ones with kernel twice
+	// the stride (the lanes of each position serve both taps) or equal to
+	// it (two phases at a time), channels in pairs. Each at an index whose
+	// parameters (intTestParams) keep the clamp at -128 and the input
+	// offset within a lane, the fast copies' conditions; a small Dense
+	// layer fills the other indices.
+	for _, c := range []struct {
+		a       string
+		overlap int
+	}{
+		{"16x4-8x4-5", 1}, {"8x4-4x2-5", 1}, {"8x2-4x2-5", 1},
+		{"34x4-17x4-5", 2}, {"36x4-18x4-5", 2}, {"40x4-10x4-5", 2},
+		{"34x3-17x4-5", 2}, {"40x2-10x4-5", 2}, {"40x3-10x3-5", 2},
+		{"36x2-18x4-5", 2}, {"64x1-16x4-5", 2},
+		{"10x4-20x4-5", 2}, {"20x4-40x2-5", 2}, {"40x2-80x2-5", 2},
+		{"10x4-20x4-5", 1},
+		{"128x4-4x4-5", 2},
+	} {
+		net, err := arch.Parse(c.a, arch.KernelRule{Same: 3, Overlap: c.overlap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(ls); i%4 == 3 || i%7 == 4; i = len(ls) {
+			ls = append(ls, arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 6, Ch: 3}, Out: arch.Shape{Len: 9, Ch: 1}, ReLU: true})
+		}
+		ls = append(ls, net.Layers[0])
+	}
 	return ls
 }
 
