@@ -80,6 +80,9 @@ type Summary struct {
 	SendBytes   int      `json:"send_bytes"`
 	Profile     string   `json:"profile"`
 	Files       []string `json:"files"`
+	// Policy is the adaptive split policy an adaptive library carries
+	// (WriteCAdaptive); nil otherwise. Split is then its Pmax.
+	Policy *partition.Policy `json:"policy,omitempty"`
 }
 
 // The files WriteC writes.
@@ -104,6 +107,44 @@ const (
 // of which RAM(P) is, never overlap. The weight arrays and constants
 // (external symbols named splitnas_*) hold exactly Flash(P) bytes.
 func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
+	return writeC(dir, n, P, prof, nil)
+}
+
+// WriteCAdaptive writes an adaptive library: layers 1..Pmax of n, Pmax the
+// largest split point pol needs (partition.NewPolicy of n's architecture on
+// prof), as WriteC does — arena RAM(Pmax), weights Flash(Pmax), and
+// splitnas_run returning tensor Pmax — plus the policy:
+//
+//	const splitnas_value_t *splitnas_run_to(const float *input, int split);
+//
+// runs layers 1..split (0 ≤ split ≤ SPLITNAS_PMAX; NULL otherwise) and
+// returns tensor split, of splitnas_output_size(split) values;
+// splitnas_policy_table is the policy's table (condition → split point,
+// as const data), splitnas_link_levels the link model's effective µJ per
+// byte and per packet at each PHY and TX level with no retransmissions,
+// and
+//
+//	int splitnas_policy_split(int phy, double tx_dbm, double retransmission_rate);
+//
+// maps a measured condition to its split point as partition.Policy.Choose
+// does, in the same double arithmetic (−1 for a condition the link model
+// does not cover). The policy's tables are not part of Flash(Pmax), like
+// the layers' shapes.
+func WriteCAdaptive(dir string, n Network, prof hw.Profile, pol partition.Policy) (*Summary, error) {
+	net, _, err := n.net()
+	if err != nil {
+		return nil, err
+	}
+	if pol.Arch != net.String() || pol.Profile != prof.Name {
+		return nil, fmt.Errorf("export: the policy is for %s on %s, the model is %s on %s", pol.Arch, pol.Profile, net, prof.Name)
+	}
+	if prof.Link == nil || len(pol.Candidates) == 0 || pol.Pmax > len(net.Layers) {
+		return nil, fmt.Errorf("export: not a policy of %s on %s (make one with partition.NewPolicy)", net, prof.Name)
+	}
+	return writeC(dir, n, pol.Pmax, prof, &pol)
+}
+
+func writeC(dir string, n Network, P int, prof hw.Profile, pol *partition.Policy) (*Summary, error) {
 	net, prec, err := n.net()
 	if err != nil {
 		return nil, err
@@ -136,8 +177,9 @@ func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
 		Cycles: layerSec * prof.Edge.ClockHz, InputCycles: tab.InputSeconds * prof.Edge.ClockHz,
 		EdgeSeconds: pt.EdgeSeconds,
 		ECompMJ:     pt.ECompEdge, ECommMJ: pt.ECommEdge, EEdgeMJ: pt.EEdge, SendBytes: pt.SendBytes, Profile: prof.Name,
+		Policy: pol,
 	}
-	g := gen{s: s, net: net, prec: prec, n: n, P: P}
+	g := gen{s: s, net: net, prec: prec, n: n, P: P, pol: pol, prof: prof}
 	src, err := g.source()
 	if err != nil {
 		return nil, err
@@ -173,6 +215,10 @@ type gen struct {
 	prec arch.Precision
 	n    Network
 	P    int
+	// pol is the adaptive policy, nil for a fixed split; link the radio
+	// whose link model it was made on.
+	pol  *partition.Policy
+	prof hw.Profile
 }
 
 // bytes is the size of tensor k in the arena.
@@ -244,6 +290,7 @@ func (g *gen) source() ([]byte, error) {
 `, g.P, g.s.Arch, g.prec.Name, g.s.FlashBytes, g.s.RAMBytes)
 	act := g.actType()
 	var calls bytes.Buffer
+	var ends []int // ends[i]: where layer i+1's calls end in calls
 	if g.prec.Integer() {
 		m := g.n.Int
 		in := m.Tensor(0)
@@ -279,6 +326,7 @@ func (g *gen) source() ([]byte, error) {
 			_, suf := kernels(g.prec)
 			fmt.Fprintf(&calls, "\tsplitnas_%s_%s(&l, t%d, splitnas_w%d, splitnas_b%d, splitnas_mult%d, splitnas_shift%d, t%d);\n",
 				l.Kind, suf, i, k, k, k, k, k)
+			ends = append(ends, calls.Len())
 		}
 		if g.P > 0 {
 			if err := array(&b, "int32_t", "splitnas_zero_points", zps, intText[int32]); err != nil {
@@ -297,6 +345,7 @@ func (g *gen) source() ([]byte, error) {
 			}
 			fmt.Fprintf(&calls, "\tsplitnas_%s_f32(&layer_shapes[%d], t%d, splitnas_w%d, splitnas_b%d, t%d);\n",
 				g.net.Layers[i].Kind, i, i, k, k, k)
+			ends = append(ends, calls.Len())
 		}
 	}
 	if g.P > 0 {
@@ -315,6 +364,12 @@ func (g *gen) source() ([]byte, error) {
 		fmt.Fprintf(&b, "\tfor (int32_t i = 0; i < %d; i++)\n\t\tt0[i] = splitnas_quantize(input[i]);\n}\n\n", g.net.Input().Size())
 	} else {
 		fmt.Fprintf(&b, "\tmemcpy(t0, input, %d * sizeof(float));\n}\n\n", g.net.Input().Size())
+	}
+	if g.pol != nil {
+		if err := g.adaptiveSource(&b, calls.Bytes(), ends); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
 	}
 	fmt.Fprintf(&b, "const %s *splitnas_layers(void)\n{\n", act)
 	for k := 0; k <= g.P; k++ {
@@ -411,8 +466,11 @@ const splitnas_value_t *splitnas_run(const float *input);
 void splitnas_load(const float *input);
 const splitnas_value_t *splitnas_layers(void);
 
-#endif
 `, act, g.loadWhat(), g.P)
+	if g.pol != nil {
+		g.adaptiveHeader(&b)
+	}
+	b.WriteString("\n#endif\n")
 	return b.Bytes()
 }
 
@@ -497,7 +555,24 @@ Build: make host (cc) or make arm (arm-none-eabi-gcc, Cortex-M4F). Use: include 
 libsplitnas.a (or compile the two .c files into your project), call splitnas_run(window). No malloc, no libc
 beyond <stdint.h> and <string.h>; the only state is the arena.
 `, s.Arch, g.P, s.Layers, s.Precision, g.P, g.P, s.Output, s.Output.Size(), s.SendBytes, s.Precision, sendWhat(g.P, s.Layers),
-		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ))
+		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ) + g.adaptiveReadme())
+}
+
+// adaptiveReadme is the README's section on an adaptive library's policy.
+func (g *gen) adaptiveReadme() string {
+	if g.pol == nil {
+		return ""
+	}
+	var splits []string
+	for _, c := range g.pol.Candidates {
+		splits = append(splits, strconv.Itoa(c.P))
+	}
+	return fmt.Sprintf(`
+Adaptive split: the library holds layers 1..%d (Pmax), the largest split point any condition of its policy needs
+(%d conditions, split points %s; nominal split %d). splitnas_run_to(window, P) stops after layer P and returns
+tensor P; splitnas_policy_split(phy, tx_dbm, retransmission_rate) gives the policy's P for a measured link, and
+splitnas_policy_table is the policy's table. The energies above are those of P = Pmax at the nominal condition.
+`, g.P, len(g.pol.Rows), strings.Join(splits, ", "), g.pol.NominalSplit)
 }
 
 func sendWhat(P, L int) string {
@@ -520,4 +595,232 @@ func (n Network) Network() arch.Network {
 		return n.Int.Network()
 	}
 	return n.Float.Network()
+}
+
+// cDouble is v as a C double literal that parses back to the same float64.
+func cDouble(v float64) (string, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "", fmt.Errorf("export: the policy holds %v: it cannot be exported", v)
+	}
+	t := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(t, ".en") {
+		t += ".0"
+	}
+	return t, nil
+}
+
+// phyMacro is the C macro of a PHY: SPLITNAS_PHY_ and its name in upper
+// case, other characters than letters and digits as '_'.
+func phyMacro(name string) string {
+	return "SPLITNAS_PHY_" + strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// adaptiveSource writes the adaptive library's layer functions (calls
+// holds the layers' calls, ends[i] where layer i+1's end) and its policy.
+func (g *gen) adaptiveSource(b *bytes.Buffer, calls []byte, ends []int) error {
+	act := g.actType()
+	fmt.Fprintf(b, "const %s *splitnas_layers_to(int split)\n{\n", act)
+	for k := 0; k <= g.P; k++ {
+		fmt.Fprintf(b, "\t%s *const t%d = splitnas_arena + %d;\n", act, k, g.offset(k))
+	}
+	if g.prec.Integer() && g.P > 0 {
+		b.WriteString("\tsplitnas_layer_t l;\n")
+	}
+	fmt.Fprintf(b, "\tif (split < 0 || split > %d)\n\t\treturn 0;\n", g.P)
+	start := 0
+	for k := 0; k <= g.P; k++ {
+		if k > 0 {
+			b.Write(calls[start:ends[k-1]])
+			start = ends[k-1]
+		}
+		if k < g.P {
+			fmt.Fprintf(b, "\tif (split == %d)\n\t\treturn t%d;\n", k, k)
+		}
+	}
+	fmt.Fprintf(b, "\treturn t%d;\n}\n\n", g.P)
+	fmt.Fprintf(b, "const %[1]s *splitnas_layers(void)\n{\n\treturn splitnas_layers_to(%[2]d);\n}\n\n", act, g.P)
+	fmt.Fprintf(b, "const %[1]s *splitnas_run(const float *input)\n{\n\tsplitnas_load(input);\n\treturn splitnas_layers_to(%[2]d);\n}\n\n", act, g.P)
+	fmt.Fprintf(b, "const %[1]s *splitnas_run_to(const float *input, int split)\n{\n\tif (split < 0 || split > %[2]d)\n\t\treturn 0;\n\tsplitnas_load(input);\n\treturn splitnas_layers_to(split);\n}\n\n", act, g.P)
+
+	// Tensor sizes (and int8 quantization) per split point.
+	sizes := make([]int32, g.P+1)
+	for k := range sizes {
+		sizes[k] = int32(g.net.Tensor(k).Size())
+	}
+	b.WriteString("/* Tensor k's values, for k = 0..SPLITNAS_PMAX (not in Flash(Pmax), like the shapes). */\n")
+	fmt.Fprintf(b, "static const int32_t tensor_size[%d] = {", len(sizes))
+	for i, v := range sizes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(b, v)
+	}
+	b.WriteString("};\n\nint32_t splitnas_output_size(int split)\n{\n")
+	fmt.Fprintf(b, "\treturn split < 0 || split > %d ? 0 : tensor_size[split];\n}\n\n", g.P)
+	if g.prec.Integer() {
+		var scales, zps []string
+		for k := 0; k <= g.P; k++ {
+			q := g.n.Int.Tensor(k)
+			sc, err := cFloat(q.Scale)
+			if err != nil {
+				return err
+			}
+			scales, zps = append(scales, sc), append(zps, strconv.Itoa(int(q.ZeroPoint)))
+		}
+		fmt.Fprintf(b, "static const float tensor_scale[%d] = {%s};\n", g.P+1, strings.Join(scales, ", "))
+		fmt.Fprintf(b, "static const int32_t tensor_zero_point[%d] = {%s};\n\n", g.P+1, strings.Join(zps, ", "))
+		fmt.Fprintf(b, "float splitnas_output_scale(int split)\n{\n\treturn split < 0 || split > %d ? 0.0f : tensor_scale[split];\n}\n\n", g.P)
+		fmt.Fprintf(b, "int32_t splitnas_output_zero_point(int split)\n{\n\treturn split < 0 || split > %d ? 0 : tensor_zero_point[split];\n}\n\n", g.P)
+	}
+
+	pol, link := g.pol, g.prof.Link
+	d := func(v float64) string {
+		t, _ := cDouble(v) // checked by the callers below
+		return t
+	}
+	check := func(vs ...float64) error {
+		for _, v := range vs {
+			if _, err := cDouble(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(b, "/* The adaptive policy (splitnas inspect --link-sweep): %s on %s, scenario %s. */\n", pol.Arch, pol.Profile, pol.Scenario)
+	fmt.Fprintf(b, "const splitnas_candidate_t splitnas_policy_candidates[%d] = {\n", len(pol.Candidates))
+	for _, c := range pol.Candidates {
+		if err := check(c.ECompEdgeMJ, c.EFogMJ); err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "\t{%d, %d, %d, %s, %s},\n", c.P, c.SendBytes, c.Packets, d(c.ECompEdgeMJ), d(c.EFogMJ))
+	}
+	b.WriteString("};\n\n")
+	fmt.Fprintf(b, "const splitnas_policy_row_t splitnas_policy_table[%d] = {\n", len(pol.Rows))
+	for _, r := range pol.Rows {
+		if err := check(r.Cond.TXdBm, r.Cond.Retrans, r.PerByteUJ, r.PerPacketUJ); err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "\t{%s, %s, %s, %s, %s, %d},\n", phyMacro(r.Cond.PHY), d(r.Cond.TXdBm), d(r.Cond.Retrans), d(r.PerByteUJ), d(r.PerPacketUJ), r.Split)
+	}
+	b.WriteString("};\n\n")
+	var levels []string
+	for _, ph := range link.PHYs {
+		for _, dbm := range ph.TXdBm {
+			r, err := g.prof.RadioAt(hw.Condition{PHY: ph.Name, TXdBm: dbm})
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			if err := check(dbm, r.EnergyPerByteUJ, r.EnergyPerPacketUJ); err != nil {
+				return err
+			}
+			levels = append(levels, fmt.Sprintf("\t{%s, %s, %s, %s},\n", phyMacro(ph.Name), d(dbm), d(r.EnergyPerByteUJ), d(r.EnergyPerPacketUJ)))
+		}
+	}
+	fmt.Fprintf(b, "const splitnas_link_level_t splitnas_link_levels[%d] = {\n%s};\n\n", len(levels), strings.Join(levels, ""))
+	fog := ""
+	if pol.Scenario == partition.Total {
+		fog = "\n\t\te += c->e_fog_mj;"
+	}
+	fmt.Fprintf(b, `int splitnas_policy_choose(double uj_per_byte, double uj_per_packet)
+{
+	int best = -1;
+	double best_e = 0.0;
+	for (int i = 0; i < %[1]d; i++) {
+		const splitnas_candidate_t *c = &splitnas_policy_candidates[i];
+		double e = c->e_comp_edge_mj + ((double)c->send_bytes * uj_per_byte + (double)c->packets * uj_per_packet) / 1000.0;%[2]s
+		if (best < 0 || e <= best_e) {
+			best = c->split;
+			best_e = e;
+		}
+	}
+	return best;
+}
+
+int splitnas_policy_split(int phy, double tx_dbm, double retransmission_rate)
+{
+	if (!(retransmission_rate >= 0.0 && retransmission_rate < 1.0))
+		return -1;
+	for (int i = 0; i < %[3]d; i++) {
+		const splitnas_link_level_t *lv = &splitnas_link_levels[i];
+		if (lv->phy == phy && lv->tx_dbm == tx_dbm) {
+			const double tx = 1.0 / (1.0 - retransmission_rate);
+			return splitnas_policy_choose(lv->uj_per_byte * tx, lv->uj_per_packet * tx);
+		}
+	}
+	return -1;
+}
+`, len(pol.Candidates), fog, len(levels))
+	return nil
+}
+
+// adaptiveHeader declares the adaptive library's functions and tables.
+func (g *gen) adaptiveHeader(b *bytes.Buffer) {
+	pol, link := g.pol, g.prof.Link
+	fmt.Fprintf(b, `
+/* Adaptive split (splitnas inspect --link-sweep; examples/traces/README.md):
+ * layers 1..SPLITNAS_PMAX are here; splitnas_run_to runs layers 1..split
+ * (0 <= split <= SPLITNAS_PMAX, else it returns NULL) and returns tensor
+ * split, of splitnas_output_size(split) values — send them with the split
+ * point to the fog, which runs the rest. splitnas_policy_split maps a
+ * measured link condition — SPLITNAS_PHY_*, TX power (dBm, a level of the
+ * link model) and retransmission rate in [0, 1) — to the policy's split
+ * point (-1 for a condition the link model does not cover):
+ *   the candidate of least e_comp_edge_mj (+ e_fog_mj in the total scenario)
+ *   + (send_bytes * uj_per_byte + packets * uj_per_packet) / 1000 [mJ],
+ * with the level's uj_per_byte and uj_per_packet divided by (1 - r); the later
+ * split on a tie. */
+#define SPLITNAS_PMAX %d
+#define SPLITNAS_NOMINAL_SPLIT %d
+#define SPLITNAS_POLICY_ROWS %d
+#define SPLITNAS_POLICY_CANDIDATES %d
+`, g.P, pol.NominalSplit, len(pol.Rows), len(pol.Candidates))
+	for i, ph := range link.PHYs {
+		fmt.Fprintf(b, "#define %s %d /* %s, %g Mbit/s */\n", phyMacro(ph.Name), i, ph.Name, ph.BitRateMbps)
+	}
+	b.WriteString(`
+typedef struct {
+	int32_t split;          /* the split point P */
+	int32_t send_bytes;     /* tensor P's bytes */
+	int32_t packets;        /* the packets that carry them */
+	double e_comp_edge_mj;  /* the edge's compute energy, layers 1..P and the input stage */
+	double e_fog_mj;        /* the fog's, layers P+1..L */
+} splitnas_candidate_t;
+
+typedef struct {
+	int32_t phy;                /* SPLITNAS_PHY_* */
+	double tx_dbm;
+	double retransmission_rate;
+	double uj_per_byte;         /* the link's effective energies under this condition */
+	double uj_per_packet;
+	int32_t split;              /* the best split point */
+} splitnas_policy_row_t;
+
+typedef struct {
+	int32_t phy;                /* SPLITNAS_PHY_* */
+	double tx_dbm;
+	double uj_per_byte;         /* with no retransmissions */
+	double uj_per_packet;
+} splitnas_link_level_t;
+
+extern const splitnas_candidate_t splitnas_policy_candidates[SPLITNAS_POLICY_CANDIDATES];
+extern const splitnas_policy_row_t splitnas_policy_table[SPLITNAS_POLICY_ROWS];
+extern const splitnas_link_level_t splitnas_link_levels[];
+
+const splitnas_value_t *splitnas_run_to(const float *input, int split);
+const splitnas_value_t *splitnas_layers_to(int split);
+int32_t splitnas_output_size(int split);
+int splitnas_policy_choose(double uj_per_byte, double uj_per_packet);
+int splitnas_policy_split(int phy, double tx_dbm, double retransmission_rate);
+`)
+	if g.prec.Integer() {
+		b.WriteString("/* Tensor split's quantization: real value = scale * (q - zero point). */\nfloat splitnas_output_scale(int split);\nint32_t splitnas_output_zero_point(int split);\n")
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,8 +17,10 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/fog"
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
 	"github.com/splitnas/splitnas/quant"
 )
 
@@ -283,4 +287,253 @@ func mustParse(t *testing.T, s string) arch.Network {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// adaptiveHarness: with argument "tensors", reads input windows from
+// standard input and writes, for each, tensor k of splitnas_run_to(x, k)
+// for k = 0..SPLITNAS_PMAX; with "policy", reads lines "phy tx_dbm r" and
+// prints splitnas_policy_split's answer for each; "bad" prints what
+// splitnas_run_to gives for split points outside 0..SPLITNAS_PMAX.
+const adaptiveHarness = `#include <stdio.h>
+#include <string.h>
+#include "splitnas_model.h"
+
+int main(int argc, char **argv)
+{
+	static float x[SPLITNAS_INPUT_SIZE];
+	if (argc == 2 && strcmp(argv[1], "tensors") == 0) {
+		while (fread(x, sizeof x[0], SPLITNAS_INPUT_SIZE, stdin) == SPLITNAS_INPUT_SIZE) {
+			for (int k = 0; k <= SPLITNAS_PMAX; k++) {
+				const splitnas_value_t *y = splitnas_run_to(x, k);
+				size_t n = (size_t)splitnas_output_size(k);
+				if (y == 0 || fwrite(y, sizeof y[0], n, stdout) != n)
+					return 1;
+			}
+		}
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "policy") == 0) {
+		int phy;
+		double dbm, r;
+		while (scanf("%d %lf %lf", &phy, &dbm, &r) == 3)
+			printf("%d\n", splitnas_policy_split(phy, dbm, r));
+		return 0;
+	}
+	memset(x, 0, sizeof x);
+	printf("%d %d %d\n", splitnas_run_to(x, -1) == 0, splitnas_run_to(x, SPLITNAS_PMAX + 1) == 0, splitnas_run(x) == splitnas_run_to(x, SPLITNAS_PMAX));
+	return 0;
+}
+`
+
+// TestExportAdaptive exports networks with an adaptive policy and checks
+// the host build: for every split point 0..Pmax (so every one the policy
+// chooses), splitnas_run_to's tensor equals the Go reference (byte for byte
+// in int8 and int4, within 1e-5 in float32) and the fog, fed it, gives the
+// unsplit network's class; splitnas_policy_split gives the policy's split
+// for every condition of its table and of the walking-away trace; the
+// arena is RAM(Pmax) and the weights Flash(Pmax).
+func TestExportAdaptive(t *testing.T) {
+	cc := hostCC(t)
+	nmPath, err := exec.LookPath("nm")
+	if err != nil {
+		t.Skip("nm not on PATH; install Debian's binutils")
+	}
+	const a = "256x1-16x3-512x2-16x2-512x4-512x1-256x4-5/o2"
+	for _, tc := range []struct {
+		profile string
+		bits    int // 0: float32
+		sc      partition.Scenario
+	}{
+		{"stm32l476", 0, partition.Edge},
+		{"stm32l476-int8", 8, partition.Edge},
+		{"stm32l476-int4", 4, partition.Total},
+	} {
+		t.Run(tc.profile+"/"+tc.sc.String(), func(t *testing.T) {
+			net := mustParse(t, a)
+			prof, err := hw.Load(tc.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fm, err := nn.NewModel(net, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := Network{Float: fm}
+			if tc.bits > 0 {
+				qm, err := quant.PostTraining(fm, noise(32, net.Input(), 4), quant.MinMax, tc.bits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n = Network{Int: qm}
+			}
+			pol, err := partition.NewPolicy(net, prof, tc.sc, partition.Limits{}, prof.Link.Conditions(hw.DefaultRetransRates()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pol.Candidates) < 2 {
+				t.Fatalf("the policy has one split point (%+v): nothing to adapt", pol.Candidates)
+			}
+			dir := t.TempDir()
+			s, err := WriteCAdaptive(dir, n, prof, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Split != pol.Pmax || s.Policy == nil {
+				t.Fatalf("summary split %d, want Pmax %d", s.Split, pol.Pmax)
+			}
+			bin := filepath.Join(dir, "harness")
+			harness := filepath.Join(dir, "harness.c")
+			if err := os.WriteFile(harness, []byte(adaptiveHarness), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			obj := filepath.Join(dir, "model.o")
+			for _, args := range [][]string{
+				{"-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, "-c", filepath.Join(dir, SourceFile), "-o", obj},
+				{"-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir, obj, filepath.Join(dir, KernelsFile), harness, "-o", bin},
+			} {
+				if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+					t.Fatalf("compiling: %v\n%s", err, out)
+				}
+			}
+			// Memory: the arena is RAM(Pmax), the weights Flash(Pmax).
+			sizes, types := symbolSizes(t, nmPath, obj)
+			_, prec, _ := n.net()
+			flash := 0
+			for name, sz := range sizes {
+				if strings.HasPrefix(name, "splitnas_") && types[name] == "R" && !strings.HasPrefix(name, "splitnas_policy_") && !strings.HasPrefix(name, "splitnas_link_") {
+					flash += sz
+				}
+			}
+			if want := net.Flash(pol.Pmax, prec); flash != want {
+				t.Errorf("weights %d B, Flash(%d) = %d", flash, pol.Pmax, want)
+			}
+			if want := net.RAM(pol.Pmax, prec); sizes["splitnas_arena"] != want {
+				t.Errorf("arena %d B, RAM(%d) = %d", sizes["splitnas_arena"], pol.Pmax, want)
+			}
+
+			// Tensors at every split point, and the fog's class.
+			d := noise(6, net.Input(), 9)
+			var in bytes.Buffer
+			inputs := make([][]float32, d.Len())
+			for k := range inputs {
+				inputs[k] = d.Sample(k)
+				for _, v := range inputs[k] {
+					in.Write(binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)))
+				}
+			}
+			cmd := exec.Command(bin, "tensors")
+			cmd.Stdin = &in
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fm2, qm2 := n.Float, n.Int
+			m, err := fog.NewModel("adaptive", fm2, qm2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs := make([][][]byte, pol.Pmax+1)
+			for P := range refs {
+				refs[P] = reference(n, P, inputs)
+			}
+			pos := 0
+			for k, x := range inputs {
+				unsplit := 0
+				if qm2 != nil {
+					unsplit = qm2.Predict(x)
+				} else {
+					unsplit = fm2.Predict(x)
+				}
+				for P := 0; P <= pol.Pmax; P++ {
+					size := m.Bytes(P)
+					if pos+size > len(out) {
+						t.Fatalf("the harness wrote %d bytes, too few", len(out))
+					}
+					got := out[pos : pos+size]
+					pos += size
+					if diff := difference(n, refs[P][k], got); diff > tolerance {
+						t.Errorf("window %d, split %d: C differs from the Go reference by %.3g", k, P, diff)
+					}
+					r, err := m.Finish(P, got)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.Class != unsplit {
+						t.Errorf("window %d, split %d: fog class %d, unsplit network %d", k, P, r.Class, unsplit)
+					}
+				}
+			}
+			if pos != len(out) {
+				t.Errorf("the harness wrote %d bytes, want %d", len(out), pos)
+			}
+
+			// The policy in C: every row of its table, the example trace,
+			// and conditions it does not cover.
+			phyIndex := map[string]int{}
+			for i, ph := range prof.Link.PHYs {
+				phyIndex[ph.Name] = i
+			}
+			var conds bytes.Buffer
+			var want []int
+			for _, r := range pol.Rows {
+				fmt.Fprintf(&conds, "%d %s %s\n", phyIndex[r.Cond.PHY], strconv.FormatFloat(r.Cond.TXdBm, 'g', -1, 64), strconv.FormatFloat(r.Cond.Retrans, 'g', -1, 64))
+				want = append(want, r.Split)
+			}
+			f, err := os.Open("../examples/traces/walking-away.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			trace, err := partition.ReadTrace(f, "walking-away.csv", prof.Link)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range trace {
+				r, err := prof.RadioAt(row.Cond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&conds, "%d %s %s\n", phyIndex[row.Cond.PHY], strconv.FormatFloat(row.Cond.TXdBm, 'g', -1, 64), strconv.FormatFloat(row.Cond.Retrans, 'g', -1, 64))
+				want = append(want, pol.Choose(r.EnergyPerByteUJ, r.EnergyPerPacketUJ))
+			}
+			conds.WriteString("0 3 0\n0 0 1\n0 0 -0.5\n9 0 0\n")
+			want = append(want, -1, -1, -1, -1)
+			cmd = exec.Command(bin, "policy")
+			cmd.Stdin = &conds
+			out, err = cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Fields(string(out))
+			if len(got) != len(want) {
+				t.Fatalf("the harness answered %d conditions of %d", len(got), len(want))
+			}
+			for i, w := range want {
+				if got[i] != strconv.Itoa(w) {
+					t.Errorf("condition %d: C split %s, policy %d", i, got[i], w)
+				}
+			}
+			out, err = exec.Command(bin, "bad").Output()
+			if err != nil || strings.TrimSpace(string(out)) != "1 1 1" {
+				t.Errorf("out-of-range splits: %q, %v; want NULL, NULL, and splitnas_run = splitnas_run_to(Pmax)", out, err)
+			}
+			t.Logf("Pmax %d, candidates %d, %d policy rows, %d trace rows checked", pol.Pmax, len(pol.Candidates), len(pol.Rows), len(trace))
+		})
+	}
+}
+
+func TestWriteCAdaptiveRefuses(t *testing.T) {
+	net := mustParse(t, "256x1-64x4-16x4-5/o2")
+	fm, err := nn.NewModel(net, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := hw.Load("stm32l476")
+	other, err := partition.NewPolicy(mustParse(t, "256x1-16x4-5/o2"), prof, partition.Edge, partition.Limits{}, prof.Link.Conditions([]float64{0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteCAdaptive(t.TempDir(), Network{Float: fm}, prof, other); err == nil || !strings.Contains(err.Error(), "the policy is for 256x1-16x4-5") {
+		t.Errorf("a policy of another network: %v", err)
+	}
 }

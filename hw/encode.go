@@ -41,6 +41,26 @@ func (p Profile) WriteTOML(w io.Writer, comment string) error {
 	fmt.Fprintf(&b, "energy_per_byte_uj = %s\n", tomlFloat(p.Radio.EnergyPerByteUJ))
 	fmt.Fprintf(&b, "energy_per_packet_uj = %s\n", tomlFloat(p.Radio.EnergyPerPacketUJ))
 	fmt.Fprintf(&b, "payload_bytes_per_packet = %d\n", p.Radio.PayloadBytesPerPacket)
+	if l := p.Link; l != nil {
+		b.WriteString("\n[radio.link]\n")
+		fmt.Fprintf(&b, "supply_v = %s\n", tomlFloat(l.SupplyV))
+		fmt.Fprintf(&b, "turnaround_us = %s\n", tomlFloat(l.TurnaroundUS))
+		fmt.Fprintf(&b, "nominal_phy = %s\n", tomlString(l.NominalPHY))
+		fmt.Fprintf(&b, "nominal_tx_dbm = %s\n", tomlFloat(l.NominalTXdBm))
+		for _, ph := range l.PHYs {
+			b.WriteString("\n[[radio.link.phy]]\n")
+			fmt.Fprintf(&b, "name = %s\n", tomlString(ph.Name))
+			if ph.Chip != "" {
+				fmt.Fprintf(&b, "chip = %s\n", tomlString(ph.Chip))
+			}
+			fmt.Fprintf(&b, "bitrate_mbps = %s\n", tomlFloat(ph.BitRateMbps))
+			fmt.Fprintf(&b, "header_us = %s\n", tomlFloat(ph.HeaderUS))
+			fmt.Fprintf(&b, "ack_us = %s\n", tomlFloat(ph.AckUS))
+			fmt.Fprintf(&b, "rx_current_ma = %s\n", tomlFloat(ph.RXCurrentMA))
+			fmt.Fprintf(&b, "tx_dbm = %s\n", tomlFloats(ph.TXdBm))
+			fmt.Fprintf(&b, "tx_current_ma = %s\n", tomlFloats(ph.TXCurrentMA))
+		}
+	}
 	if p.Fog.Device != nil {
 		writeDevice(&b, "fog", *p.Fog.Device)
 	} else {
@@ -107,6 +127,15 @@ func tomlFloat(v float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// tomlFloats writes vs as a TOML array of floats.
+func tomlFloats(vs []float64) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = tomlFloat(v)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
 }
 
 // tomlString quotes s as a TOML basic string.

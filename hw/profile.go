@@ -36,6 +36,11 @@ type Profile struct {
 	Edge        Device `toml:"edge"`
 	Radio       Radio  `toml:"radio"`
 	Fog         Fog    `toml:"fog"`
+	// Link, if not nil, is the radio's link model (the optional
+	// `[radio.link]` section): how Radio's two energies, which are its
+	// nominal condition's, change with the PHY, the TX power and the
+	// retransmission rate (see Link and RadioAt).
+	Link *Link `toml:"-"`
 }
 
 // Device is a processor that runs layers: the edge MCU, or a fog node with
@@ -230,8 +235,10 @@ func (p *Profile) loadTables(name string, open func(file string) (fs.File, error
 // Parse reads a TOML profile; name (a file name) prefixes its errors. It
 // does not read the layer tables a profile names (Load does): a device
 // whose table is not loaded refuses to predict (LayerSeconds). Every
-// field is required except descriptions, and the fog's: exactly one of
-// fog.factor or a fog device (fog.name, fog.clock_hz, …). Unknown fields
+// field is required except descriptions, the optional [radio.link]
+// section (Profile.Link; its fields are required when it is given), and
+// the fog's: exactly one of fog.factor or a fog device (fog.name,
+// fog.clock_hz, …). Unknown fields
 // and unknown layer kinds are errors, and the values must pass Validate.
 // Errors name the field with a *FieldError, e.g.
 // `profile my.toml: edge.active_power_mw: must be positive, got -3`, or the
@@ -247,11 +254,17 @@ func Parse(r io.Reader, name string) (Profile, error) {
 // fileProfile is the TOML layout; the fog table is either a factor or a
 // device, so it is decoded loosely and checked by hand.
 type fileProfile struct {
-	Name        string  `toml:"name"`
-	Description string  `toml:"description"`
-	Edge        Device  `toml:"edge"`
-	Radio       Radio   `toml:"radio"`
-	Fog         fileFog `toml:"fog"`
+	Name        string    `toml:"name"`
+	Description string    `toml:"description"`
+	Edge        Device    `toml:"edge"`
+	Radio       fileRadio `toml:"radio"`
+	Fog         fileFog   `toml:"fog"`
+}
+
+// fileRadio is the radio table with its optional link model.
+type fileRadio struct {
+	Radio
+	Link *Link `toml:"link"`
 }
 
 type fileFog struct {
@@ -294,7 +307,14 @@ func parse(r io.Reader) (Profile, error) {
 			return Profile{}, fieldErr("radio."+f, "missing field")
 		}
 	}
-	p := Profile{Name: fp.Name, Description: fp.Description, Edge: fp.Edge, Radio: fp.Radio}
+	if md.IsDefined("radio", "link") {
+		for _, f := range []string{"supply_v", "turnaround_us", "nominal_phy", "nominal_tx_dbm", "phy"} {
+			if !md.IsDefined("radio", "link", f) {
+				return Profile{}, fieldErr("radio.link."+f, "missing field")
+			}
+		}
+	}
+	p := Profile{Name: fp.Name, Description: fp.Description, Edge: fp.Edge, Radio: fp.Radio.Radio, Link: fp.Radio.Link}
 	hasFactor := md.IsDefined("fog", "factor")
 	hasDevice := false
 	for _, k := range md.Keys() {

@@ -32,7 +32,8 @@ func fieldErr(field, format string, args ...any) *FieldError {
 // sizes; bytes per weight and per activation a whole number of bits up to 8
 // bytes; a latency model, with finite coefficients, for every required layer
 // kind (conv1d, conv1d_transpose, dense) and none for an unknown kind; radio
-// energies finite and ≥ 0, not both 0, and a positive packet payload; and a
+// energies finite and ≥ 0, not both 0, a positive packet payload and, if
+// the profile has one, a valid link model (see validateLink); and a
 // fog that is either a positive, finite factor or a device (not both) that
 // passes the same checks as the edge. The error is a *FieldError naming the
 // first bad field. Names and descriptions may be anything.
@@ -42,6 +43,11 @@ func (p Profile) Validate() error {
 	}
 	if err := validateRadio(p.Radio); err != nil {
 		return err
+	}
+	if p.Link != nil {
+		if err := validateLink(p.Radio, p.Link); err != nil {
+			return err
+		}
 	}
 	switch {
 	case p.Fog.Device != nil && p.Fog.Factor != 0:

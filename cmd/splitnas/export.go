@@ -21,7 +21,7 @@ func newExportCmd() *cobra.Command {
 		model, format, out, profile, data string
 		rounding                          string
 		split, windows                    int
-		verify, asJSON                    bool
+		verify, asJSON, adaptive          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "export --model M [--split P] [--format c|onnx [--onnx-rounding qdq|tflite]] --out DIR",
@@ -70,6 +70,9 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 			if format == "onnx" && verify {
 				return fmt.Errorf("--verify checks the C library: it does not apply to --format onnx")
 			}
+			if adaptive && (format != "c" || verify || cmd.Flags().Changed("split")) {
+				return fmt.Errorf("--adaptive writes the C library with the profile's split policy: it takes neither --split, --verify nor --format onnx")
+			}
 			roundingSet := cmd.Flags().Changed("onnx-rounding")
 			if roundingSet && format != "onnx" {
 				return fmt.Errorf("--onnx-rounding applies to --format onnx only")
@@ -102,6 +105,26 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 				return fmt.Errorf("--profile: %w", err)
 			}
 			net := n.Network()
+			if adaptive {
+				if prof.Link == nil {
+					return fmt.Errorf("--adaptive: profile %s: radio %q has no link model ([radio.link]; the built-in stm32l476 profiles have one)", prof.Name, prof.Radio.Name)
+				}
+				pol, err := partition.NewPolicy(net, prof, partition.Edge, partition.Limits{}, prof.Link.Conditions(hw.DefaultRetransRates()))
+				if err != nil {
+					return err
+				}
+				s, err := export.WriteCAdaptive(out, n, prof, pol)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), exportReport{Summary: s})
+				}
+				printExport(cmd.OutOrStdout(), exportReport{Summary: s}, out)
+				fmt.Fprintf(cmd.OutOrStdout(), "adaptive:  splitnas_run_to(window, P) for P = 0..%d; the policy (%d link conditions) picks P among %v: splitnas_policy_split(phy, tx_dbm, retransmission_rate)\n",
+					s.Split, len(pol.Rows), candidateSplits(pol))
+				return nil
+			}
 			if !cmd.Flags().Changed("split") {
 				tab, err := partition.Evaluate(net, prof, partition.Edge, partition.Limits{})
 				if err != nil {
@@ -174,6 +197,7 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 	f.StringVar(&rounding, "onnx-rounding", "qdq", "with --format onnx, an integer model's rounding: qdq (plain QDQ graph) or tflite (rounds as the integer reference and the C do)")
 	f.StringVar(&out, "out", "", "directory to write into")
 	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 / stm32l476-int4 for an int8 / int4 model)")
+	f.BoolVar(&adaptive, "adaptive", false, "C library of layers 1..Pmax that stops at the split point the profile's link policy chooses for the measured link (inspect --link-sweep)")
 	f.BoolVar(&verify, "verify", false, "write the example firmware and check the library on the host and the emulated Cortex-M4")
 	f.StringVar(&data, "data", "", "dataset whose test windows --verify runs (default: the embedded MIT-BIH sample)")
 	f.IntVar(&windows, "windows", 10, "test windows --verify runs")
@@ -248,4 +272,13 @@ func printONNX(w io.Writer, s *export.ONNXSummary, dir string) {
 	if len(s.Classes) > 0 {
 		fmt.Fprintf(w, "classes:   %s (the order of the scores)\n", strings.Join(s.Classes, ", "))
 	}
+}
+
+// candidateSplits lists the split points a policy may choose.
+func candidateSplits(pol partition.Policy) []int {
+	var ps []int
+	for _, c := range pol.Candidates {
+		ps = append(ps, c.P)
+	}
+	return ps
 }

@@ -228,3 +228,37 @@ func TestExportONNX(t *testing.T) {
 		}
 	}
 }
+
+// TestExportAdaptive writes the adaptive C library: layers 1..Pmax of the
+// profile's link policy, with splitnas_run_to and splitnas_policy_split in
+// its header, and refuses the flags that fix one split point.
+func TestExportAdaptive(t *testing.T) {
+	model := trainedModel(t)
+	dir := filepath.Join(t.TempDir(), "lib")
+	out, err := run(t, "export", "--model", model, "--adaptive", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"adaptive:", "splitnas_run_to(window, P)", "120 link conditions", "splitnas_policy_split"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	h, err := os.ReadFile(filepath.Join(dir, "splitnas_model.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"splitnas_run_to(const float *input, int split)", "int splitnas_policy_split(int phy, double tx_dbm, double retransmission_rate)"} {
+		if !strings.Contains(string(h), want) {
+			t.Errorf("splitnas_model.h lacks %q", want)
+		}
+	}
+	for _, args := range [][]string{
+		{"--split", "1"}, {"--verify"}, {"--format", "onnx"},
+	} {
+		a := append([]string{"export", "--model", model, "--adaptive", "--out", t.TempDir()}, args...)
+		if _, err := run(t, a...); err == nil || !strings.Contains(err.Error(), "--adaptive") {
+			t.Errorf("export %v: %v, want an error naming --adaptive", args, err)
+		}
+	}
+}

@@ -90,10 +90,12 @@ type inspectReport struct {
 
 func newInspectCmd() *cobra.Command {
 	var (
-		af      archFlags
-		hf      hwFlags
-		classes int
-		asJSON  bool
+		af        archFlags
+		hf        hwFlags
+		classes   int
+		asJSON    bool
+		linkSweep bool
+		retrans   []float64
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect",
@@ -104,7 +106,14 @@ parameters, MACs and predicted latency and energy, then every split point P
 with its Flash, RAM and energies, marking the optimum for the scenario.
 
 --arch vgg11 is the paper's reference network: a 1-D VGG11 (2048x1 input,
---classes outputs, two hidden dense layers of 1024).`,
+--classes outputs, two hidden dense layers of 1024).
+
+--link-sweep prints instead the adaptive split policy over the link model of
+the profile's radio ([radio.link]): for every PHY, TX power level and
+retransmission rate (--retrans), the radio's effective µJ per byte and per
+packet, the best split point and its energy, and the energy of the nominal
+condition's best split under that condition (the loss of not adapting); then
+the policy's candidates and Pmax, the layers an adaptive edge holds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var net arch.Network
@@ -119,6 +128,31 @@ with its Flash, RAM and energies, marking the optimum for the scenario.
 			prof, sc, lim, err := hf.resolve(cmd)
 			if err != nil {
 				return err
+			}
+			if !linkSweep && cmd.Flags().Changed("retrans") {
+				return fmt.Errorf("--retrans applies to --link-sweep only")
+			}
+			if linkSweep {
+				if prof.Link == nil {
+					return fmt.Errorf("--link-sweep: profile %s: radio %q has no link model ([radio.link]; the built-in stm32l476 profiles have one)", prof.Name, prof.Radio.Name)
+				}
+				for _, r := range retrans {
+					if !(r >= 0 && r < 1) {
+						return fmt.Errorf("--retrans %v: a retransmission rate is in [0, 1)", r)
+					}
+				}
+				pol, err := partition.NewPolicy(net, prof, sc, lim, prof.Link.Conditions(retrans))
+				if err != nil {
+					return err
+				}
+				if af.arch == "vgg11" {
+					pol.Arch = "vgg11"
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), policyReport{Scenario: sc.String(), Policy: pol})
+				}
+				printPolicy(cmd.OutOrStdout(), pol, prof)
+				return nil
 			}
 			tab, err := partition.Evaluate(net, prof, sc, lim)
 			if err != nil {
@@ -151,7 +185,49 @@ with its Flash, RAM and energies, marking the optimum for the scenario.
 	f := cmd.Flags()
 	f.IntVar(&classes, "classes", 5, "number of classes of --arch vgg11")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&linkSweep, "link-sweep", false, "print the best split point for each link condition (PHY, TX power, retransmission rate) of the profile's link model: the adaptive policy")
+	f.Float64SliceVar(&retrans, "retrans", hw.DefaultRetransRates(), "with --link-sweep, the retransmission rates of the sweep")
 	return cmd
+}
+
+// policyReport is the JSON form of an adaptive split policy.
+type policyReport struct {
+	Scenario string `json:"scenario"`
+	partition.Policy
+}
+
+// printPolicy prints an adaptive policy: the table condition → split
+// point, then its candidates and Pmax.
+func printPolicy(w io.Writer, pol partition.Policy, prof hw.Profile) {
+	sc := pol.Scenario
+	e := "E_edge"
+	if sc == partition.Total {
+		e = "E_total"
+	}
+	fmt.Fprintf(w, "arch:     %s\n", pol.Arch)
+	fmt.Fprintf(w, "profile:  %s: radio %s, %d B a packet; scenario %s\n", prof.Name, prof.Radio.Name, pol.Payload, sc)
+	fmt.Fprintf(w, "nominal:  %v: best split P = %d\n\n", pol.Nominal, pol.NominalSplit)
+	fmt.Fprintf(w, "policy (energies in mJ per inference; %s at the best split, and at the nominal best P = %d):\n", e, pol.NominalSplit)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "PHY\tTX dBm\tr\tµJ/byte\tµJ/packet\tbest P\t%s\t%s at P=%d\tloss\t\n", e, e, pol.NominalSplit)
+	for _, r := range pol.Rows {
+		loss := "-"
+		if r.ENominal > r.E {
+			loss = fmt.Sprintf("%.1f%%", 100*(r.ENominal-r.E)/r.E)
+		}
+		fmt.Fprintf(tw, "%s\t%g\t%g\t%.4f\t%.3f\t%d\t%.4f\t%.4f\t%s\t\n", r.Cond.PHY, r.Cond.TXdBm, r.Cond.Retrans,
+			r.PerByteUJ, r.PerPacketUJ, r.Split, r.E, r.ENominal, loss)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ncandidates (run time: the one of least E_comp_edge + (bytes·µJ/byte + packets·µJ/packet)/1000%s):\n",
+		map[bool]string{true: " + E_fog", false: ""}[sc == partition.Total])
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "P\tsends\tbytes\tpackets\tE_comp_edge\tE_fog\t")
+	for _, c := range pol.Candidates {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.4f\t%.4f\t\n", c.P, c.Tensor, c.SendBytes, c.Packets, c.ECompEdgeMJ, c.EFogMJ)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nPmax = %d: an adaptive edge holds layers 1..%d, Flash %d B, RAM %d B\n", pol.Pmax, pol.Pmax, pol.FlashBytes, pol.RAMBytes)
 }
 
 func printInspect(w io.Writer, r inspectReport, prof hw.Profile) {

@@ -188,3 +188,69 @@ func TestInspectInt8Profile(t *testing.T) {
 		}
 	}
 }
+
+func TestInspectLinkSweep(t *testing.T) {
+	out, err := run(t, "inspect", "--arch", "2048x1-128x2-8x4-64x2-5", "--link-sweep", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Scenario     string `json:"scenario"`
+		NominalSplit int    `json:"nominal_split"`
+		Pmax         int    `json:"pmax"`
+		Rows         []struct {
+			Cond struct {
+				PHY     string  `json:"phy"`
+				TXdBm   float64 `json:"tx_dbm"`
+				Retrans float64 `json:"retransmission_rate"`
+			} `json:"condition"`
+			PerByte   float64 `json:"uj_per_byte"`
+			PerPacket float64 `json:"uj_per_packet"`
+			Split     int     `json:"split"`
+			E         float64 `json:"e_mj"`
+			ENominal  float64 `json:"e_nominal_split_mj"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Scenario != "edge" || len(r.Rows) != 120 || r.NominalSplit != 4 || r.Pmax != 4 {
+		t.Fatalf("scenario %q, %d rows, nominal %d, Pmax %d; want edge, 120, 4, 4", r.Scenario, len(r.Rows), r.NominalSplit, r.Pmax)
+	}
+	adapted := 0
+	for _, row := range r.Rows {
+		if row.Cond.PHY == "1M" && row.Cond.TXdBm == 0 && row.Cond.Retrans == 0 && (row.PerByte != 0.1272 || row.PerPacket != 9.65 || row.Split != 4) {
+			t.Errorf("nominal row %+v", row)
+		}
+		if row.E > row.ENominal {
+			t.Errorf("%+v: best worse than the nominal split", row)
+		}
+		if row.Split != r.NominalSplit {
+			adapted++
+		}
+	}
+	if adapted == 0 {
+		t.Error("no condition moves the split")
+	}
+	text, err := run(t, "inspect", "--arch", "2048x1-128x2-8x4-64x2-5", "--link-sweep", "--retrans", "0,0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"nominal:  1M/0dBm/r=0: best split P = 4", "coded-s8", "Pmax = 4", "0.1272      9.650       4"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inspect", "--arch", "2048x1-5", "--link-sweep", "--profile", "esp32"}, "has no link model"},
+		{[]string{"inspect", "--arch", "2048x1-5", "--link-sweep", "--retrans", "1"}, "--retrans 1: a retransmission rate is in [0, 1)"},
+		{[]string{"inspect", "--arch", "2048x1-5", "--retrans", "0.1"}, "--retrans applies to --link-sweep only"},
+	} {
+		if _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("splitnas %v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
