@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/splitnas/splitnas/arch"
@@ -140,47 +141,57 @@ func TestExportVerified(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-arm"); err != nil {
 		t.Skip("qemu-system-arm not on PATH; install Debian's qemu-system-arm")
 	}
-	var worst float64
-	for i, e := range randomExports(t, 20) {
-		_, p, err := e.n.net()
-		if err != nil {
-			t.Fatal(err)
-		}
-		prec := p.Name
-		t.Run(fmt.Sprintf("%d_%s_P%d_%s", i, prec, e.P, e.net), func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := WriteC(dir, e.n, e.P, e.prof)
+	var (
+		mu    sync.Mutex
+		worst float64
+	)
+	// The networks run in parallel (QEMU counts cycles, so the load does
+	// not change them); the group returns when all of them have.
+	t.Run("networks", func(t *testing.T) {
+		for i, e := range randomExports(t, 20) {
+			_, p, err := e.n.net()
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := noise(4, e.net.Input(), uint64(i))
-			inputs := make([][]float32, d.Len())
-			for k := range inputs {
-				inputs[k] = d.Sample(k)
-			}
-			v, err := Verify(context.Background(), dir, e.n, s, inputs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.HostMismatches != 0 || v.EmuMismatches != 0 {
-				t.Errorf("%d of %d windows differ from Go on the host (largest difference %.3g), %d between host and emulation",
-					v.HostMismatches, v.Windows, v.MaxRelDiff, v.EmuMismatches)
-			}
-			if math.Abs(v.CycleError) > 0.05 {
-				t.Errorf("emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedCycles, v.PredictedCycles, 100*v.CycleError)
-			}
-			// The input stage: an integer network's quantizer, as the
-			// profile's input_cycles_per_value predicts it.
-			if e.n.Int != nil {
-				if d := (v.PredictedInputCycles - v.EmulatedInputCycles) / v.EmulatedInputCycles; math.Abs(d) > 0.05 {
-					t.Errorf("input stage: emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedInputCycles, v.PredictedInputCycles, 100*d)
+			prec := p.Name
+			t.Run(fmt.Sprintf("%d_%s_P%d_%s", i, prec, e.P, e.net), func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				s, err := WriteC(dir, e.n, e.P, e.prof)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			worst = max(worst, math.Abs(v.CycleError))
-			t.Logf("emulated %.0f cycles, predicted %+.2f %%; input stage %.0f cycles, predicted %.0f; float difference %.2g",
-				v.EmulatedCycles, 100*v.CycleError, v.EmulatedInputCycles, v.PredictedInputCycles, v.MaxRelDiff)
-		})
-	}
+				d := noise(4, e.net.Input(), uint64(i))
+				inputs := make([][]float32, d.Len())
+				for k := range inputs {
+					inputs[k] = d.Sample(k)
+				}
+				v, err := Verify(context.Background(), dir, e.n, s, inputs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.HostMismatches != 0 || v.EmuMismatches != 0 {
+					t.Errorf("%d of %d windows differ from Go on the host (largest difference %.3g), %d between host and emulation",
+						v.HostMismatches, v.Windows, v.MaxRelDiff, v.EmuMismatches)
+				}
+				if math.Abs(v.CycleError) > 0.05 {
+					t.Errorf("emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedCycles, v.PredictedCycles, 100*v.CycleError)
+				}
+				// The input stage: an integer network's quantizer, as the
+				// profile's input_cycles_per_value predicts it.
+				if e.n.Int != nil {
+					if d := (v.PredictedInputCycles - v.EmulatedInputCycles) / v.EmulatedInputCycles; math.Abs(d) > 0.05 {
+						t.Errorf("input stage: emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedInputCycles, v.PredictedInputCycles, 100*d)
+					}
+				}
+				mu.Lock()
+				worst = max(worst, math.Abs(v.CycleError))
+				mu.Unlock()
+				t.Logf("emulated %.0f cycles, predicted %+.2f %%; input stage %.0f cycles, predicted %.0f; float difference %.2g",
+					v.EmulatedCycles, 100*v.CycleError, v.EmulatedInputCycles, v.PredictedInputCycles, v.MaxRelDiff)
+			})
+		}
+	})
 	t.Logf("largest cycle error %.2f %%", 100*worst)
 }
 
