@@ -324,39 +324,9 @@ func (s *searcher) survive(parents, offspring []int) []int {
 // mutation as the genetic algorithm. Abandoned children (no split point
 // fits Flash and RAM) are dropped and others drawn, as in propose.
 func (s *searcher) proposeNSGA2(g int) (ids []int, abandoned int, err error) {
-	var rank []int
-	var crowd []float64
-	if g > 0 {
-		rank, crowd = rankCrowding(s.moPoints(s.pop))
+	if g == 0 {
+		return s.fill(g, nil, nil)
 	}
-	attempts := 0
-	for len(ids) < s.cfg.Population {
-		var children []genome
-		if g == 0 {
-			children = []genome{s.random()}
-		} else {
-			p1, p2 := s.nsgaParent(rank, crowd), s.nsgaParent(rank, crowd)
-			c1, c2 := s.crossover(s.cands[s.pop[p1]].genome(), s.cands[s.pop[p2]].genome())
-			children = []genome{s.mutate(c1), s.mutate(c2)}
-		}
-		for _, child := range children {
-			if len(ids) == s.cfg.Population {
-				break
-			}
-			id, err := s.candidate(g, child)
-			if err != nil {
-				return nil, 0, err
-			}
-			if s.cands[id].Status == Abandoned {
-				abandoned++
-				attempts++
-				if attempts > maxAttemptsPerMember*s.cfg.Population {
-					return nil, 0, s.impossible(attempts)
-				}
-				continue
-			}
-			ids = append(ids, id)
-		}
-	}
-	return ids, abandoned, nil
+	rank, crowd := rankCrowding(s.moPoints(s.pop))
+	return s.fill(g, nil, func() int { return s.nsgaParent(rank, crowd) })
 }

@@ -606,13 +606,27 @@ func (s *searcher) propose(g int) (ids []int, abandoned int, err error) {
 			ids = append(ids, s.pop[k])
 		}
 	}
-	attempts := 0
+	var parent func() int // nil: random genomes
+	if fit != nil {
+		parent = func() int { return s.tournament(fit) }
+	}
+	return s.fill(g, ids, parent)
+}
+
+// fill adds candidates to ids until the population is full and returns
+// them with the number of abandoned genomes drawn on the way: random
+// genomes when parent is nil, otherwise two children at a time, crossed
+// over and mutated from the members of s.pop that parent picks (an index
+// into s.pop). Abandoned children (no split point fits Flash and RAM) are
+// dropped and others drawn, up to maxAttemptsPerMember per member.
+func (s *searcher) fill(g int, ids []int, parent func() int) ([]int, int, error) {
+	abandoned := 0
 	for len(ids) < s.cfg.Population {
 		var children []genome
-		if fit == nil {
+		if parent == nil {
 			children = []genome{s.random()}
 		} else {
-			p1, p2 := s.tournament(fit), s.tournament(fit)
+			p1, p2 := parent(), parent()
 			c1, c2 := s.crossover(s.cands[s.pop[p1]].genome(), s.cands[s.pop[p2]].genome())
 			children = []genome{s.mutate(c1), s.mutate(c2)}
 		}
@@ -626,9 +640,8 @@ func (s *searcher) propose(g int) (ids []int, abandoned int, err error) {
 			}
 			if s.cands[id].Status == Abandoned {
 				abandoned++
-				attempts++
-				if attempts > maxAttemptsPerMember*s.cfg.Population {
-					return nil, 0, s.impossible(attempts)
+				if abandoned > maxAttemptsPerMember*s.cfg.Population {
+					return nil, 0, s.impossible(abandoned)
 				}
 				continue
 			}
