@@ -53,12 +53,12 @@ func startSlowRequest(t *testing.T, addr string, m *Model, P int, payload []byte
 	return conn, payload[half:]
 }
 
-// TestGracefulShutdown stops the server while a request's body is still
-// arriving: the listener closes at once, the request finishes with a 200,
-// and Run returns nil.
-func TestGracefulShutdown(t *testing.T) {
-	fm, _, _, ms := testModels(t)
-	reg := prometheus.NewRegistry()
+// runServer serves ms with testToken on a loopback port through Run, with
+// a fresh registry and the given shutdown grace; cancel starts the
+// shutdown, done receives Run's result.
+func runServer(t *testing.T, ms []*Model, grace time.Duration) (reg *prometheus.Registry, addr string, cancel context.CancelFunc, done chan error) {
+	t.Helper()
+	reg = prometheus.NewRegistry()
 	s, err := NewServer(ms, Options{Token: []byte(testToken), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +67,18 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, NewHTTPServer(s, DefaultTimeouts(), nil, nil), ln, 10*time.Second) }()
+	done = make(chan error, 1)
+	go func() { done <- Run(ctx, NewHTTPServer(s, DefaultTimeouts(), nil, nil), ln, grace) }()
+	return reg, ln.Addr().String(), cancel, done
+}
+
+// TestGracefulShutdown stops the server while a request's body is still
+// arriving: the listener closes at once, the request finishes with a 200,
+// and Run returns nil.
+func TestGracefulShutdown(t *testing.T) {
+	fm, _, _, ms := testModels(t)
+	reg, addr, cancel, done := runServer(t, ms, 10*time.Second)
 
 	x := gaussian(1, fm.Network().Input(), 6).Sample(0)
 	payload, _ := ms[0].Edge(x, 1)
@@ -119,20 +127,9 @@ func TestGracefulShutdown(t *testing.T) {
 // grace period, and Run says so.
 func TestShutdownDeadline(t *testing.T) {
 	fm, _, _, ms := testModels(t)
-	reg := prometheus.NewRegistry()
-	s, err := NewServer(ms, Options{Token: []byte(testToken), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, NewHTTPServer(s, DefaultTimeouts(), nil, nil), ln, 100*time.Millisecond) }()
+	reg, addr, cancel, done := runServer(t, ms, 100*time.Millisecond)
 	payload, _ := ms[0].Edge(gaussian(1, fm.Network().Input(), 6).Sample(0), 0)
-	startSlowRequest(t, ln.Addr().String(), ms[0], 0, payload)
+	startSlowRequest(t, addr, ms[0], 0, payload)
 	for inFlight(t, reg) != 1 {
 		time.Sleep(5 * time.Millisecond)
 	}
