@@ -35,6 +35,8 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/dataset/sample"
@@ -219,28 +221,11 @@ func printTable(w io.Writer, o options, ref float64, rows []row) {
 				b = append(b, r.hv)
 			}
 		}
+		ma, sa := stat.MeanStdDev(a, nil) // sample standard deviation
+		mb, sb := stat.MeanStdDev(b, nil)
 		fmt.Fprintf(w, "\nMean hypervolume over %d seeds: nsga2 %.5f ± %.5f, joint runs %.5f ± %.5f (± standard deviation).\n",
-			len(o.seeds), mean(a), std(a), mean(b), std(b))
+			len(o.seeds), ma, sa, mb, sb)
 	}
-}
-
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}
-
-func std(v []float64) float64 {
-	if len(v) < 2 {
-		return 0
-	}
-	m, s := mean(v), 0.0
-	for _, x := range v {
-		s += (x - m) * (x - m)
-	}
-	return math.Sqrt(s / float64(len(v)-1))
 }
 
 func load(path string) (*dataset.Dataset, error) {
