@@ -94,16 +94,11 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 			if roundingSet && n.Int == nil {
 				return fmt.Errorf("--onnx-rounding applies to integer models only: %s is a float model", model)
 			}
-			if !cmd.Flags().Changed("profile") && n.Int != nil {
-				profile = "stm32l476-int8"
-				if n.Int.Bits == 4 {
-					profile = "stm32l476-int4"
-				}
-			}
-			prof, err := hw.Load(profile)
+			prof, _, P, err := splitPoint(n, profile, cmd.Flags().Changed("profile"), split, cmd.Flags().Changed("split"))
 			if err != nil {
-				return fmt.Errorf("--profile: %w", err)
+				return err
 			}
+			split = P
 			net := n.Network()
 			if adaptive {
 				if prof.Link == nil {
@@ -124,20 +119,6 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 				fmt.Fprintf(cmd.OutOrStdout(), "adaptive:  splitnas_run_to(window, P) for P = 0..%d; the policy (%d link conditions) picks P among %v: splitnas_policy_split(phy, tx_dbm, retransmission_rate)\n",
 					s.Split, len(pol.Rows), candidateSplits(pol))
 				return nil
-			}
-			if !cmd.Flags().Changed("split") {
-				tab, err := partition.Evaluate(net, prof, partition.Edge, partition.Limits{})
-				if err != nil {
-					return err
-				}
-				best, ok := tab.BestPoint()
-				if !ok {
-					return fmt.Errorf("no split point of %s fits %s's Flash and RAM", net, prof.Name)
-				}
-				split = best.P
-			}
-			if split < 0 || split > len(net.Layers) {
-				return fmt.Errorf("--split %d: %s has layers 1..%d (0..%d)", split, net, len(net.Layers), len(net.Layers))
 			}
 			if format == "onnx" {
 				s, err := export.WriteONNXWith(out, n, split, export.ONNXOptions{Rounding: onnxRounding})
