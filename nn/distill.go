@@ -1,11 +1,16 @@
 package nn
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/internal/frame"
 )
 
 // SoftTargets are a teacher's temperature-softened class probabilities on
@@ -139,4 +144,88 @@ func distillLoss[T float](z []T, label int, p []T, temp, alpha float64, scale T,
 	dz[label] -= scale * T(1-alpha)
 	ce := math.Log(s1) - (float64(z[label]) - m)
 	return T((1-alpha)*ce + alpha*temp*temp*kl)
+}
+
+// The binary form of SoftTargets (MarshalBinary), in the frame container
+// every splitnas file uses (package internal/frame): magic "SPLITNST",
+// version 1, a JSON header {temperature, classes, samples}, then the
+// labels (one byte per sample) and the probabilities (float32, row by
+// row), and a CRC-32C.
+const (
+	targetsMagic   = "SPLITNST"
+	targetsVersion = 1
+)
+
+type targetsHeader struct {
+	Temperature float64  `json:"temperature"`
+	Classes     []string `json:"classes"`
+	Samples     int      `json:"samples"`
+}
+
+// MarshalBinary encodes s losslessly, so that soft targets computed once
+// can travel to other machines (package remote) instead of the teacher
+// being run again there.
+func (s *SoftTargets) MarshalBinary() ([]byte, error) {
+	hdr, err := json.Marshal(targetsHeader{s.temperature, s.classes, s.Len()})
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	err = frame.Write(&buf, targetsMagic, targetsVersion, hdr, func(w *bufio.Writer) {
+		w.Write(s.labels)
+		var b4 [4]byte
+		for _, p := range s.probs {
+			binary.LittleEndian.PutUint32(b4[:], math.Float32bits(p))
+			w.Write(b4[:])
+		}
+	})
+	return buf.Bytes(), err
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote, checking the frame,
+// the sizes, the labels (below the class count) and that every row is a
+// probability distribution; errors are *FormatError naming "soft targets".
+func (s *SoftTargets) UnmarshalBinary(b []byte) error {
+	bad := func(msg string, err error) error {
+		return &FormatError{Pkg: "nn", File: "soft targets", Msg: msg, Err: err}
+	}
+	hb, body, err := frame.Split(b, targetsMagic, "soft targets", targetsVersion, 1<<20)
+	if err != nil {
+		return bad("", err)
+	}
+	var h targetsHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return bad("header", err)
+	}
+	k := len(h.Classes)
+	switch {
+	case CheckTemperature(h.Temperature) != nil:
+		return bad(fmt.Sprintf("temperature %v is not positive and finite", h.Temperature), nil)
+	case k < 2 || k > 256:
+		return bad(fmt.Sprintf("%d classes: want 2 to 256", k), nil)
+	case h.Samples < 1 || uint64(len(body)) != uint64(h.Samples)*uint64(1+4*k):
+		return bad(fmt.Sprintf("body of %d bytes does not hold %d samples of %d classes", len(body), h.Samples, k), nil)
+	}
+	labels, raw := body[:h.Samples], body[h.Samples:]
+	probs := make([]float32, h.Samples*k)
+	for i := range probs {
+		probs[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	for i, l := range labels {
+		if int(l) >= k {
+			return bad(fmt.Sprintf("sample %d: label %d of %d classes", i, l, k), nil)
+		}
+		var sum float64
+		for _, p := range probs[i*k : (i+1)*k] {
+			if !(p >= 0 && p <= 1) {
+				return bad(fmt.Sprintf("sample %d: probability %v outside [0, 1]", i, p), nil)
+			}
+			sum += float64(p)
+		}
+		if math.Abs(sum-1) > 1e-3 {
+			return bad(fmt.Sprintf("sample %d: probabilities sum to %v, not 1", i, sum), nil)
+		}
+	}
+	*s = SoftTargets{temperature: h.Temperature, classes: h.Classes, labels: slices.Clone(labels), probs: probs}
+	return nil
 }

@@ -1,16 +1,23 @@
 package nn
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/internal/frame"
 )
 
 // softmaxT returns softmax(z/T) in float64, directly from the definition.
@@ -262,4 +269,70 @@ func seq(n int) []int {
 		s[i] = i
 	}
 	return s
+}
+
+// TestSoftTargetsBinary round-trips soft targets through their binary form
+// and refuses damaged and inconsistent encodings.
+func TestSoftTargetsBinary(t *testing.T) {
+	teacher, _ := NewModel(toyNet(t), 3)
+	s, err := TeacherTargets(teacher, sinusoids(30, 256, 1), 2.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got SoftTargets
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, s) {
+		t.Fatal("soft targets changed through MarshalBinary/UnmarshalBinary")
+	}
+
+	// Re-frame a changed body, so that only the content check can object.
+	reframe := func(edit func(hdr *targetsHeader, body []byte) []byte) []byte {
+		hb, body, err := frame.Split(b, targetsMagic, "soft targets", targetsVersion, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h targetsHeader
+		if err := json.Unmarshal(hb, &h); err != nil {
+			t.Fatal(err)
+		}
+		body = edit(&h, slices.Clone(body))
+		hb, _ = json.Marshal(h)
+		var buf bytes.Buffer
+		frame.Write(&buf, targetsMagic, targetsVersion, hb, func(w *bufio.Writer) { w.Write(body) })
+		return buf.Bytes()
+	}
+	flipped := slices.Clone(b)
+	flipped[len(flipped)/2] ^= 1
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"empty", nil, "no \"SPLITNST\" magic"},
+		{"truncated", b[:len(b)-9], "checksum"},
+		{"flipped bit", flipped, "checksum"},
+		{"temperature", reframe(func(h *targetsHeader, body []byte) []byte { h.Temperature = -1; return body }), "temperature -1"},
+		{"samples", reframe(func(h *targetsHeader, body []byte) []byte { h.Samples = 31; return body }), "does not hold 31 samples"},
+		{"label", reframe(func(h *targetsHeader, body []byte) []byte { body[4] = 3; return body }), "sample 4: label 3 of 3 classes"},
+		{"sum", reframe(func(h *targetsHeader, body []byte) []byte {
+			binary.LittleEndian.PutUint32(body[30:], math.Float32bits(0.9))
+			binary.LittleEndian.PutUint32(body[34:], math.Float32bits(0.9))
+			return body
+		}), "sample 0: probabilities sum to"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var s SoftTargets
+			err := s.UnmarshalBinary(tt.b)
+			var fe *FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want a FormatError saying %q", err, tt.want)
+			}
+		})
+	}
 }
