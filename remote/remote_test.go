@@ -446,8 +446,12 @@ func TestBadResults(t *testing.T) {
 	}
 	sabotage := []func(key string, j job) *result{
 		nil, // garbage bytes
-		func(key string, j job) *result { return &result{Key: strings.Repeat("0", 64), Model: save(t, other), History: make([]nn.Epoch, 1)} },
-		func(key string, j job) *result { return &result{Key: key, Model: save(t, other), History: make([]nn.Epoch, 1)} },
+		func(key string, j job) *result {
+			return &result{Key: strings.Repeat("0", 64), Model: save(t, other), History: make([]nn.Epoch, 1)}
+		},
+		func(key string, j job) *result {
+			return &result{Key: key, Model: save(t, other), History: make([]nn.Epoch, 1)}
+		},
 		func(key string, j job) *result {
 			net, _ := j.network()
 			m, _ := nn.NewModel(net, 1)
