@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ func newSearchCmd() *cobra.Command {
 		recipe                      = recipeFlags{autoSelect: true}
 		same                        int
 		progress                    bool
+		nf                          natsFlags
 	)
 	cfg := search.DefaultConfig(0)
 	// A budget that finishes in a few minutes on 2 cores on the embedded
@@ -150,6 +152,21 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 			if err := cfg.Validate(d); err != nil {
 				return searchError(err)
 			}
+			if nf.url != "" {
+				e, stop, err := nf.remoteEngine(cmd.Context(), 30*time.Second)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				cfg.Engine = e
+				if !cmd.Flags().Changed("workers") {
+					// Each training only waits for a worker: let a whole
+					// generation (or final training, or Pareto set) queue.
+					cfg.Workers = max(cfg.Population, cfg.FinalSeeds, cfg.ParetoMax)
+				}
+			} else if nf.tokenFile != "" || nf.creds != "" || nf.tlsCA != "" {
+				return errors.New("--token-file, --creds and --tls-ca go with --nats")
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("--out: %w", err)
 			}
@@ -161,6 +178,7 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 			return runSearch(cmd, cfg, d, progress && isTerminal(cmd.ErrOrStderr()))
 		},
 	}
+	nf.register(cmd, "train the candidates on workers (splitnas worker) through the NATS JetStream server at this URL, e.g. nats://host:4222; the result is the same")
 	hf.register(cmd)
 	recipe.register(cmd, &cfg.Train)
 	recipe.registerEpoch(cmd, &cfg.Train)
@@ -423,7 +441,7 @@ func isTerminal(w io.Writer) bool {
 
 // notSaved are flags that do not change a search's result, so --resume
 // neither restores nor checks them.
-var notSaved = []string{"resume", "out", "workers", "progress", "verbose"}
+var notSaved = []string{"resume", "out", "workers", "progress", "verbose", "nats", "token-file", "creds", "tls-ca"}
 
 // saveFlags records the flags the user set, for --resume.
 func saveFlags(fs *pflag.FlagSet, path string) error {
