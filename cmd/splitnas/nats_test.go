@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,5 +161,23 @@ func TestNATSTLS(t *testing.T) {
 	_, stderr, code := runProcess(t, "worker", "--nats", url, "--token-file", tok)
 	if code == 0 || !strings.Contains(stderr, "tls") {
 		t.Errorf("worker without --tls-ca: exit %d, stderr %q; want a TLS error", code, stderr)
+	}
+}
+
+// TestBenchNATS: bench nats runs the search locally and on two worker
+// processes, finds the same result both ways, and its repeat trains
+// nothing.
+func TestBenchNATS(t *testing.T) {
+	stdout, stderr, code := runProcess(t, "bench", "nats", "--population", "4", "--generations", "1", "--epochs", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep benchNATSReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, stdout)
+	}
+	if !rep.SameResult || rep.RepeatPublished != 0 || rep.Trainings < 1 || rep.Workers != 2 ||
+		!(rep.LocalTrainingsPerS > 0) || !(rep.RemoteTrainingsPerS > 0) || rep.ResultBytesPerTraining < 1000 || rep.UploadBytes < 1e6 {
+		t.Errorf("report %+v", rep)
 	}
 }

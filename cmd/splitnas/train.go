@@ -481,7 +481,7 @@ func writeJSON(w io.Writer, v any) error {
 
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure the speed of parts of splitnas"}
-	cmd.AddCommand(newBenchTrainCmd(), newBenchServeCmd())
+	cmd.AddCommand(newBenchTrainCmd(), newBenchServeCmd(), newBenchNATSCmd())
 	return cmd
 }
 
