@@ -222,17 +222,38 @@ func localSearch(t *testing.T, cfg search.Config, d *dataset.Dataset) *search.Re
 	return r
 }
 
-// remoteSearch runs cfg as a coordinator on url.
+// remoteSearch runs cfg as a coordinator on url. It may run on another
+// goroutine than the test's: it reports failures as errors.
 func remoteSearch(ctx context.Context, t *testing.T, url string, cfg search.Config, d *dataset.Dataset) (*search.Result, *Engine, error) {
-	t.Helper()
-	e, err := NewEngine(ctx, connect(t, url), EngineOptions{Poll: 300 * time.Millisecond})
+	nc, err := Connect(url, ConnectOptions{Name: "coordinator", Token: testToken, ReconnectWait: 100 * time.Millisecond})
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
+	}
+	t.Cleanup(nc.Close)
+	e, err := NewEngine(ctx, nc, EngineOptions{Poll: 300 * time.Millisecond})
+	if err != nil {
+		return nil, nil, err
 	}
 	t.Cleanup(func() { e.Close() })
 	cfg.Engine, cfg.Workers = e, cfg.Population
 	r, err := search.Run(ctx, cfg, d)
 	return r, e, err
+}
+
+type outcome struct {
+	r   *search.Result
+	e   *Engine
+	err error
+}
+
+// goSearch runs remoteSearch on a goroutine.
+func goSearch(t *testing.T, url string, cfg search.Config, d *dataset.Dataset) <-chan outcome {
+	done := make(chan outcome, 1)
+	go func() {
+		r, e, err := remoteSearch(t.Context(), t, url, cfg, d)
+		done <- outcome{r, e, err}
+	}()
+	return done
 }
 
 // sameResult fails unless two searches chose the same model with the same
@@ -314,16 +335,7 @@ func TestWorkerKilledMidTraining(t *testing.T) {
 
 	s := startServer(t, t.TempDir(), -1)
 	victim := startWorker(t, s.ClientURL(), "victim")
-	type outcome struct {
-		r   *search.Result
-		e   *Engine
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		r, e, err := remoteSearch(t.Context(), t, s.ClientURL(), cfg, d)
-		done <- outcome{r, e, err}
-	}()
+	done := goSearch(t, s.ClientURL(), cfg, d)
 	select {
 	case k := <-victim.started:
 		if err := victim.cmd.Process.Kill(); err != nil {
@@ -376,15 +388,7 @@ func TestServerRestartMidSearch(t *testing.T) {
 			close(halfway)
 		}
 	}
-	type outcome struct {
-		r   *search.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		r, _, err := remoteSearch(t.Context(), t, url, cfg, d)
-		done <- outcome{r, err}
-	}()
+	done := goSearch(t, url, cfg, d)
 	select {
 	case <-halfway:
 	case o := <-done:
@@ -420,16 +424,7 @@ func TestBadResults(t *testing.T) {
 	want := localSearch(t, cfg, d)
 
 	s := startServer(t, t.TempDir(), -1)
-	type outcome struct {
-		r   *search.Result
-		e   *Engine
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		r, e, err := remoteSearch(t.Context(), t, s.ClientURL(), cfg, d)
-		done <- outcome{r, e, err}
-	}()
+	done := goSearch(t, s.ClientURL(), cfg, d)
 
 	nc := connect(t, s.ClientURL())
 	b, err := open(t.Context(), nc)

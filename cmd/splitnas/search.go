@@ -153,7 +153,7 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 				return searchError(err)
 			}
 			if nf.url != "" {
-				e, stop, err := nf.remoteEngine(cmd.Context(), 30*time.Second)
+				e, stop, err := nf.remoteEngine(cmd.Context(), 10*time.Second)
 				if err != nil {
 					return err
 				}
