@@ -271,6 +271,7 @@ func sameResult(t *testing.T, want, got *search.Result) {
 		}
 	}
 	wb, gb := *want.Best, *got.Best
+	wb.Model, gb.Model = "", "" // the file name, set when the search has a directory
 	for _, f := range []*search.Final{wb.Final, gb.Final} {
 		if f != nil {
 			for i := range f.Runs {
@@ -649,4 +650,41 @@ func mustParse(t testing.TB, s string) arch.Network {
 		t.Fatal(err)
 	}
 	return net
+}
+
+// TestCoordinatorInterruptedAndResumed: a coordinator stopped mid-search
+// (Ctrl-C) saves its checkpoint as a local search does; resumed with a new
+// engine, it ends with the local result, reusing the trainings stored
+// meanwhile.
+func TestCoordinatorInterruptedAndResumed(t *testing.T) {
+	d := waves(t, 60)
+	cfg := smallSearch(t)
+	want := localSearch(t, cfg, d)
+
+	s := startServer(t, t.TempDir(), -1)
+	startWorker(t, s.ClientURL(), "w1")
+	cfg.Dir = t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	var once sync.Once
+	// Ctrl-C as the first training of the second generation arrives: the
+	// generation's other jobs are queued, and the worker goes on with them.
+	cfg.OnTrained = func(c search.Candidate) {
+		if c.Generation == 1 {
+			once.Do(cancel)
+		}
+	}
+	_, _, err := remoteSearch(ctx, t, s.ClientURL(), cfg, d)
+	var ie *search.InterruptedError
+	if !errors.As(err, &ie) {
+		t.Fatalf("interrupted search: %v, want an InterruptedError", err)
+	}
+	cfg.OnTrained, cfg.Resume = nil, true
+	got, e, err := remoteSearch(t.Context(), t, s.ClientURL(), cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameResult(t, want, got)
+	if st := e.Stats(); st.Cached == 0 {
+		t.Errorf("stats %+v: the resumed search reused no stored training", st)
+	}
 }
