@@ -688,3 +688,39 @@ func TestCoordinatorInterruptedAndResumed(t *testing.T) {
 		t.Errorf("stats %+v: the resumed search reused no stored training", st)
 	}
 }
+
+// TestDuplicateJobsSuppressed: publishing a job again under the same
+// message id (a coordinator retrying after a lost acknowledgement, or a
+// resumed one) leaves one message in the queue; after a rejected result
+// the id changes, so the job is queued again.
+func TestDuplicateJobsSuppressed(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	e, err := NewEngine(t.Context(), connect(t, s.ClientURL()), EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	j := &job{Version: jobVersion, Engine: "native", Config: nn.DefaultConfig(), Train: "dataset-x"}
+	key, _ := j.key()
+	queued := func() uint64 {
+		q, err := e.Queue(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Queued
+	}
+	for range 3 {
+		if err := e.publish(t.Context(), key, j, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := queued(); n != 1 {
+		t.Errorf("the same job published 3 times: %d messages queued, want 1", n)
+	}
+	if err := e.publish(t.Context(), key, j, 7); err != nil {
+		t.Fatal(err)
+	}
+	if n := queued(); n != 2 {
+		t.Errorf("published again after rejecting revision 7: %d messages queued, want 2", n)
+	}
+}
