@@ -39,6 +39,7 @@ const (
 	workerURLEnv   = "SPLITNAS_REMOTE_TEST_WORKER"
 	workerTokenEnv = "SPLITNAS_REMOTE_TEST_TOKEN"
 	workerNameEnv  = "SPLITNAS_REMOTE_TEST_NAME"
+	workerAckEnv   = "SPLITNAS_REMOTE_TEST_ACK_WAIT" // overrides testAckWait
 	testToken      = "s3cret-test-token"
 	testAckWait    = 2 * time.Second
 )
@@ -61,7 +62,11 @@ func workerProcess(url string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var mu sync.Mutex
-	w := &Worker{Name: os.Getenv(workerNameEnv), Concurrency: 1, AckWait: testAckWait, Logger: log,
+	ackWait := testAckWait
+	if v := os.Getenv(workerAckEnv); v != "" {
+		ackWait, _ = time.ParseDuration(v)
+	}
+	w := &Worker{Name: os.Getenv(workerNameEnv), Concurrency: 1, AckWait: ackWait, Logger: log,
 		OnJob: func(key, arch string, done bool, err error) {
 			if !done {
 				mu.Lock()
@@ -83,10 +88,11 @@ type workerProc struct {
 	started chan string
 }
 
-func startWorker(t *testing.T, url, name string) *workerProc {
+func startWorker(t *testing.T, url, name string, env ...string) *workerProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerURLEnv+"="+url, workerTokenEnv+"="+testToken, workerNameEnv+"="+name)
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -723,4 +729,43 @@ func TestDuplicateJobsSuppressed(t *testing.T) {
 	if n := queued(); n != 2 {
 		t.Errorf("published again after rejecting revision 7: %d messages queued, want 2", n)
 	}
+}
+
+// TestWorkerStoppedHandsBack: a worker stopped (SIGTERM, Ctrl-C) while
+// training hands its job back at once: the next worker's first job is that
+// one, though the ack wait (a minute here) has not passed; the search ends
+// with the local result.
+func TestWorkerStoppedHandsBack(t *testing.T) {
+	d := waves(t, 400)
+	cfg := smallSearch(t)
+	want := localSearch(t, cfg, d)
+
+	s := startServer(t, t.TempDir(), -1)
+	slow := workerAckEnv + "=1m"
+	leaver := startWorker(t, s.ClientURL(), "leaver", slow)
+	done := goSearch(t, s.ClientURL(), cfg, d)
+	var key string
+	select {
+	case key = <-leaver.started:
+	case <-time.After(time.Minute):
+		t.Fatal("the worker started no training within a minute")
+	}
+	leaver.cmd.Process.Signal(syscall.SIGTERM)
+	if err := leaver.cmd.Wait(); err != nil {
+		t.Fatalf("worker on SIGTERM: %v", err)
+	}
+	stayer := startWorker(t, s.ClientURL(), "stayer", slow)
+	select {
+	case first := <-stayer.started:
+		if first != key {
+			t.Errorf("the next worker started with job %.12s…, not the stopped worker's %.12s…", first, key)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the next worker started no training within 30 s")
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	sameResult(t, want, o.r)
 }

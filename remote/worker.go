@@ -91,20 +91,27 @@ func (w *Worker) Run(ctx context.Context, nc *nats.Conn) error {
 		wg.Go(func() { w.loop(ctx, cons) })
 	}
 	wg.Wait()
+	nc.FlushTimeout(2 * time.Second) // the jobs handed back reach the server before the caller closes nc
 	return nil
 }
+
+// fetchWait is how long one fetch waits for a job. The fetch is not cut
+// short when the worker stops (a job the server delivers to a fetch the
+// client abandoned would stay in flight until the ack wait): it runs out,
+// and a job it brings is handed back.
+const fetchWait = 2 * time.Second
 
 // loop fetches and handles one job at a time.
 func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer) {
 	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		msg, err := cons.Next(jetstream.FetchContext(fctx))
-		cancel()
+		msg, err := cons.Next(jetstream.FetchMaxWait(fetchWait))
 		switch {
+		case err == nil && ctx.Err() != nil:
+			msg.Nak()
 		case err == nil:
 			w.handle(ctx, msg)
 		case ctx.Err() != nil:
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
+		case errors.Is(err, nats.ErrTimeout), errors.Is(err, jetstream.ErrNoMessages):
 			// No job yet.
 		default:
 			w.log.Debug("remote: fetching a job, will retry", "worker", w.Name, "err", err)
