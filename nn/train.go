@@ -97,6 +97,15 @@ type Config struct {
 	// (fine-tuning) instead of Seed's random ones; it must have the
 	// network being trained.
 	Init *Model
+	// Mask, if not nil, holds one entry per parameter (the layout of
+	// Model.Params): the parameters whose entry is false are set to 0
+	// before training and stay exactly 0 through it — their gradient is
+	// dropped before every Adam step, so their moments stay 0 and so do
+	// their updates — as the fine-tuning of a pruned network needs (see
+	// package prune). With BatchNorm the mask applies to the unfolded
+	// parameters: folding scales a masked weight to 0 still, but gives
+	// every bias of a normalised layer its folded value, masked or not.
+	Mask []bool
 }
 
 // DefaultConfig is 20 epochs of batches of 32 at learning rate 1e-3,
@@ -245,6 +254,16 @@ func (native) Train(ctx context.Context, net arch.Network, train, val *dataset.D
 		}
 		copy(m.params, cfg.Init.params)
 	}
+	if cfg.Mask != nil {
+		if len(cfg.Mask) != len(m.params) {
+			return nil, &ConfigError{"Mask", len(cfg.Mask), fmt.Sprintf("want one entry per parameter of the network (%d)", len(m.params))}
+		}
+		for i, keep := range cfg.Mask {
+			if !keep {
+				m.params[i] = 0
+			}
+		}
+	}
 	if err := checkData(m.plan, train, "training"); err != nil {
 		return nil, err
 	}
@@ -306,8 +325,9 @@ type trainer struct {
 	folded []float32
 	inputs [][]float32
 
-	steps   int // Adam steps taken
-	perStep int // Adam steps per epoch
+	steps   int     // Adam steps taken
+	perStep int     // Adam steps per epoch
+	masked  []int32 // with Config.Mask: the parameters held at 0
 
 	classW  []float32 // per-class loss weights, or nil
 	byClass [][]int   // BalanceSampler: the training samples of each class present
@@ -360,6 +380,11 @@ func newTrainer(m *Model, train *dataset.Dataset, cfg Config) *trainer {
 		t.ws = newWorkspace[float32](m.plan, cfg.Dropout > 0, false)
 	}
 	t.grads = make([]float32, len(t.all))
+	for i, keep := range cfg.Mask {
+		if !keep {
+			t.masked = append(t.masked, int32(i))
+		}
+	}
 	t.opt = newAdam(cfg.LR, len(t.all))
 	if cfg.WeightDecay > 0 {
 		t.opt.decay, t.opt.decayRanges = cfg.WeightDecay, weightRanges(m.plan)
@@ -632,5 +657,8 @@ func (t *trainer) loss(train *dataset.Dataset, idx int, z []float32, scale float
 func (t *trainer) step() {
 	t.opt.lr = t.cfg.LearningRate(t.steps, t.perStep)
 	t.steps++
+	for _, i := range t.masked {
+		t.grads[i] = 0 // the network's parameters come first in t.all
+	}
 	t.opt.step(t.all, t.grads)
 }
