@@ -1,0 +1,319 @@
+// Package prune makes a trained network smaller or sparser, the first
+// step of Han et al.'s Deep Compression (prune, then quantize):
+//
+//   - structured (Channels): whole output channels of the hidden
+//     convolutions are removed, with the input channels of the next layer
+//     they feed, chosen by the L1 norm of their filters (Li et al. 2017,
+//     "Pruning filters for efficient ConvNets"). The result is a smaller
+//     dense network: its architecture, Flash, RAM, MACs and energy are
+//     those of the smaller network, and everything downstream (training,
+//     quantization, export) treats it like any other.
+//   - unstructured (Magnitude, Gradual): the weights of smallest magnitude
+//     are zeroed, layer by layer, and held at 0 while the network is
+//     fine-tuned (nn.Config.Mask), the sparsity rising over the
+//     fine-tuning in Zhu and Gupta's cubic schedule (2017, "To prune, or
+//     not to prune"). The architecture stays; what sparsity saves depends
+//     on how the weights are stored and run (SparseFlash).
+package prune
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/nn"
+)
+
+// Method is a way of pruning.
+type Method string
+
+const (
+	ByChannel   Method = "channel"   // structured: whole channels (Channels)
+	ByMagnitude Method = "magnitude" // unstructured: single weights (Magnitude, Gradual)
+)
+
+// ParseMethod reads "channel" or "magnitude".
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case ByChannel, ByMagnitude:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown pruning method %q (want channel or magnitude)", s)
+}
+
+// SparsityError is a sparsity outside [0, 1).
+type SparsityError struct{ Sparsity float64 }
+
+func (e *SparsityError) Error() string {
+	return fmt.Sprintf("prune: sparsity %v: want a fraction 0 ≤ s < 1", e.Sparsity)
+}
+
+func checkSparsity(s float64) error {
+	if !(s >= 0 && s < 1) {
+		return &SparsityError{s}
+	}
+	return nil
+}
+
+// prunable reports whether layer i of net has output channels Channels
+// may remove: a hidden Conv or ConvTranspose (the class scores and hidden
+// Dense layers keep their outputs).
+func prunable(net arch.Network, i int) bool {
+	k := net.Layers[i].Kind
+	return i < len(net.Layers)-1 && (k == arch.Conv || k == arch.ConvTranspose)
+}
+
+// Channels removes from each hidden Conv and ConvTranspose layer of m the
+// round(sparsity·C) of its C output channels whose filters have the
+// smallest L1 norm (Σ|w| over input channels and taps; ties: the later
+// channel goes), keeping at least one, and the input channels of the next
+// layer they fed. It returns the smaller model, with the weights and
+// biases of the channels kept, and for each layer the original indices of
+// the output channels kept (all of them for layers not pruned). The
+// smaller model computes what m computes with the removed channels'
+// weights and biases set to 0 (a removed channel then outputs 0 after
+// its ReLU, and the next layer's weights on it multiply zeros).
+func Channels(m *nn.Model, sparsity float64) (*nn.Model, [][]int, error) {
+	if err := checkSparsity(sparsity); err != nil {
+		return nil, nil, err
+	}
+	net := m.Network()
+	L := len(net.Layers)
+	kept := make([][]int, L)
+	for i, l := range net.Layers {
+		all := make([]int, l.Out.Ch)
+		for c := range all {
+			all[c] = c
+		}
+		kept[i] = all
+		if !prunable(net, i) {
+			continue
+		}
+		w, _ := m.Weights(i)
+		per := len(w) / l.Out.Ch // in channels × taps
+		norm := make([]float64, l.Out.Ch)
+		for c := range norm {
+			for _, v := range w[c*per : (c+1)*per] {
+				norm[c] += math.Abs(float64(v))
+			}
+		}
+		drop := min(int(math.Round(sparsity*float64(l.Out.Ch))), l.Out.Ch-1)
+		order := slices.Clone(all)
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(norm[b], norm[a]) }) // largest first
+		keep := order[:l.Out.Ch-drop]
+		slices.Sort(keep)
+		kept[i] = keep
+	}
+
+	small := arch.Network{Layers: slices.Clone(net.Layers)}
+	for i := range small.Layers {
+		small.Layers[i].Out.Ch = len(kept[i])
+		if i > 0 {
+			small.Layers[i].In.Ch = len(kept[i-1])
+		}
+	}
+	sm, err := nn.NewModel(small, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prune: the pruned network: %w", err)
+	}
+	sm.Classes = slices.Clone(m.Classes)
+	for i, l := range net.Layers {
+		w, b := m.Weights(i)
+		sw, sb := sm.Weights(i)
+		inKept := []int(nil) // nil: every input channel (layer 0)
+		if i > 0 {
+			inKept = kept[i-1]
+		}
+		switch l.Kind {
+		case arch.Conv, arch.ConvTranspose: // w[out][in][tap]
+			taps := l.Kernel
+			k := 0
+			for _, o := range kept[i] {
+				for j := range len(sw) / len(kept[i]) / taps {
+					in := j
+					if inKept != nil {
+						in = inKept[j]
+					}
+					src := (o*l.In.Ch + in) * taps
+					copy(sw[k:k+taps], w[src:src+taps])
+					k += taps
+				}
+			}
+		case arch.Dense: // w[out][flattened input, channel-major]
+			n := l.In.Len
+			k := 0
+			for o := range l.Out.Size() {
+				row := w[o*l.In.Size() : (o+1)*l.In.Size()]
+				for j := range len(sw) / l.Out.Size() / n {
+					in := j
+					if inKept != nil {
+						in = inKept[j]
+					}
+					copy(sw[k:k+n], row[in*n:(in+1)*n])
+					k += n
+				}
+			}
+		default:
+			return nil, nil, fmt.Errorf("prune: layer %d is a %v, which the engine does not train", i+1, l.Kind)
+		}
+		if l.Kind == arch.Dense {
+			copy(sb, b)
+		} else {
+			for k, o := range kept[i] {
+				sb[k] = b[o]
+			}
+		}
+	}
+	return sm, kept, nil
+}
+
+// Magnitude returns a mask (nn.Config.Mask) that drops, in every layer,
+// the round(sparsity·n) of its n weights with the smallest magnitude
+// (biases are kept), counting the weights prev already drops among them:
+// a weight once dropped stays dropped. prev may be nil.
+func Magnitude(m *nn.Model, sparsity float64, prev []bool) ([]bool, error) {
+	if err := checkSparsity(sparsity); err != nil {
+		return nil, err
+	}
+	params := m.Params()
+	if prev != nil && len(prev) != len(params) {
+		return nil, fmt.Errorf("prune: previous mask of %d entries for %d parameters", len(prev), len(params))
+	}
+	mask := make([]bool, len(params))
+	if prev != nil {
+		copy(mask, prev)
+	} else {
+		for i := range mask {
+			mask[i] = true
+		}
+	}
+	off := 0
+	for i, l := range m.Network().Layers {
+		w, _ := m.Weights(i)
+		nw := len(w)
+		idx := make([]int, 0, nw)
+		dropped := 0
+		for j := range nw {
+			if mask[off+j] {
+				idx = append(idx, j)
+			} else {
+				dropped++
+			}
+		}
+		// Smallest magnitude first; ties: the earlier weight goes.
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(math.Abs(float64(w[a])), math.Abs(float64(w[b]))) })
+		for _, j := range idx[:max(0, min(len(idx), int(math.Round(sparsity*float64(nw)))-dropped))] {
+			mask[off+j] = false
+		}
+		off += l.Params()
+	}
+	return mask, nil
+}
+
+// Apply returns a copy of m whose parameters mask drops are 0.
+func Apply(m *nn.Model, mask []bool) (*nn.Model, error) {
+	c, err := nn.NewModel(m.Network(), 0)
+	if err != nil {
+		return nil, err
+	}
+	c.Classes = slices.Clone(m.Classes)
+	p := c.Params()
+	if len(mask) != len(p) {
+		return nil, fmt.Errorf("prune: mask of %d entries for %d parameters", len(mask), len(p))
+	}
+	for i, v := range m.Params() {
+		if mask[i] {
+			p[i] = v
+		} else {
+			p[i] = 0
+		}
+	}
+	return c, nil
+}
+
+// CubicSparsity is Zhu and Gupta's schedule: the sparsity after stage k
+// of n, rising from 0 to final, fast at first and slowly at the end:
+// final·(1 − (1 − k/n)³).
+func CubicSparsity(final float64, k, n int) float64 {
+	r := 1 - float64(k)/float64(n)
+	return final * (1 - r*r*r)
+}
+
+// Stage is one step of a gradual pruning: the sparsity reached and the
+// fine-tuning that followed.
+type Stage struct {
+	Sparsity float64 `json:"sparsity"`
+	Epochs   int     `json:"epochs"`
+	ValAcc   float64 `json:"val_accuracy"` // after the stage's fine-tuning (its best epoch)
+}
+
+// Gradual prunes m by magnitude to sparsity in stages (at most epochs of
+// them; 0 stages: one), each pruning to the cubic schedule's next
+// sparsity and then fine-tuning with engine for its share of epochs
+// (epochs/stages, the remainder to the last), the mask held fixed within
+// a stage and only growing between stages. cfg is the fine-tuning's
+// configuration (its Init and Mask are set here; its epoch is chosen by
+// val as in any training). With epochs 0 it prunes once, without
+// training. It returns the pruned model, its mask and the stages.
+func Gradual(ctx context.Context, engine nn.Engine, m *nn.Model, train, val *dataset.Dataset, cfg nn.Config, sparsity float64, epochs, stages int) (*nn.Model, []bool, []Stage, error) {
+	if err := checkSparsity(sparsity); err != nil {
+		return nil, nil, nil, err
+	}
+	if epochs < 0 || stages < 0 {
+		return nil, nil, nil, fmt.Errorf("prune: %d epochs in %d stages: want both ≥ 0", epochs, stages)
+	}
+	if epochs == 0 {
+		mask, err := Magnitude(m, sparsity, nil)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		pm, err := Apply(m, mask)
+		return pm, mask, []Stage{{Sparsity: sparsity}}, err
+	}
+	stages = min(max(stages, 1), epochs)
+	var (
+		mask []bool
+		done []Stage
+		cur  = m
+	)
+	for k := 1; k <= stages; k++ {
+		s := CubicSparsity(sparsity, k, stages)
+		var err error
+		if mask, err = Magnitude(cur, s, mask); err != nil {
+			return nil, nil, nil, err
+		}
+		c := cfg
+		c.Init, c.Mask = cur, mask
+		c.Epochs = epochs / stages
+		if k == stages {
+			c.Epochs += epochs % stages
+		}
+		c.WarmupEpochs = min(c.WarmupEpochs, c.Epochs)
+		res, err := engine.Train(ctx, cur.Network(), train, val, c)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("prune: fine-tuning stage %d of %d: %w", k, stages, err)
+		}
+		cur = res.Model
+		done = append(done, Stage{Sparsity: s, Epochs: c.Epochs, ValAcc: res.History[res.Best].ValAcc})
+	}
+	return cur, mask, done, nil
+}
+
+// NonZero counts the weights (not biases) of m that are not 0, and all
+// its weights.
+func NonZero(m *nn.Model) (nonzero, weights int) {
+	for i := range m.Network().Layers {
+		w, _ := m.Weights(i)
+		weights += len(w)
+		for _, v := range w {
+			if v != 0 {
+				nonzero++
+			}
+		}
+	}
+	return nonzero, weights
+}

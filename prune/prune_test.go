@@ -1,0 +1,228 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/splitnas/splitnas/arch"
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/nn"
+)
+
+// A Conv, a Conv, a ConvTranspose and a Dense: every kind Channels meets.
+const testArch = "256x1-64x8-16x8-64x6-3/o2"
+
+func model(t *testing.T, seed uint64) *nn.Model {
+	t.Helper()
+	net, err := arch.Parse(testArch, arch.DefaultKernelRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.NewModel(net, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Non-zero biases, so that a channel removed with its bias would show.
+	rng := rand.New(rand.NewPCG(seed, 9))
+	for i := range net.Layers {
+		_, b := m.Weights(i)
+		for j := range b {
+			b[j] = float32(rng.NormFloat64() * 0.1)
+		}
+	}
+	return m
+}
+
+// TestChannelsEqualsZeroed: the channel-pruned network computes what the
+// original computes with the removed channels' weights and biases zeroed,
+// and has the channel counts the sparsity asks for.
+func TestChannelsEqualsZeroed(t *testing.T) {
+	for _, tt := range []struct {
+		sparsity float64
+		want     string // the pruned architecture
+	}{
+		{0, "256x1-64x8-16x8-64x6-3/o2"},
+		{0.25, "256x1-64x6-16x6-64x4-3/o2"}, // round(0.25·6) = 2 (1.5 rounds up)
+		{0.5, "256x1-64x4-16x4-64x3-3/o2"},
+		{0.75, "256x1-64x2-16x2-64x1-3/o2"}, // round(4.5) = 5 of 6 → 1 left
+		{0.99, "256x1-64x1-16x1-64x1-3/o2"}, // one channel always stays
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			m := model(t, 3)
+			pm, kept, err := Channels(m, tt.sparsity)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pm.Network().String(); got != tt.want {
+				t.Fatalf("pruned to %s, want %s", got, tt.want)
+			}
+			// The original with the removed channels zeroed.
+			z, _ := Apply(m, allTrue(len(m.Params())))
+			for i, l := range m.Network().Layers {
+				w, b := z.Weights(i)
+				per := len(w) / l.Out.Ch
+				for c := range l.Out.Ch {
+					if !contains(kept[i], c) {
+						clear(w[c*per : (c+1)*per])
+						b[c] = 0
+					}
+				}
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			x := make([]float32, 256)
+			want, got := make([]float32, 3), make([]float32, 3)
+			for range 20 {
+				for j := range x {
+					x[j] = float32(rng.NormFloat64())
+				}
+				z.Logits(x, want)
+				pm.Logits(x, got)
+				for k := range want {
+					if d := math.Abs(float64(got[k] - want[k])); d > 1e-5*(1+math.Abs(float64(want[k]))) {
+						t.Fatalf("logit %d: pruned %g, zeroed original %g", k, got[k], want[k])
+					}
+				}
+			}
+		})
+	}
+	if _, _, err := Channels(model(t, 1), 1); !errors.As(err, new(*SparsityError)) {
+		t.Errorf("sparsity 1: %v, want a SparsityError", err)
+	}
+}
+
+func allTrue(n int) []bool {
+	m := make([]bool, n)
+	for i := range m {
+		m[i] = true
+	}
+	return m
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMagnitude: each layer loses round(s·n) weights, the smallest, its
+// biases none; a weight a previous mask dropped stays dropped.
+func TestMagnitude(t *testing.T) {
+	m := model(t, 4)
+	half, err := Magnitude(m, 0.5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for i, l := range m.Network().Layers {
+		w, _ := m.Weights(i)
+		dropped, maxDropped, minKept := 0, 0.0, math.Inf(1)
+		for j, v := range w {
+			a := math.Abs(float64(v))
+			if half[off+j] {
+				minKept = min(minKept, a)
+			} else {
+				dropped++
+				maxDropped = max(maxDropped, a)
+			}
+		}
+		if want := int(math.Round(0.5 * float64(len(w)))); dropped != want || maxDropped > minKept {
+			t.Errorf("layer %d: %d of %d weights dropped (want %d), largest dropped %g, smallest kept %g", i+1, dropped, len(w), want, maxDropped, minKept)
+		}
+		for j := len(w); j < l.Params(); j++ {
+			if !half[off+j] {
+				t.Errorf("layer %d: bias %d dropped", i+1, j-len(w))
+			}
+		}
+		off += l.Params()
+	}
+	// Raise a dropped weight above everything: at 0.75 it stays dropped.
+	p := m.Params()
+	var j int
+	for j = range half {
+		if !half[j] {
+			break
+		}
+	}
+	p[j] = 100
+	more, err := Magnitude(m, 0.75, half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range half {
+		if !half[i] && more[i] {
+			t.Fatalf("parameter %d was dropped at 0.5 and is back at 0.75", i)
+		}
+	}
+}
+
+// TestCubicSparsity against hand values: 0.8·(1 − (1 − k/4)³).
+func TestCubicSparsity(t *testing.T) {
+	for k, want := range []float64{0, 0.8 * (1 - 27.0/64), 0.8 * (1 - 8.0/64), 0.8 * (1 - 1.0/64), 0.8} {
+		if got := CubicSparsity(0.8, k, 4); math.Abs(got-want) > 1e-12 {
+			t.Errorf("stage %d: %g, want %g", k, got, want)
+		}
+	}
+}
+
+// TestGradualKeepsMasks: after gradual pruning with fine-tuning every
+// dropped weight is exactly 0, each layer is at the asked sparsity, the
+// stages follow the schedule, and the network still learns the task.
+func TestGradualKeepsMasks(t *testing.T) {
+	d := waves(120)
+	train, val := d.Part(dataset.Train), d.Part(dataset.Val)
+	cfg := nn.DefaultConfig()
+	cfg.Epochs, cfg.LR = 6, 0.01
+	res, err := nn.Native().Train(context.Background(), model(t, 2).Network(), train, val, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, mask, stages, err := Gradual(context.Background(), nn.Native(), res.Model, train, val, cfg, 0.75, 6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stages) != 3 || stages[2].Sparsity != 0.75 || stages[0].Epochs != 2 {
+		t.Errorf("stages %+v, want 3 of 2 epochs rising to 0.75", stages)
+	}
+	for i, v := range pm.Params() {
+		if !mask[i] && v != 0 {
+			t.Fatalf("parameter %d is dropped but %g", i, v)
+		}
+	}
+	nz, all := NonZero(pm)
+	if frac := float64(nz) / float64(all); math.Abs(frac-0.25) > 0.01 {
+		t.Errorf("%d of %d weights non-zero (%.3f), want 0.25", nz, all, frac)
+	}
+	met, err := nn.Evaluate(pm, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if met.Accuracy < 0.6 {
+		t.Errorf("validation accuracy %.3f after pruning 75 %% and fine-tuning (3 classes)", met.Accuracy)
+	}
+}
+
+// waves is a 3-class task: sinusoids of three frequencies in noise.
+func waves(perClass int) *dataset.Dataset {
+	d := dataset.New([]string{"slow", "mid", "fast"}, 1, 256)
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, 256)
+	for class, freq := range []float64{2, 5, 11} {
+		for i := range perClass {
+			phase := rng.Float64() * 2 * math.Pi
+			for j := range x {
+				x[j] = float32(math.Sin(2*math.Pi*freq*float64(j)/256+phase) + 0.5*rng.NormFloat64())
+			}
+			d.Add(x, class, "r")
+			if i >= perClass*8/10 {
+				d.Splits[len(d.Splits)-1] = dataset.Val
+			}
+		}
+	}
+	return d
+}
