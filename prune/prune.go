@@ -317,3 +317,48 @@ func NonZero(m *nn.Model) (nonzero, weights int) {
 	}
 	return nonzero, weights
 }
+
+// BitmaskDelta is what storing the weights of layers 1..p of m as a
+// bitmask encoding changes in Flash, in bytes, against storing them
+// densely at weightBits each: per layer of n weights, nz of them non-zero,
+// ⌈n/8⌉ bytes of mask (which weights are stored) plus ⌈nz·weightBits/8⌉
+// of non-zero weights, instead of ⌈n·weightBits/8⌉. Negative values are
+// savings; biases and the other constants are stored as before. (This is
+// the encoding's cost, not yet a deployed one: the exported C stores
+// weights densely.)
+func BitmaskDelta(m *nn.Model, p, weightBits int) int {
+	delta := 0
+	for i := range min(p, len(m.Network().Layers)) {
+		w, _ := m.Weights(i)
+		nz := 0
+		for _, v := range w {
+			if v != 0 {
+				nz++
+			}
+		}
+		bytes := func(values int) int { return (values*weightBits + 7) / 8 }
+		delta += (len(w)+7)/8 + bytes(nz) - bytes(len(w))
+	}
+	return delta
+}
+
+// ZeroMask returns the mask (nn.Config.Mask) that holds m's zero weights
+// at 0 and leaves everything else free: what fine-tuning a pruned model
+// further (say, quantization-aware) needs. Biases are never masked.
+func ZeroMask(m *nn.Model) []bool {
+	mask := make([]bool, len(m.Params()))
+	for i := range mask {
+		mask[i] = true
+	}
+	off := 0
+	for i, l := range m.Network().Layers {
+		w, _ := m.Weights(i)
+		for j, v := range w {
+			if v == 0 {
+				mask[off+j] = false
+			}
+		}
+		off += l.Params()
+	}
+	return mask
+}

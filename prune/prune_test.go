@@ -226,3 +226,26 @@ func waves(perClass int) *dataset.Dataset {
 	}
 	return d
 }
+
+// TestBitmaskDelta against hand counts: layer 1 of testArch has 8·1·8 = 64
+// weights (kernel 8 at overlap 2, stride 4: 256 → 64).
+func TestBitmaskDelta(t *testing.T) {
+	m := model(t, 6)
+	w, _ := m.Weights(0)
+	if len(w) != 64 {
+		t.Fatalf("layer 1 has %d weights, the hand counts assume 64", len(w))
+	}
+	clear(w[:48]) // 16 of 64 left
+	for _, tt := range []struct{ bits, want int }{
+		{32, 8 + 16*4 - 64*4}, // −184
+		{8, 8 + 16 - 64},      // −40
+		{4, 8 + 8 - 32},       // −16
+	} {
+		if got := BitmaskDelta(m, 1, tt.bits); got != tt.want {
+			t.Errorf("%d-bit weights: %d, want %d", tt.bits, got, tt.want)
+		}
+	}
+	if got := BitmaskDelta(m, 0, 8); got != 0 {
+		t.Errorf("no layer on the edge: %d, want 0", got)
+	}
+}

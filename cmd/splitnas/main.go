@@ -43,6 +43,6 @@ and the layer at which to split it between the edge device and a fog node
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
-	root.AddCommand(newPrepareCmd(), newDatasetCmd(), newTrainCmd(), newBenchCmd(), newInspectCmd(), newSearchCmd(), newCalibrateCmd(), newQuantizeCmd(), newExportCmd(), newServeCmd(), newEdgeCmd(), newPickCmd(), newSimulateCmd(), newWorkerCmd(), newNATSCmd())
+	root.AddCommand(newPrepareCmd(), newDatasetCmd(), newTrainCmd(), newBenchCmd(), newInspectCmd(), newSearchCmd(), newCalibrateCmd(), newQuantizeCmd(), newExportCmd(), newServeCmd(), newEdgeCmd(), newPickCmd(), newSimulateCmd(), newWorkerCmd(), newNATSCmd(), newPruneCmd())
 	return root
 }

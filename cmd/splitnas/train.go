@@ -21,6 +21,7 @@ import (
 	"github.com/splitnas/splitnas/dataset/sample"
 	"github.com/splitnas/splitnas/internal/trainbench"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/prune"
 	"github.com/splitnas/splitnas/quant"
 )
 
@@ -213,12 +214,13 @@ func (r *recipeFlags) report(cfg nn.Config) trainRecipe {
 
 func newTrainCmd() *cobra.Command {
 	var (
-		a      archFlags
-		recipe recipeFlags
-		data   string
-		out    string
-		init   string
-		asJSON bool
+		a         archFlags
+		recipe    recipeFlags
+		data      string
+		out       string
+		init      string
+		keepZeros bool
+		asJSON    bool
 	)
 	cfg := nn.DefaultConfig()
 	cmd := &cobra.Command{
@@ -267,6 +269,11 @@ an epoch on a large training split. Scores include balanced accuracy and per-cla
 					return fmt.Errorf("--init %s is a model of %s, not of --arch %s", init, m, net)
 				}
 				cfg.Init = m
+				if keepZeros {
+					cfg.Mask = prune.ZeroMask(m)
+				}
+			} else if keepZeros {
+				return errors.New("--keep-zeros needs --init: the model whose zero weights stay zero")
 			}
 			d, err := loadDataset(data)
 			if err != nil {
@@ -365,6 +372,7 @@ an epoch on a large training split. Scores include balanced accuracy and per-cla
 	recipe.registerEpoch(cmd, &cfg)
 	f.IntVar(&cfg.QATBits, "qat", 0, "quantization-aware training for int8 activations and weights of 8 or 4 bits; scores the integer network and --out writes it (.snqm)")
 	f.StringVar(&init, "init", "", "start from this model's weights (a float model of --arch, e.g. to fine-tune it with --qat)")
+	f.BoolVar(&keepZeros, "keep-zeros", false, "with --init: hold the weights that are 0 in it at 0 (fine-tune or --qat a magnitude-pruned model)")
 	f.StringVar(&out, "out", "", "save the trained model to this file")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd

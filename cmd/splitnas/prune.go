@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/prune"
+	"github.com/splitnas/splitnas/quant"
+)
+
+// pruneReport is what prune prints, and its --json form.
+type pruneReport struct {
+	Model    string        `json:"model"`
+	Data     string        `json:"data"`
+	Method   string        `json:"method"`
+	Sparsity float64       `json:"sparsity"`
+	Profile  string        `json:"profile"`
+	Before   prunedStats   `json:"before"`
+	After    prunedStats   `json:"after"`
+	Stages   []prune.Stage `json:"stages,omitempty"` // magnitude: the gradual schedule
+	Kept     [][]int       `json:"kept_channels,omitempty"`
+	Out      string        `json:"out,omitempty"`
+}
+
+// prunedStats are one network's sizes, costs at its best split point, and
+// scores.
+type prunedStats struct {
+	Arch    string `json:"arch"`
+	Params  int    `json:"params"`
+	NonZero int    `json:"nonzero_weights"`
+	Weights int    `json:"weights"`
+	MACs    int    `json:"macs"`
+	Split   int    `json:"split"`
+	Flash   int    `json:"flash_bytes"` // the edge's weights as exported (dense)
+	// FlashBitmask is Flash with the edge's weights in a bitmask encoding
+	// (prune.BitmaskDelta); the exported C does not use it yet.
+	FlashBitmask int     `json:"flash_bitmask_bytes"`
+	RAM          int     `json:"ram_bytes"`
+	EEdge        float64 `json:"e_edge_mj"`
+	ETotal       float64 `json:"e_total_mj"`
+	ValAccuracy  float64 `json:"val_accuracy"`
+	TestAccuracy float64 `json:"test_accuracy"`
+}
+
+func newPruneCmd() *cobra.Command {
+	var (
+		hf                     hwFlags
+		model, data, out, meth string
+		sparsity               float64
+		epochs, stages, batch  int
+		lr                     float64
+		seed                   uint64
+		asJSON                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "prune --model M --data D --method channel|magnitude --sparsity S [--fine-tune-epochs N] [--out M2]",
+		Short: "Prune a trained float model (whole channels or single weights), fine-tune it, and compare",
+		Long: `prune makes a trained float model smaller or sparser (package prune):
+
+  --method channel    removes round(S·C) of the C output channels of every hidden convolution, those
+                      with the smallest L1 filter norm (and the next layer's inputs they fed): a smaller
+                      dense network, whose Flash, RAM, MACs and energy are its own;
+  --method magnitude  zeroes the fraction S of each layer's weights with the smallest magnitude,
+                      gradually over --stages (Zhu and Gupta's cubic schedule) while fine-tuning, the
+                      zeroed weights held at 0; the architecture stays.
+
+Then it fine-tunes for --fine-tune-epochs on the training split (the epoch chosen by the validation
+split; 0: no fine-tuning) and prints, before and after: parameters, non-zero weights, MACs, and at
+the best split point of --profile, Flash, RAM and E_edge — with, for sparse weights, the Flash a
+bitmask encoding would take (the exported C stores weights densely, and the measured kernels do not
+skip zeros, so E_edge is unchanged by magnitude pruning) — and validation and test accuracy. --out
+writes the pruned model. Quantize after pruning (prune → fine-tune → quantize), e.g. with
+"splitnas quantize" or "splitnas train --init M2 --qat 8".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if model == "" {
+				return errors.New("--model is required: a float model written by train --out")
+			}
+			method, err := prune.ParseMethod(meth)
+			if err != nil {
+				return fmt.Errorf("--method: %w", err)
+			}
+			if !(sparsity >= 0 && sparsity < 1) {
+				return fmt.Errorf("--sparsity %v: want a fraction 0 ≤ S < 1", sparsity)
+			}
+			if epochs < 0 {
+				return fmt.Errorf("--fine-tune-epochs %d: want ≥ 0", epochs)
+			}
+			if stages < 1 {
+				return fmt.Errorf("--stages %d: want at least 1", stages)
+			}
+			if err := checkOutPath(out); err != nil {
+				return err
+			}
+			prof, sc, lim, err := hf.resolve(cmd)
+			if err != nil {
+				return err
+			}
+			m, err := nn.LoadFile(model)
+			if err != nil {
+				if _, qerr := quant.LoadFile(model); qerr == nil {
+					return fmt.Errorf("--model %s is a quantized model: prune its float model, then quantize the pruned one (prune → fine-tune → quantize)", model)
+				}
+				return fmt.Errorf("--model: %w", err)
+			}
+			d, err := loadDataset(data)
+			if err != nil {
+				return err
+			}
+			train, val, test := d.Part(dataset.Train), d.Part(dataset.Val), d.Part(dataset.Test)
+			cfg := nn.DefaultConfig()
+			cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed = max(epochs, 1), batch, lr, seed
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("--batch/--lr: %w", err)
+			}
+			rep := pruneReport{Model: model, Data: dataName(data), Method: string(method), Sparsity: sparsity, Profile: prof.Name}
+			weightBits := prof.Edge.Precision().WeightBits
+			describe := func(m *nn.Model) (prunedStats, error) {
+				net := m.Network()
+				st := prunedStats{Arch: net.String(), Params: net.Params(), MACs: net.MACs()}
+				st.NonZero, st.Weights = prune.NonZero(m)
+				tab, err := partition.Evaluate(net, prof, sc, lim)
+				if err != nil {
+					return st, err
+				}
+				pt, ok := tab.BestPoint()
+				if !ok {
+					return st, fmt.Errorf("%s fits the profile's Flash and RAM at no split point: %s", net, tab.Points[0].Why)
+				}
+				st.Split, st.Flash, st.RAM, st.EEdge, st.ETotal = pt.P, pt.FlashBytes, pt.RAMBytes, pt.EEdge, pt.ETotal
+				st.FlashBitmask = pt.FlashBytes + prune.BitmaskDelta(m, pt.P, weightBits)
+				for _, s := range []struct {
+					d   *dataset.Dataset
+					acc *float64
+				}{{val, &st.ValAccuracy}, {test, &st.TestAccuracy}} {
+					met, err := nn.Evaluate(m, s.d)
+					if err != nil {
+						return st, fmt.Errorf("--data %s: %w", dataName(data), err)
+					}
+					*s.acc = met.Accuracy
+				}
+				return st, nil
+			}
+			if rep.Before, err = describe(m); err != nil {
+				return err
+			}
+			var pm *nn.Model
+			switch method {
+			case prune.ByChannel:
+				if pm, rep.Kept, err = prune.Channels(m, sparsity); err != nil {
+					return err
+				}
+				if epochs > 0 {
+					c := cfg
+					c.Init = pm
+					res, err := nn.Native().Train(cmd.Context(), pm.Network(), train, val, c)
+					if err != nil {
+						return fmt.Errorf("fine-tuning: %w", err)
+					}
+					pm = res.Model
+				}
+			case prune.ByMagnitude:
+				if pm, _, rep.Stages, err = prune.Gradual(cmd.Context(), nn.Native(), m, train, val, cfg, sparsity, epochs, stages); err != nil {
+					return err
+				}
+			}
+			if rep.After, err = describe(pm); err != nil {
+				return err
+			}
+			if out != "" {
+				if err := nn.SaveFile(out, pm); err != nil {
+					return err
+				}
+				rep.Out = out
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), rep)
+			}
+			printPrune(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	hf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "float model file (written by train --out)")
+	f.StringVar(&data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
+	f.StringVar(&meth, "method", "", "channel (structured: whole channels) or magnitude (unstructured: single weights)")
+	f.Float64Var(&sparsity, "sparsity", 0.5, "fraction of each layer's channels (channel) or weights (magnitude) to remove")
+	f.IntVar(&epochs, "fine-tune-epochs", 10, "epochs of fine-tuning after pruning (0: none)")
+	f.IntVar(&stages, "stages", 5, "magnitude: steps of the gradual schedule, spread over the fine-tuning (at most one per epoch)")
+	f.Float64Var(&lr, "lr", 1e-3, "fine-tuning learning rate (Adam)")
+	f.IntVar(&batch, "batch", 32, "fine-tuning mini-batch size")
+	f.Uint64Var(&seed, "seed", 1, "fine-tuning seed (shuffling)")
+	f.StringVar(&out, "out", "", "write the pruned model to this file (.snnm)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.MarkFlagRequired("method")
+	return cmd
+}
+
+func printPrune(w io.Writer, r pruneReport) {
+	fmt.Fprintf(w, "model:   %s, %s pruning to sparsity %g, profile %s\n", r.Model, r.Method, r.Sparsity, r.Profile)
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "stage:   sparsity %.3f, %d epochs, validation %.4f\n", s.Sparsity, s.Epochs, s.ValAcc)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\tparams\tnon-zero weights\tMACs\tsplit P\tFlash B\tFlash B (bitmask)\tRAM B\tE_edge mJ\tval\ttest\t\n")
+	for _, row := range []struct {
+		name string
+		s    prunedStats
+	}{{"before", r.Before}, {"after", r.After}} {
+		s := row.s
+		fmt.Fprintf(tw, "%s\t%d\t%d of %d\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t\n", row.name, s.Params, s.NonZero, s.Weights,
+			s.MACs, s.Split, s.Flash, s.FlashBitmask, s.RAM, s.EEdge, s.ValAccuracy, s.TestAccuracy)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "arch:    %s -> %s\n", r.Before.Arch, r.After.Arch)
+	if r.Out != "" {
+		fmt.Fprintf(w, "out:     %s\n", r.Out)
+	}
+	if strings.HasPrefix(r.Method, "magnitude") {
+		fmt.Fprintln(w, "note:    Flash and E_edge are those of dense weights, as the exported C stores and runs them; \"bitmask\" is what that encoding would take")
+	}
+}
