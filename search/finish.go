@@ -69,6 +69,7 @@ func (s *searcher) settings() Settings {
 		}
 		st.ParetoMax = c.ParetoMax
 	}
+	st.Prune = c.Prune
 	if c.Teacher != nil {
 		st.Recipe.Teacher, st.Recipe.TeacherSHA256 = c.Teacher.String(), s.teacherHash
 		st.Recipe.Temperature, st.Recipe.Alpha = c.Temperature, c.Train.Alpha
@@ -155,9 +156,14 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	if id < 0 {
 		return r, s.noValid()
 	}
-	b, _, _, err := s.finishCandidate(ctx, id, ModelFile, QuantModelFile)
+	b, model, _, err := s.finishCandidate(ctx, id, ModelFile, QuantModelFile)
 	if err != nil {
 		return r, err
+	}
+	if s.cfg.Prune != nil {
+		if err := s.prunePoint(ctx, b, model, s.cands[id].Key()); err != nil {
+			return r, err
+		}
 	}
 	r.Best = b
 	return r, nil

@@ -128,6 +128,9 @@ type Best struct {
 	// whose scores the validation and test fields above are.
 	Precision string     `json:"precision"`
 	Quantized *Quantized `json:"quantized,omitempty"`
+	// Pruned, with Config.Prune, is the winner after pruning and
+	// fine-tuning; the fields above stay those of the unpruned network.
+	Pruned *Pruned `json:"pruned,omitempty"`
 }
 
 // Quantized records how the chosen network was quantized, and its float
@@ -217,6 +220,8 @@ type Settings struct {
 	// others): what it optimised, and the cap on the finished Pareto set.
 	Objectives []string `json:"objectives,omitempty"`
 	ParetoMax  int      `json:"pareto_max,omitempty"`
+	// Prune is the pruning applied to the winner, if any.
+	Prune *Pruning `json:"prune,omitempty"`
 }
 
 // Recipe is the training recipe every candidate is trained with (package

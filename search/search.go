@@ -132,6 +132,12 @@ type Config struct {
 	// model. FinalSeeds 0 means 3.
 	FinalEpochs, FinalSeeds int
 
+	// Prune, if not nil, prunes the winner after its final training and
+	// fine-tunes it (package prune); the result reports both networks
+	// (Best.Pruned). Float profiles and single-winner strategies only:
+	// on an integer profile prune after the search, then quantize.
+	Prune *Pruning
+
 	// Quant is how candidates are quantized when the profile's edge
 	// precision is an integer one (bytes_per_weight 1 or 0.5,
 	// bytes_per_activation 1): every candidate is then scored as its
@@ -211,6 +217,17 @@ func (c Config) Validate(d *dataset.Dataset) error {
 		return bad("Resume", c.Resume, "needs Dir, the directory holding the checkpoint")
 	case c.ParetoMax < 0:
 		return bad("ParetoMax", c.ParetoMax, "want ≥ 1 (0: the default)")
+	}
+	if c.Prune != nil {
+		if err := c.Prune.check(); err != nil {
+			return err
+		}
+		if c.Strategy == NSGA2 {
+			return bad("Prune", c.Prune.Method, "prunes a single winner: prune a Pareto member after the search (splitnas prune)")
+		}
+		if c.Profile.Edge.Precision().Integer() {
+			return bad("Prune", c.Prune.Method, fmt.Sprintf("the profile %s is an integer one: prune the float model after the search, then quantize it (prune → fine-tune → quantize)", c.Profile.Name))
+		}
 	}
 	if err := checkObjectives(c.objectives()); err != nil {
 		return &ConfigError{Field: "Objectives", Value: c.Objectives, Err: err}

@@ -20,6 +20,7 @@ import (
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
+	"github.com/splitnas/splitnas/prune"
 )
 
 // waves is a small 3-class task: sinusoids of three frequencies in noise,
@@ -793,5 +794,69 @@ func TestSuccessiveHalving(t *testing.T) {
 		if err := cfg.Validate(d); !errors.As(err, &ce) || ce.Field != c.field {
 			t.Errorf("%+v: %v, want a ConfigError for %s", c.h, err, c.field)
 		}
+	}
+}
+
+// TestPruneWinner: with Prune the winner is pruned after the search, both
+// networks reported; the channel-pruned one is smaller, the
+// magnitude-pruned one as sparse as asked, and bad settings are refused.
+func TestPruneWinner(t *testing.T) {
+	d := waves(t)
+	for _, p := range []Pruning{
+		{Method: prune.ByChannel, Sparsity: 0.5, Epochs: 2},
+		{Method: prune.ByMagnitude, Sparsity: 0.5, Epochs: 2, Stages: 2},
+	} {
+		t.Run(string(p.Method), func(t *testing.T) {
+			cfg := smallConfig(t)
+			cfg.Prune, cfg.Dir = &p, t.TempDir()
+			r, err := Run(context.Background(), cfg, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, pr := r.Best, r.Best.Pruned
+			if pr == nil || r.Settings.Prune == nil || *r.Settings.Prune != p {
+				t.Fatalf("best %+v, settings %+v: no pruned network recorded", b, r.Settings.Prune)
+			}
+			switch p.Method {
+			case prune.ByChannel:
+				if pr.Params >= b.Params || pr.MACs >= b.MACs || pr.EEdge > b.EEdge {
+					t.Errorf("channel-pruned %+v is not smaller than %+v", pr, b)
+				}
+			case prune.ByMagnitude:
+				if pr.Arch != b.Arch || pr.NonZero > pr.Weights/2+len(b.Layers) || len(pr.Stages) != 2 || pr.FlashBitmaskBytes >= pr.FlashBytes {
+					t.Errorf("magnitude-pruned %+v of %+v", pr, b)
+				}
+			}
+			m, err := nn.LoadFile(filepath.Join(cfg.Dir, pr.Model))
+			if err != nil || m.String() != pr.Arch {
+				t.Fatalf("pruned model file: %v, %v", m, err)
+			}
+			if met, _ := nn.Evaluate(m, d.Part(dataset.Test)); met.Accuracy != pr.TestAccuracy {
+				t.Errorf("the saved pruned model scores %g on the test split, the result says %g", met.Accuracy, pr.TestAccuracy)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"sparsity", func(c *Config) { c.Prune = &Pruning{Method: prune.ByChannel, Sparsity: 1} }, "Prune.Sparsity"},
+		{"method", func(c *Config) { c.Prune = &Pruning{Method: "random"} }, "Prune.Method"},
+		{"stages", func(c *Config) { c.Prune = &Pruning{Method: prune.ByMagnitude, Sparsity: 0.5} }, "Prune.Stages"},
+		{"nsga2", func(c *Config) { c.Prune, c.Strategy = &Pruning{Method: prune.ByChannel}, NSGA2 }, "a single winner"},
+		{"integer profile", func(c *Config) {
+			c.Prune = &Pruning{Method: prune.ByChannel}
+			c.Profile, _ = hw.Load("stm32l476-int8")
+		}, "integer one"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := smallConfig(t)
+			tt.edit(&cfg)
+			var ce *ConfigError
+			if err := cfg.Validate(d); !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%v, want a ConfigError saying %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -48,6 +48,7 @@ func newSearchCmd() *cobra.Command {
 		same                        int
 		progress                    bool
 		nf                          natsFlags
+		pruning                     search.Pruning
 	)
 	cfg := search.DefaultConfig(0)
 	// A budget that finishes in a few minutes on 2 cores on the embedded
@@ -149,6 +150,11 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 			cfg.Dir, cfg.Resume, cfg.DataName = out, resume != "", dataName(data)
 			// Nothing is written before the whole configuration is known to
 			// be one a search can run with.
+			if cmd.Flags().Changed("prune") {
+				cfg.Prune = &pruning
+			} else if cmd.Flags().Changed("prune-sparsity") || cmd.Flags().Changed("prune-epochs") || cmd.Flags().Changed("prune-stages") {
+				return errors.New("--prune-sparsity, --prune-epochs and --prune-stages go with --prune channel|magnitude")
+			}
 			if err := cfg.Validate(d); err != nil {
 				return searchError(err)
 			}
@@ -213,6 +219,10 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the whole search")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates trained in parallel (default: all cores); the result does not depend on it")
 	f.BoolVar(&progress, "progress", true, "show a progress bar on a terminal")
+	f.StringVar((*string)(&pruning.Method), "prune", "", "after the search, prune the winner: channel (whole channels) or magnitude (single weights); result.json and the output report both networks")
+	f.Float64Var(&pruning.Sparsity, "prune-sparsity", 0.5, "with --prune: fraction of each layer's channels or weights to remove")
+	f.IntVar(&pruning.Epochs, "prune-epochs", 10, "with --prune: fine-tuning epochs after pruning")
+	f.IntVar(&pruning.Stages, "prune-stages", 5, "with --prune magnitude: steps of the gradual schedule")
 	return cmd
 }
 
@@ -346,6 +356,13 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 				m.EnergyMJ, m.ValAccuracy, m.ValBAccuracy, m.TestAccuracy, m.FlashBytes, m.RAMBytes, m.Arch)
 		}
 	}
+	if p := b.Pruned; p != nil {
+		fmt.Fprintf(w, "pruned:  %s (%s, sparsity %g, fine-tuned %d epochs) split at P = %d; %d of %d weights non-zero\n",
+			p.Arch, p.Method, p.Sparsity, p.Epochs, p.Partition, p.NonZero, p.Weights)
+		fmt.Fprintf(w, "         validation A %.4f, B %.4f; test %.4f\n", p.ValAccuracy, p.ValBAccuracy, p.TestAccuracy)
+		fmt.Fprintf(w, "         %d params, %d MACs; Flash %d B (bitmask encoding: %d B), RAM %d B; E_edge %.4f mJ, E_total %.4f mJ; model %s\n",
+			p.Params, p.MACs, p.FlashBytes, p.FlashBitmaskBytes, p.RAMBytes, p.EEdge, p.ETotal, filepath.Join(dir, p.Model))
+	}
 	fmt.Fprintf(w, "results: %s, model %s\n", filepath.Join(dir, resultFile), filepath.Join(dir, b.Model))
 	fmt.Fprintf(w, "report:  %s\n", filepath.Join(dir, reportFile))
 }
@@ -390,6 +407,14 @@ func searchFlag(field string) (string, bool) {
 		return "objectives", true
 	case "ParetoMax":
 		return "pareto-max", true
+	case "Prune", "Prune.Method":
+		return "prune", true
+	case "Prune.Sparsity":
+		return "prune-sparsity", true
+	case "Prune.Epochs":
+		return "prune-epochs", true
+	case "Prune.Stages":
+		return "prune-stages", true
 	case "data":
 		return "data", true
 	}
