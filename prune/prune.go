@@ -9,7 +9,7 @@
 //     those of the smaller network, and everything downstream (training,
 //     quantization, export) treats it like any other.
 //   - unstructured (Magnitude, Gradual): the weights of smallest magnitude
-//     are zeroed, layer by layer, and held at 0 while the network is
+//     in the whole network are zeroed, and held at 0 while the network is
 //     fine-tuned (nn.Config.Mask), the sparsity rising over the
 //     fine-tuning in Zhu and Gupta's cubic schedule (2017, "To prune, or
 //     not to prune"). The architecture stays; what sparsity saves depends
@@ -68,7 +68,7 @@ func prunable(net arch.Network, i int) bool {
 }
 
 // Channels removes from each hidden Conv and ConvTranspose layer of m the
-// round(sparsity·C) of its C output channels whose filters have the
+// ⌊sparsity·C⌋ of its C output channels whose filters have the
 // smallest L1 norm (Σ|w| over input channels and taps; ties: the later
 // channel goes), keeping at least one, and the input channels of the next
 // layer they fed. It returns the smaller model, with the weights and
@@ -101,7 +101,9 @@ func Channels(m *nn.Model, sparsity float64) (*nn.Model, [][]int, error) {
 				norm[c] += math.Abs(float64(v))
 			}
 		}
-		drop := min(int(math.Round(sparsity*float64(l.Out.Ch))), l.Out.Ch-1)
+		// Rounded down: a sparsity never takes more than its share of a
+		// layer (at 25 %, a 2-channel layer keeps both, not one).
+		drop := min(int(sparsity*float64(l.Out.Ch)), l.Out.Ch-1)
 		order := slices.Clone(all)
 		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(norm[b], norm[a]) }) // largest first
 		keep := order[:l.Out.Ch-drop]
@@ -171,13 +173,42 @@ func Channels(m *nn.Model, sparsity float64) (*nn.Model, [][]int, error) {
 	return sm, kept, nil
 }
 
-// Magnitude returns a mask (nn.Config.Mask) that drops, in every layer,
-// the round(sparsity·n) of its n weights with the smallest magnitude
-// (biases are kept), counting the weights prev already drops among them:
-// a weight once dropped stays dropped. prev may be nil.
-func Magnitude(m *nn.Model, sparsity float64, prev []bool) ([]bool, error) {
+// Scope is where Magnitude compares magnitudes.
+type Scope string
+
+const (
+	// Global ranks all the network's weights together: one threshold
+	// (global magnitude pruning, the strong baseline of Blalock et al.
+	// 2020, "What is the state of neural network pruning?"). Layers with
+	// small weights — under He initialisation those with a large fan-in —
+	// lose more.
+	Global Scope = "global"
+	// PerLayer takes the same fraction from every layer (Zhu and Gupta
+	// 2017), rounded down, so that a layer of a handful of weights is not
+	// emptied by rounding.
+	PerLayer Scope = "layer"
+)
+
+// ParseScope reads "global" or "layer".
+func ParseScope(s string) (Scope, error) {
+	switch sc := Scope(s); sc {
+	case Global, PerLayer:
+		return sc, nil
+	}
+	return "", fmt.Errorf("unknown pruning scope %q (want global or layer)", s)
+}
+
+// Magnitude returns a mask (nn.Config.Mask) that drops the weights of m
+// with the smallest magnitude — round(s·N) of its N weights ranked
+// together (Global), or ⌊s·n⌋ of each layer's n (PerLayer) — counting the
+// weights prev already drops among them: a weight once dropped stays
+// dropped. Biases are kept. prev may be nil.
+func Magnitude(m *nn.Model, sparsity float64, scope Scope, prev []bool) ([]bool, error) {
 	if err := checkSparsity(sparsity); err != nil {
 		return nil, err
+	}
+	if _, err := ParseScope(string(scope)); err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
 	}
 	params := m.Params()
 	if prev != nil && len(prev) != len(params) {
@@ -191,25 +222,40 @@ func Magnitude(m *nn.Model, sparsity float64, prev []bool) ([]bool, error) {
 			mask[i] = true
 		}
 	}
+	// drop removes from live (indices into params of weights still kept)
+	// the smallest, until want of the group's weights are dropped.
+	drop := func(live []int, dropped, want int) {
+		// Smallest magnitude first; ties: the earlier weight goes.
+		slices.SortStableFunc(live, func(a, b int) int {
+			return cmp.Compare(math.Abs(float64(params[a])), math.Abs(float64(params[b])))
+		})
+		for _, k := range live[:max(0, min(len(live), want-dropped))] {
+			mask[k] = false
+		}
+	}
+	var live []int
+	total, dropped := 0, 0
 	off := 0
 	for i, l := range m.Network().Layers {
 		w, _ := m.Weights(i)
-		nw := len(w)
-		idx := make([]int, 0, nw)
-		dropped := 0
-		for j := range nw {
+		if scope == PerLayer {
+			live, dropped = live[:0], 0
+		}
+		for j := range w {
 			if mask[off+j] {
-				idx = append(idx, j)
+				live = append(live, off+j)
 			} else {
 				dropped++
 			}
 		}
-		// Smallest magnitude first; ties: the earlier weight goes.
-		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(math.Abs(float64(w[a])), math.Abs(float64(w[b]))) })
-		for _, j := range idx[:max(0, min(len(idx), int(math.Round(sparsity*float64(nw)))-dropped))] {
-			mask[off+j] = false
+		total += len(w)
+		if scope == PerLayer {
+			drop(live, dropped, int(sparsity*float64(len(w))))
 		}
 		off += l.Params()
+	}
+	if scope == Global {
+		drop(live, dropped, int(math.Round(sparsity*float64(total))))
 	}
 	return mask, nil
 }
@@ -251,7 +297,7 @@ type Stage struct {
 	ValAcc   float64 `json:"val_accuracy"` // after the stage's fine-tuning (its best epoch)
 }
 
-// Gradual prunes m by magnitude to sparsity in stages (at most epochs of
+// Gradual prunes m by magnitude (in scope) to sparsity in stages (at most epochs of
 // them; 0 stages: one), each pruning to the cubic schedule's next
 // sparsity and then fine-tuning with engine for its share of epochs
 // (epochs/stages, the remainder to the last), the mask held fixed within
@@ -259,7 +305,7 @@ type Stage struct {
 // configuration (its Init and Mask are set here; its epoch is chosen by
 // val as in any training). With epochs 0 it prunes once, without
 // training. It returns the pruned model, its mask and the stages.
-func Gradual(ctx context.Context, engine nn.Engine, m *nn.Model, train, val *dataset.Dataset, cfg nn.Config, sparsity float64, epochs, stages int) (*nn.Model, []bool, []Stage, error) {
+func Gradual(ctx context.Context, engine nn.Engine, m *nn.Model, train, val *dataset.Dataset, cfg nn.Config, sparsity float64, scope Scope, epochs, stages int) (*nn.Model, []bool, []Stage, error) {
 	if err := checkSparsity(sparsity); err != nil {
 		return nil, nil, nil, err
 	}
@@ -267,7 +313,7 @@ func Gradual(ctx context.Context, engine nn.Engine, m *nn.Model, train, val *dat
 		return nil, nil, nil, fmt.Errorf("prune: %d epochs in %d stages: want both ≥ 0", epochs, stages)
 	}
 	if epochs == 0 {
-		mask, err := Magnitude(m, sparsity, nil)
+		mask, err := Magnitude(m, sparsity, scope, nil)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -283,7 +329,7 @@ func Gradual(ctx context.Context, engine nn.Engine, m *nn.Model, train, val *dat
 	for k := 1; k <= stages; k++ {
 		s := CubicSparsity(sparsity, k, stages)
 		var err error
-		if mask, err = Magnitude(cur, s, mask); err != nil {
+		if mask, err = Magnitude(cur, s, scope, mask); err != nil {
 			return nil, nil, nil, err
 		}
 		c := cfg

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/splitnas/splitnas/arch"
@@ -45,9 +46,9 @@ func TestChannelsEqualsZeroed(t *testing.T) {
 		want     string // the pruned architecture
 	}{
 		{0, "256x1-64x8-16x8-64x6-3/o2"},
-		{0.25, "256x1-64x6-16x6-64x4-3/o2"}, // round(0.25·6) = 2 (1.5 rounds up)
+		{0.25, "256x1-64x6-16x6-64x5-3/o2"}, // ⌊0.25·6⌋ = 1 of 6
 		{0.5, "256x1-64x4-16x4-64x3-3/o2"},
-		{0.75, "256x1-64x2-16x2-64x1-3/o2"}, // round(4.5) = 5 of 6 → 1 left
+		{0.75, "256x1-64x2-16x2-64x2-3/o2"}, // ⌊4.5⌋ = 4 of 6
 		{0.99, "256x1-64x1-16x1-64x1-3/o2"}, // one channel always stays
 	} {
 		t.Run(tt.want, func(t *testing.T) {
@@ -110,55 +111,102 @@ func contains(s []int, v int) bool {
 	return false
 }
 
-// TestMagnitude: each layer loses round(s·n) weights, the smallest, its
-// biases none; a weight a previous mask dropped stays dropped.
+// TestMagnitude: round(s·N) of the network's N weights go, the smallest
+// in the whole network (Global), or ⌊s·n⌋ of each layer's n, the layer's
+// smallest (PerLayer); no bias; a weight a previous mask dropped stays
+// dropped.
 func TestMagnitude(t *testing.T) {
-	m := model(t, 4)
-	half, err := Magnitude(m, 0.5, nil)
+	for _, scope := range []Scope{Global, PerLayer} {
+		t.Run(string(scope), func(t *testing.T) {
+			m := model(t, 4)
+			half, err := Magnitude(m, 0.5, scope, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			off, dropped, all := 0, 0, 0
+			maxDropped, minKept := 0.0, math.Inf(1)
+			for i, l := range m.Network().Layers {
+				w, _ := m.Weights(i)
+				layerDropped := 0
+				if scope == PerLayer {
+					maxDropped, minKept = 0, math.Inf(1)
+				}
+				for j, v := range w {
+					a := math.Abs(float64(v))
+					if half[off+j] {
+						minKept = min(minKept, a)
+					} else {
+						layerDropped++
+						maxDropped = max(maxDropped, a)
+					}
+				}
+				if scope == PerLayer && (layerDropped != len(w)/2 || maxDropped > minKept) {
+					t.Errorf("layer %d: %d of %d dropped (want %d), largest dropped %g, smallest kept %g", i+1, layerDropped, len(w), len(w)/2, maxDropped, minKept)
+				}
+				for j := len(w); j < l.Params(); j++ {
+					if !half[off+j] {
+						t.Errorf("layer %d: bias %d dropped", i+1, j-len(w))
+					}
+				}
+				dropped += layerDropped
+				all += len(w)
+				off += l.Params()
+			}
+			if want := int(math.Round(0.5 * float64(all))); scope == Global && (dropped != want || maxDropped > minKept) {
+				t.Errorf("%d of %d weights dropped (want %d), largest dropped %g, smallest kept %g", dropped, all, want, maxDropped, minKept)
+			}
+			// Raise a dropped weight above everything: at 0.75 it stays dropped.
+			p := m.Params()
+			var j int
+			for j = range half {
+				if !half[j] {
+					break
+				}
+			}
+			p[j] = 100
+			more, err := Magnitude(m, 0.75, scope, half)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range half {
+				if !half[i] && more[i] {
+					t.Fatalf("parameter %d was dropped at 0.5 and is back at 0.75", i)
+				}
+			}
+		})
+	}
+	if _, err := Magnitude(model(t, 1), 0.5, "everywhere", nil); err == nil || !strings.Contains(err.Error(), `unknown pruning scope "everywhere"`) {
+		t.Errorf("bad scope: %v", err)
+	}
+}
+
+// TestPerLayerSparesTinyLayers: at 25 % a layer of 2 weights keeps both
+// (⌊0.5⌋ = 0): rounding must not empty the bottlenecks of small networks.
+func TestPerLayerSparesTinyLayers(t *testing.T) {
+	net, err := arch.Parse("256x1-8x1-4x1-3", arch.DefaultKernelRule()) // layer 2: kernel 2, 1 in, 1 out: 2 weights
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := 0
-	for i, l := range m.Network().Layers {
-		w, _ := m.Weights(i)
-		dropped, maxDropped, minKept := 0, 0.0, math.Inf(1)
-		for j, v := range w {
-			a := math.Abs(float64(v))
-			if half[off+j] {
-				minKept = min(minKept, a)
-			} else {
-				dropped++
-				maxDropped = max(maxDropped, a)
-			}
-		}
-		if want := int(math.Round(0.5 * float64(len(w)))); dropped != want || maxDropped > minKept {
-			t.Errorf("layer %d: %d of %d weights dropped (want %d), largest dropped %g, smallest kept %g", i+1, dropped, len(w), want, maxDropped, minKept)
-		}
-		for j := len(w); j < l.Params(); j++ {
-			if !half[off+j] {
-				t.Errorf("layer %d: bias %d dropped", i+1, j-len(w))
-			}
-		}
-		off += l.Params()
-	}
-	// Raise a dropped weight above everything: at 0.75 it stays dropped.
-	p := m.Params()
-	var j int
-	for j = range half {
-		if !half[j] {
-			break
-		}
-	}
-	p[j] = 100
-	more, err := Magnitude(m, 0.75, half)
+	m, _ := nn.NewModel(net, 1)
+	mask, err := Magnitude(m, 0.25, PerLayer, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range half {
-		if !half[i] && more[i] {
-			t.Fatalf("parameter %d was dropped at 0.5 and is back at 0.75", i)
+	pm, _ := Apply(m, mask)
+	w, _ := pm.Weights(1)
+	if nz, n := nonZeroOf(w); n != 2 || nz != 2 {
+		t.Errorf("layer 2 keeps %d of %d weights at 25 %%, want 2 of 2", nz, n)
+	}
+}
+
+func nonZeroOf(w []float32) (int, int) {
+	n := 0
+	for _, v := range w {
+		if v != 0 {
+			n++
 		}
 	}
+	return n, len(w)
 }
 
 // TestCubicSparsity against hand values: 0.8·(1 − (1 − k/4)³).
@@ -182,7 +230,7 @@ func TestGradualKeepsMasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, mask, stages, err := Gradual(context.Background(), nn.Native(), res.Model, train, val, cfg, 0.75, 6, 3)
+	pm, mask, stages, err := Gradual(context.Background(), nn.Native(), res.Model, train, val, cfg, 0.75, Global, 6, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ type Pruning struct {
 	Sparsity float64      `json:"sparsity"`
 	Epochs   int          `json:"epochs"`
 	Stages   int          `json:"stages,omitempty"`
+	Scope    prune.Scope  `json:"scope,omitempty"` // magnitude: global or per layer
 }
 
 func (p *Pruning) check() error {
@@ -36,6 +37,11 @@ func (p *Pruning) check() error {
 		return &ConfigError{Field: "Prune.Epochs", Value: p.Epochs, Problem: "want ≥ 0 (0: no fine-tuning)"}
 	case p.Method == prune.ByMagnitude && p.Stages < 1:
 		return &ConfigError{Field: "Prune.Stages", Value: p.Stages, Problem: "want at least 1"}
+	}
+	if p.Method == prune.ByMagnitude {
+		if _, err := prune.ParseScope(string(p.Scope)); err != nil {
+			return &ConfigError{Field: "Prune.Scope", Value: p.Scope, Err: err}
+		}
 	}
 	return nil
 }
@@ -95,7 +101,7 @@ func (s *searcher) prunePoint(ctx context.Context, b *Best, model *nn.Model, see
 			pm = res.Model
 		}
 	case prune.ByMagnitude:
-		if pm, _, stages, err = prune.Gradual(ctx, s.cfg.Engine, model, s.train, s.valA, cfg, p.Sparsity, p.Epochs, p.Stages); err != nil {
+		if pm, _, stages, err = prune.Gradual(ctx, s.cfg.Engine, model, s.train, s.valA, cfg, p.Sparsity, p.Scope, p.Epochs, p.Stages); err != nil {
 			return fmt.Errorf("search: pruning the winner: %w", err)
 		}
 	}

@@ -804,7 +804,7 @@ func TestPruneWinner(t *testing.T) {
 	d := waves(t)
 	for _, p := range []Pruning{
 		{Method: prune.ByChannel, Sparsity: 0.5, Epochs: 2},
-		{Method: prune.ByMagnitude, Sparsity: 0.5, Epochs: 2, Stages: 2},
+		{Method: prune.ByMagnitude, Sparsity: 0.5, Epochs: 2, Stages: 2, Scope: prune.Global},
 	} {
 		t.Run(string(p.Method), func(t *testing.T) {
 			cfg := smallConfig(t)
@@ -844,6 +844,7 @@ func TestPruneWinner(t *testing.T) {
 		{"sparsity", func(c *Config) { c.Prune = &Pruning{Method: prune.ByChannel, Sparsity: 1} }, "Prune.Sparsity"},
 		{"method", func(c *Config) { c.Prune = &Pruning{Method: "random"} }, "Prune.Method"},
 		{"stages", func(c *Config) { c.Prune = &Pruning{Method: prune.ByMagnitude, Sparsity: 0.5} }, "Prune.Stages"},
+		{"scope", func(c *Config) { c.Prune = &Pruning{Method: prune.ByMagnitude, Sparsity: 0.5, Stages: 1} }, "Prune.Scope"},
 		{"nsga2", func(c *Config) { c.Prune, c.Strategy = &Pruning{Method: prune.ByChannel}, NSGA2 }, "a single winner"},
 		{"integer profile", func(c *Config) {
 			c.Prune = &Pruning{Method: prune.ByChannel}

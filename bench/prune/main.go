@@ -44,6 +44,7 @@ import (
 // options are the command line's settings.
 type options struct {
 	data, archText, profile string
+	scope                   prune.Scope
 	sparsities              []float64
 	epochs, fineTune, stage int
 	lr                      float64
@@ -75,6 +76,7 @@ func main() {
 	flag.IntVar(&o.epochs, "epochs", 60, "training epochs of the network before pruning")
 	flag.IntVar(&o.fineTune, "fine-tune-epochs", 10, "fine-tuning epochs after pruning")
 	flag.IntVar(&o.stage, "stages", 5, "steps of the gradual schedule (magnitude)")
+	flag.StringVar((*string)(&o.scope), "scope", string(prune.Global), "magnitude: global or layer")
 	flag.Float64Var(&o.lr, "lr", 1e-3, "learning rate (training and fine-tuning)")
 	flag.Uint64Var(&o.seed, "seed", 1, "training seed")
 	flag.Parse()
@@ -196,7 +198,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 					pm = r.Model
 				}
 			case prune.ByMagnitude:
-				if pm, _, _, err = prune.Gradual(ctx, nn.Native(), res.Model, train, val, ft, s, o.fineTune, o.stage); err != nil {
+				if pm, _, _, err = prune.Gradual(ctx, nn.Native(), res.Model, train, val, ft, s, o.scope, o.fineTune, o.stage); err != nil {
 					return err
 				}
 			}
@@ -210,8 +212,8 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			rows = append(rows, r)
 		}
 	}
-	fmt.Fprintf(w, "%s on %s (%d training samples), trained %d epochs at lr %g, pruned and fine-tuned %d epochs (magnitude: %d stages); profile %s\n\n",
-		net, dataName(o.data), train.Len(), o.epochs, o.lr, o.fineTune, o.stage, prof.Name)
+	fmt.Fprintf(w, "%s on %s (%d training samples), trained %d epochs at lr %g, pruned and fine-tuned %d epochs (magnitude: %s, %d stages); profile %s\n\n",
+		net, dataName(o.data), train.Len(), o.epochs, o.lr, o.fineTune, o.scope, o.stage, prof.Name)
 	fmt.Fprintln(w, "| method | sparsity | network | non-zero weights | val | test | P | Flash (B) | Flash, bitmask (B) | RAM (B) | emulated cycles | E_edge (µJ) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {

@@ -22,6 +22,7 @@ type pruneReport struct {
 	Data     string        `json:"data"`
 	Method   string        `json:"method"`
 	Sparsity float64       `json:"sparsity"`
+	Scope    string        `json:"scope,omitempty"`
 	Profile  string        `json:"profile"`
 	Before   prunedStats   `json:"before"`
 	After    prunedStats   `json:"after"`
@@ -54,6 +55,7 @@ func newPruneCmd() *cobra.Command {
 	var (
 		hf                     hwFlags
 		model, data, out, meth string
+		scope                  string
 		sparsity               float64
 		epochs, stages, batch  int
 		lr                     float64
@@ -68,7 +70,8 @@ func newPruneCmd() *cobra.Command {
   --method channel    removes round(S·C) of the C output channels of every hidden convolution, those
                       with the smallest L1 filter norm (and the next layer's inputs they fed): a smaller
                       dense network, whose Flash, RAM, MACs and energy are its own;
-  --method magnitude  zeroes the fraction S of each layer's weights with the smallest magnitude,
+  --method magnitude  zeroes the fraction S of the weights with the smallest magnitude — ranked across
+                      the whole network (--scope global) or within each layer (--scope layer) —
                       gradually over --stages (Zhu and Gupta's cubic schedule) while fine-tuning, the
                       zeroed weights held at 0; the architecture stays.
 
@@ -87,6 +90,10 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 			method, err := prune.ParseMethod(meth)
 			if err != nil {
 				return fmt.Errorf("--method: %w", err)
+			}
+			pscope, err := prune.ParseScope(scope)
+			if err != nil {
+				return fmt.Errorf("--scope: %w", err)
 			}
 			if !(sparsity >= 0 && sparsity < 1) {
 				return fmt.Errorf("--sparsity %v: want a fraction 0 ≤ S < 1", sparsity)
@@ -168,7 +175,8 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 					pm = res.Model
 				}
 			case prune.ByMagnitude:
-				if pm, _, rep.Stages, err = prune.Gradual(cmd.Context(), nn.Native(), m, train, val, cfg, sparsity, epochs, stages); err != nil {
+				rep.Scope = string(pscope)
+				if pm, _, rep.Stages, err = prune.Gradual(cmd.Context(), nn.Native(), m, train, val, cfg, sparsity, pscope, epochs, stages); err != nil {
 					return err
 				}
 			}
@@ -195,6 +203,7 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 	f.StringVar(&meth, "method", "", "channel (structured: whole channels) or magnitude (unstructured: single weights)")
 	f.Float64Var(&sparsity, "sparsity", 0.5, "fraction of each layer's channels (channel) or weights (magnitude) to remove")
 	f.IntVar(&epochs, "fine-tune-epochs", 10, "epochs of fine-tuning after pruning (0: none)")
+	f.StringVar(&scope, "scope", string(prune.Global), "magnitude: rank the weights across the whole network (global) or within each layer (layer)")
 	f.IntVar(&stages, "stages", 5, "magnitude: steps of the gradual schedule, spread over the fine-tuning (at most one per epoch)")
 	f.Float64Var(&lr, "lr", 1e-3, "fine-tuning learning rate (Adam)")
 	f.IntVar(&batch, "batch", 32, "fine-tuning mini-batch size")

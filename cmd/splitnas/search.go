@@ -23,6 +23,7 @@ import (
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/internal/atomicfile"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/prune"
 	"github.com/splitnas/splitnas/report"
 	"github.com/splitnas/splitnas/search"
 )
@@ -152,8 +153,8 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 			// be one a search can run with.
 			if cmd.Flags().Changed("prune") {
 				cfg.Prune = &pruning
-			} else if cmd.Flags().Changed("prune-sparsity") || cmd.Flags().Changed("prune-epochs") || cmd.Flags().Changed("prune-stages") {
-				return errors.New("--prune-sparsity, --prune-epochs and --prune-stages go with --prune channel|magnitude")
+			} else if cmd.Flags().Changed("prune-sparsity") || cmd.Flags().Changed("prune-epochs") || cmd.Flags().Changed("prune-stages") || cmd.Flags().Changed("prune-scope") {
+				return errors.New("--prune-sparsity, --prune-epochs, --prune-stages and --prune-scope go with --prune channel|magnitude")
 			}
 			if err := cfg.Validate(d); err != nil {
 				return searchError(err)
@@ -223,6 +224,7 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 	f.Float64Var(&pruning.Sparsity, "prune-sparsity", 0.5, "with --prune: fraction of each layer's channels or weights to remove")
 	f.IntVar(&pruning.Epochs, "prune-epochs", 10, "with --prune: fine-tuning epochs after pruning")
 	f.IntVar(&pruning.Stages, "prune-stages", 5, "with --prune magnitude: steps of the gradual schedule")
+	f.StringVar((*string)(&pruning.Scope), "prune-scope", string(prune.Global), "with --prune magnitude: rank weights across the network (global) or within each layer (layer)")
 	return cmd
 }
 
@@ -415,6 +417,8 @@ func searchFlag(field string) (string, bool) {
 		return "prune-epochs", true
 	case "Prune.Stages":
 		return "prune-stages", true
+	case "Prune.Scope":
+		return "prune-scope", true
 	case "data":
 		return "data", true
 	}

@@ -128,7 +128,7 @@ func TestSearchBadInput(t *testing.T) {
 		{[]string{"--same-kernel", "2"}, "--same-kernel: arch: space: Kernel: Same 2 must be odd"},
 		{[]string{"--data", "/nonexistent.snds"}, "/nonexistent.snds"},
 		{[]string{"--resume", "/nonexistent-dir"}, "--resume /nonexistent-dir"},
-		{[]string{"--prune-sparsity", "0.3"}, "--prune-sparsity, --prune-epochs and --prune-stages go with --prune"},
+		{[]string{"--prune-sparsity", "0.3"}, "--prune-sparsity, --prune-epochs, --prune-stages and --prune-scope go with --prune"},
 		{[]string{"--prune", "cut"}, `--prune: unknown pruning method "cut"`},
 		{[]string{"--prune", "magnitude", "--prune-stages", "0"}, "--prune-stages 0: want at least 1"},
 		{[]string{"--prune", "channel", "--prune-sparsity", "1"}, "--prune-sparsity 1: want a fraction"},
