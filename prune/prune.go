@@ -355,13 +355,20 @@ func NonZero(m *nn.Model) (nonzero, weights int) {
 	for i := range m.Network().Layers {
 		w, _ := m.Weights(i)
 		weights += len(w)
-		for _, v := range w {
-			if v != 0 {
-				nonzero++
-			}
-		}
+		nonzero += nonZero(w)
 	}
 	return nonzero, weights
+}
+
+// nonZero counts the values of w that are not 0.
+func nonZero(w []float32) int {
+	n := 0
+	for _, v := range w {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // BitmaskDelta is what storing the weights of layers 1..p of m as a
@@ -376,12 +383,7 @@ func BitmaskDelta(m *nn.Model, p, weightBits int) int {
 	delta := 0
 	for i := range min(p, len(m.Network().Layers)) {
 		w, _ := m.Weights(i)
-		nz := 0
-		for _, v := range w {
-			if v != 0 {
-				nz++
-			}
-		}
+		nz := nonZero(w)
 		bytes := func(values int) int { return (values*weightBits + 7) / 8 }
 		delta += (len(w)+7)/8 + bytes(nz) - bytes(len(w))
 	}

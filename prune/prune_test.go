@@ -194,19 +194,9 @@ func TestPerLayerSparesTinyLayers(t *testing.T) {
 	}
 	pm, _ := Apply(m, mask)
 	w, _ := pm.Weights(1)
-	if nz, n := nonZeroOf(w); n != 2 || nz != 2 {
-		t.Errorf("layer 2 keeps %d of %d weights at 25 %%, want 2 of 2", nz, n)
+	if nz := nonZero(w); len(w) != 2 || nz != 2 {
+		t.Errorf("layer 2 keeps %d of %d weights at 25 %%, want 2 of 2", nz, len(w))
 	}
-}
-
-func nonZeroOf(w []float32) (int, int) {
-	n := 0
-	for _, v := range w {
-		if v != 0 {
-			n++
-		}
-	}
-	return n, len(w)
 }
 
 // TestCubicSparsity against hand values: 0.8·(1 − (1 − k/4)³).
