@@ -25,7 +25,9 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
+	"github.com/splitnas/splitnas/partition"
 )
 
 // Method is a way of pruning.
@@ -409,4 +411,40 @@ func ZeroMask(m *nn.Model) []bool {
 		off += l.Params()
 	}
 	return mask
+}
+
+// Cost is what a (pruned) network costs the edge at its best split point
+// on a profile: partition's figures, with the weights counted and the
+// Flash a bitmask encoding of the edge's weights would take.
+type Cost struct {
+	Arch         string  `json:"arch"`
+	Params       int     `json:"params"`
+	NonZero      int     `json:"nonzero_weights"` // weights (not biases) that are not 0
+	Weights      int     `json:"weights"`
+	MACs         int     `json:"macs"`
+	Split        int     `json:"split"`               // the best split point P
+	Flash        int     `json:"flash_bytes"`         // the edge's weights as exported (dense)
+	FlashBitmask int     `json:"flash_bitmask_bytes"` // Flash + BitmaskDelta at P; not exported yet
+	RAM          int     `json:"ram_bytes"`
+	EEdge        float64 `json:"e_edge_mj"`
+	ETotal       float64 `json:"e_total_mj"`
+}
+
+// Costs returns m's Cost at the best split point of prof for scenario sc
+// within lim, or an error if it fits at no split point.
+func Costs(m *nn.Model, prof hw.Profile, sc partition.Scenario, lim partition.Limits) (Cost, error) {
+	net := m.Network()
+	c := Cost{Arch: net.String(), Params: net.Params(), MACs: net.MACs()}
+	c.NonZero, c.Weights = NonZero(m)
+	tab, err := partition.Evaluate(net, prof, sc, lim)
+	if err != nil {
+		return c, err
+	}
+	pt, ok := tab.BestPoint()
+	if !ok {
+		return c, fmt.Errorf("prune: %s fits the Flash and RAM limits at no split point: %s", net, tab.Points[0].Why)
+	}
+	c.Split, c.Flash, c.RAM, c.EEdge, c.ETotal = pt.P, pt.FlashBytes, pt.RAMBytes, pt.EEdge, pt.ETotal
+	c.FlashBitmask = pt.FlashBytes + BitmaskDelta(m, pt.P, prof.Edge.Precision().WeightBits)
+	return c, nil
 }

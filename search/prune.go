@@ -7,7 +7,6 @@ import (
 
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/nn"
-	"github.com/splitnas/splitnas/partition"
 	"github.com/splitnas/splitnas/prune"
 )
 
@@ -51,23 +50,15 @@ func (p *Pruning) check() error {
 // test included (scored once, like the winner's).
 type Pruned struct {
 	Pruning
-	Arch      string `json:"arch"`
-	Params    int    `json:"params"`
-	NonZero   int    `json:"nonzero_weights"`
-	Weights   int    `json:"weights"`
-	MACs      int    `json:"macs"`
-	Partition int    `json:"partition"`
-	// FlashBytes is Flash as the network is exported (dense weights);
-	// FlashBitmaskBytes with the edge's weights in a bitmask encoding
-	// (prune.BitmaskDelta), which the export does not use yet. Energy is
-	// that of the dense kernels, which do not skip zeros.
-	FlashBytes           int           `json:"flash_bytes"`
-	FlashBitmaskBytes    int           `json:"flash_bitmask_bytes"`
-	RAMBytes             int           `json:"ram_bytes"`
-	EEdge                float64       `json:"e_edge_mj"`
-	ETotal               float64       `json:"e_total_mj"`
-	ValAccuracy          float64       `json:"val_accuracy"`   // validation half A
-	ValBAccuracy         float64       `json:"val_b_accuracy"` // validation half B
+	// Costs at the pruned network's own best split point. Flash is as
+	// exported (dense weights); FlashBitmask with the edge's weights in a
+	// bitmask encoding, which the export does not use yet; energy is that
+	// of the dense kernels, which do not skip zeros.
+	prune.Cost
+	// Scores under the search's metric (Train.Select) on the validation
+	// halves; accuracy and balanced accuracy on the test split.
+	ValAccuracy          float64       `json:"val_accuracy"`
+	ValBAccuracy         float64       `json:"val_b_accuracy"`
 	TestAccuracy         float64       `json:"test_accuracy"`
 	TestBalancedAccuracy float64       `json:"test_balanced_accuracy"`
 	Stages               []prune.Stage `json:"stages,omitempty"`
@@ -105,36 +96,25 @@ func (s *searcher) prunePoint(ctx context.Context, b *Best, model *nn.Model, see
 			return fmt.Errorf("search: pruning the winner: %w", err)
 		}
 	}
-	net := pm.Network()
-	tab, err := partition.Evaluate(net, s.cfg.Profile, s.cfg.Scenario, s.limits)
+	cost, err := prune.Costs(pm, s.cfg.Profile, s.cfg.Scenario, s.limits)
 	if err != nil {
-		return err
+		return fmt.Errorf("search: the pruned winner: %w", err)
 	}
-	pt, ok := tab.BestPoint()
-	if !ok {
-		return fmt.Errorf("search: the pruned winner %s fits at no split point: %s", net, tab.Points[0].Why)
+	r := &Pruned{Pruning: p, Cost: cost, Stages: stages}
+	metric := func(m nn.Metrics) float64 {
+		if s.cfg.Train.Select == nn.SelectBalanced {
+			return m.BalancedAccuracy
+		}
+		return m.Accuracy
 	}
-	r := &Pruned{Pruning: p, Arch: net.String(), Params: net.Params(), MACs: net.MACs(), Partition: pt.P,
-		FlashBytes: pt.FlashBytes, RAMBytes: pt.RAMBytes, EEdge: pt.EEdge, ETotal: pt.ETotal, Stages: stages}
-	r.NonZero, r.Weights = prune.NonZero(pm)
-	r.FlashBitmaskBytes = pt.FlashBytes + prune.BitmaskDelta(pm, pt.P, s.cfg.Profile.Edge.Precision().WeightBits)
-	for _, e := range []struct {
-		d   *dataset.Dataset
-		acc *float64
-		bal *float64
-	}{{s.valA, &r.ValAccuracy, nil}, {s.valB, &r.ValBAccuracy, nil}, {s.test, &r.TestAccuracy, &r.TestBalancedAccuracy}} {
-		met, err := nn.Evaluate(pm, e.d)
-		if err != nil {
+	var met [3]nn.Metrics
+	for i, d := range []*dataset.Dataset{s.valA, s.valB, s.test} {
+		if met[i], err = nn.Evaluate(pm, d); err != nil {
 			return err
 		}
-		*e.acc = met.Accuracy
-		if s.cfg.Train.Select == nn.SelectBalanced && e.bal == nil {
-			*e.acc = met.BalancedAccuracy
-		}
-		if e.bal != nil {
-			*e.bal = met.BalancedAccuracy
-		}
 	}
+	r.ValAccuracy, r.ValBAccuracy = metric(met[0]), metric(met[1])
+	r.TestAccuracy, r.TestBalancedAccuracy = met[2].Accuracy, met[2].BalancedAccuracy
 	if s.cfg.Dir != "" {
 		if err := nn.SaveFile(filepath.Join(s.cfg.Dir, PrunedModelFile), pm); err != nil {
 			return err

@@ -823,7 +823,7 @@ func TestPruneWinner(t *testing.T) {
 					t.Errorf("channel-pruned %+v is not smaller than %+v", pr, b)
 				}
 			case prune.ByMagnitude:
-				if pr.Arch != b.Arch || pr.NonZero > pr.Weights/2+len(b.Layers) || len(pr.Stages) != 2 || pr.FlashBitmaskBytes >= pr.FlashBytes {
+				if pr.Arch != b.Arch || pr.NonZero > pr.Weights/2+len(b.Layers) || len(pr.Stages) != 2 || pr.FlashBitmask >= pr.Flash {
 					t.Errorf("magnitude-pruned %+v of %+v", pr, b)
 				}
 			}

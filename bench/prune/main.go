@@ -53,16 +53,11 @@ type options struct {
 
 // row is one network of the table.
 type row struct {
-	method             string
-	sparsity           float64
-	arch               string
-	nonzero, weights   int
+	method   string
+	sparsity float64
+	prune.Cost
 	val, test          float64
-	split              int
-	flash, flashMask   int
-	ram                int
-	cycles             float64
-	eEdge              float64
+	cycles             float64 // emulated, of the edge part
 	dropsMoreThanOnePt bool
 }
 
@@ -132,10 +127,13 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		return err
 	}
 	cycles := map[string]float64{} // arch/P → emulated cycles
+	lim := partition.Limits{FlashBytes: prof.Edge.FlashBytes, RAMBytes: prof.Edge.RAMBytes}
 	describe := func(method string, s float64, m *nn.Model) (row, error) {
-		n := m.Network()
-		r := row{method: method, sparsity: s, arch: n.String()}
-		r.nonzero, r.weights = prune.NonZero(m)
+		r := row{method: method, sparsity: s}
+		var err error
+		if r.Cost, err = prune.Costs(m, prof, partition.Edge, lim); err != nil {
+			return r, err
+		}
 		for _, e := range []struct {
 			d   *dataset.Dataset
 			acc *float64
@@ -146,21 +144,11 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			}
 			*e.acc = met.Accuracy
 		}
-		tab, err := partition.Evaluate(n, prof, partition.Edge, partition.Limits{FlashBytes: prof.Edge.FlashBytes, RAMBytes: prof.Edge.RAMBytes})
-		if err != nil {
-			return r, err
-		}
-		pt, ok := tab.BestPoint()
-		if !ok {
-			return r, fmt.Errorf("%s fits at no split point", n)
-		}
-		r.split, r.flash, r.ram, r.eEdge = pt.P, pt.FlashBytes, pt.RAMBytes, pt.EEdge
-		r.flashMask = pt.FlashBytes + prune.BitmaskDelta(m, pt.P, prof.Edge.Precision().WeightBits)
-		if pt.P > 0 {
-			key := fmt.Sprintf("%s/%d", n, pt.P)
+		if r.Split > 0 {
+			key := fmt.Sprintf("%s/%d", r.Arch, r.Split)
 			c, ok := cycles[key]
 			if !ok {
-				cr, err := emu.MeasureNetwork(ctx, calib.Config{Precision: calib.Float32}, n, pt.P)
+				cr, err := emu.MeasureNetwork(ctx, calib.Config{Precision: calib.Float32}, m.Network(), r.Split)
 				if err != nil {
 					return r, err
 				}
@@ -222,7 +210,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			mark = " **(> 1 pt)**"
 		}
 		fmt.Fprintf(w, "| %s | %.0f %% | `%s` | %d / %d | %.1f %% | %.1f %%%s | %d | %d | %d | %d | %.0f | %.1f |\n",
-			r.method, 100*r.sparsity, r.arch, r.nonzero, r.weights, 100*r.val, 100*r.test, mark, r.split, r.flash, r.flashMask, r.ram, r.cycles, 1000*r.eEdge)
+			r.method, 100*r.sparsity, r.Arch, r.NonZero, r.Weights, 100*r.val, 100*r.test, mark, r.Split, r.Flash, r.FlashBitmask, r.RAM, r.cycles, 1000*r.EEdge)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/nn"
-	"github.com/splitnas/splitnas/partition"
 	"github.com/splitnas/splitnas/prune"
 	"github.com/splitnas/splitnas/quant"
 )
@@ -31,22 +30,10 @@ type pruneReport struct {
 	Out      string        `json:"out,omitempty"`
 }
 
-// prunedStats are one network's sizes, costs at its best split point, and
-// scores.
+// prunedStats are one network's sizes and costs at its best split point,
+// and its scores.
 type prunedStats struct {
-	Arch    string `json:"arch"`
-	Params  int    `json:"params"`
-	NonZero int    `json:"nonzero_weights"`
-	Weights int    `json:"weights"`
-	MACs    int    `json:"macs"`
-	Split   int    `json:"split"`
-	Flash   int    `json:"flash_bytes"` // the edge's weights as exported (dense)
-	// FlashBitmask is Flash with the edge's weights in a bitmask encoding
-	// (prune.BitmaskDelta); the exported C does not use it yet.
-	FlashBitmask int     `json:"flash_bitmask_bytes"`
-	RAM          int     `json:"ram_bytes"`
-	EEdge        float64 `json:"e_edge_mj"`
-	ETotal       float64 `json:"e_total_mj"`
+	prune.Cost
 	ValAccuracy  float64 `json:"val_accuracy"`
 	TestAccuracy float64 `json:"test_accuracy"`
 }
@@ -129,21 +116,12 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 				return fmt.Errorf("--batch/--lr: %w", err)
 			}
 			rep := pruneReport{Model: model, Data: dataName(data), Method: string(method), Sparsity: sparsity, Profile: prof.Name}
-			weightBits := prof.Edge.Precision().WeightBits
 			describe := func(m *nn.Model) (prunedStats, error) {
-				net := m.Network()
-				st := prunedStats{Arch: net.String(), Params: net.Params(), MACs: net.MACs()}
-				st.NonZero, st.Weights = prune.NonZero(m)
-				tab, err := partition.Evaluate(net, prof, sc, lim)
-				if err != nil {
+				var st prunedStats
+				var err error
+				if st.Cost, err = prune.Costs(m, prof, sc, lim); err != nil {
 					return st, err
 				}
-				pt, ok := tab.BestPoint()
-				if !ok {
-					return st, fmt.Errorf("%s fits the profile's Flash and RAM at no split point: %s", net, tab.Points[0].Why)
-				}
-				st.Split, st.Flash, st.RAM, st.EEdge, st.ETotal = pt.P, pt.FlashBytes, pt.RAMBytes, pt.EEdge, pt.ETotal
-				st.FlashBitmask = pt.FlashBytes + prune.BitmaskDelta(m, pt.P, weightBits)
 				for _, s := range []struct {
 					d   *dataset.Dataset
 					acc *float64
