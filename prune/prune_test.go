@@ -10,6 +10,7 @@ import (
 
 	"github.com/splitnas/splitnas/arch"
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/internal/testenv"
 	"github.com/splitnas/splitnas/nn"
 )
 
@@ -212,7 +213,7 @@ func TestCubicSparsity(t *testing.T) {
 // dropped weight is exactly 0, each layer is at the asked sparsity, the
 // stages follow the schedule, and the network still learns the task.
 func TestGradualKeepsMasks(t *testing.T) {
-	d := waves(120)
+	d := testenv.Waves(t, 120)
 	train, val := d.Part(dataset.Train), d.Part(dataset.Val)
 	cfg := nn.DefaultConfig()
 	cfg.Epochs, cfg.LR = 6, 0.01
@@ -242,48 +243,5 @@ func TestGradualKeepsMasks(t *testing.T) {
 	}
 	if met.Accuracy < 0.6 {
 		t.Errorf("validation accuracy %.3f after pruning 75 %% and fine-tuning (3 classes)", met.Accuracy)
-	}
-}
-
-// waves is a 3-class task: sinusoids of three frequencies in noise.
-func waves(perClass int) *dataset.Dataset {
-	d := dataset.New([]string{"slow", "mid", "fast"}, 1, 256)
-	rng := rand.New(rand.NewPCG(3, 4))
-	x := make([]float32, 256)
-	for class, freq := range []float64{2, 5, 11} {
-		for i := range perClass {
-			phase := rng.Float64() * 2 * math.Pi
-			for j := range x {
-				x[j] = float32(math.Sin(2*math.Pi*freq*float64(j)/256+phase) + 0.5*rng.NormFloat64())
-			}
-			d.Add(x, class, "r")
-			if i >= perClass*8/10 {
-				d.Splits[len(d.Splits)-1] = dataset.Val
-			}
-		}
-	}
-	return d
-}
-
-// TestBitmaskDelta against hand counts: layer 1 of testArch has 8·1·8 = 64
-// weights (kernel 8 at overlap 2, stride 4: 256 → 64).
-func TestBitmaskDelta(t *testing.T) {
-	m := model(t, 6)
-	w, _ := m.Weights(0)
-	if len(w) != 64 {
-		t.Fatalf("layer 1 has %d weights, the hand counts assume 64", len(w))
-	}
-	clear(w[:48]) // 16 of 64 left
-	for _, tt := range []struct{ bits, want int }{
-		{32, 8 + 16*4 - 64*4}, // −184
-		{8, 8 + 16 - 64},      // −40
-		{4, 8 + 8 - 32},       // −16
-	} {
-		if got := BitmaskDelta(m, 1, tt.bits); got != tt.want {
-			t.Errorf("%d-bit weights: %d, want %d", tt.bits, got, tt.want)
-		}
-	}
-	if got := BitmaskDelta(m, 0, 8); got != 0 {
-		t.Errorf("no layer on the edge: %d, want 0", got)
 	}
 }

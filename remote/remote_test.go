@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/internal/frame"
+	"github.com/splitnas/splitnas/internal/testenv"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/search"
 )
@@ -164,34 +164,6 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
-// waves is a 3-class task: sinusoids of three frequencies in noise, 256
-// samples long, perClass per class split 60/20/20.
-func waves(t testing.TB, perClass int) *dataset.Dataset {
-	t.Helper()
-	const length = 256
-	d := dataset.New([]string{"slow", "mid", "fast"}, 1, length)
-	rng := rand.New(rand.NewPCG(3, 4))
-	x := make([]float32, length)
-	for class, freq := range []float64{2, 5, 11} {
-		for i := range perClass {
-			phase := rng.Float64() * 2 * math.Pi
-			for j := range x {
-				x[j] = float32(math.Sin(2*math.Pi*freq*float64(j)/length+phase) + 0.5*rng.NormFloat64())
-			}
-			if err := d.Add(x, class, fmt.Sprintf("r%d", i%5)); err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case i >= perClass*8/10:
-				d.Splits[len(d.Splits)-1] = dataset.Test
-			case i >= perClass*6/10:
-				d.Splits[len(d.Splits)-1] = dataset.Val
-			}
-		}
-	}
-	return d
-}
-
 // smallSearch is a search of a few seconds: 6 candidates × 2 generations.
 func smallSearch(t testing.TB) search.Config {
 	t.Helper()
@@ -304,7 +276,7 @@ func trained(r *search.Result) int {
 // find exactly what a local search with the same seed finds; a second
 // identical search trains nothing, every result coming from the bucket.
 func TestRemoteSearchMatchesLocal(t *testing.T) {
-	d := waves(t, 60)
+	d := testenv.Waves(t, 60)
 	cfg := smallSearch(t)
 	want := localSearch(t, cfg, d)
 
@@ -336,7 +308,7 @@ func TestRemoteSearchMatchesLocal(t *testing.T) {
 // never acknowledges its job, which goes to another worker after the ack
 // wait; the search ends as a local one does.
 func TestWorkerKilledMidTraining(t *testing.T) {
-	d := waves(t, 400) // trainings of a second or so, to be killed in
+	d := testenv.Waves(t, 400) // trainings of a second or so, to be killed in
 	cfg := smallSearch(t)
 	want := localSearch(t, cfg, d)
 
@@ -369,7 +341,7 @@ func TestWorkerKilledMidTraining(t *testing.T) {
 // storage directory and port) while a search runs, with a teacher's
 // targets among the data; the search ends as a local one does.
 func TestServerRestartMidSearch(t *testing.T) {
-	d := waves(t, 400)
+	d := testenv.Waves(t, 400)
 	cfg := smallSearch(t)
 	teacher, err := nn.NewModel(mustParse(t, "256x1-64x8-16x8-3"), 9)
 	if err != nil {
@@ -426,7 +398,7 @@ func TestServerRestartMidSearch(t *testing.T) {
 // jobs again, and a real worker's results make the search end as a local
 // one does.
 func TestBadResults(t *testing.T) {
-	d := waves(t, 60)
+	d := testenv.Waves(t, 60)
 	cfg := smallSearch(t)
 	want := localSearch(t, cfg, d)
 
@@ -510,7 +482,7 @@ func save(t *testing.T, m *nn.Model) []byte {
 // so (a search would stop with it), and malformed job messages are dropped
 // without stopping the worker.
 func TestBadJobInput(t *testing.T) {
-	d := waves(t, 30)
+	d := testenv.Waves(t, 30)
 	train, val := d.Part(dataset.Train), d.Part(dataset.Val)
 	net := mustParse(t, "256x1-8x4-3")
 	cfg := nn.DefaultConfig()
@@ -542,7 +514,7 @@ func TestBadJobInput(t *testing.T) {
 	}{
 		{"missing", func(obj string) { e.b.data.Delete(t.Context(), obj) }, "is not in bucket " + DataBucket},
 		{"tampered", func(obj string) {
-			other := waves(t, 31).Part(dataset.Train)
+			other := testenv.Waves(t, 31).Part(dataset.Train)
 			var buf strings.Builder
 			dataset.Write(&buf, other, dataset.F32)
 			e.b.data.PutString(t.Context(), obj, buf.String())
@@ -663,7 +635,7 @@ func mustParse(t testing.TB, s string) arch.Network {
 // engine, it ends with the local result, reusing the trainings stored
 // meanwhile.
 func TestCoordinatorInterruptedAndResumed(t *testing.T) {
-	d := waves(t, 60)
+	d := testenv.Waves(t, 60)
 	cfg := smallSearch(t)
 	want := localSearch(t, cfg, d)
 
@@ -736,7 +708,7 @@ func TestDuplicateJobsSuppressed(t *testing.T) {
 // one, though the ack wait (a minute here) has not passed; the search ends
 // with the local result.
 func TestWorkerStoppedHandsBack(t *testing.T) {
-	d := waves(t, 400)
+	d := testenv.Waves(t, 400)
 	cfg := smallSearch(t)
 	want := localSearch(t, cfg, d)
 

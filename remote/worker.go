@@ -214,13 +214,11 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		msg.Nak()
 		return
 	}
-	log.Info("remote: done", "arch", net.String(), "seconds", round3(secs), "error", r.Error)
+	log.Info("remote: done", "arch", net.String(), "seconds", secs, "error", r.Error)
 	if w.OnJob != nil {
 		w.OnJob(key, net.String(), true, nil)
 	}
 }
-
-func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
 // stored reports whether the results bucket holds a well-formed result of
 // key (one naming key; whether it fits the job is the coordinator's to
