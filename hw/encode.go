@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -98,6 +99,13 @@ func writeDevice(b *bytes.Buffer, table string, d Device) {
 		fmt.Fprintf(b, "\n[%s.latency.%s]\n", table, tomlKey(k))
 		names := FeatureNames()
 		for i, c := range d.Latency[k].Coefficients() {
+			fmt.Fprintf(b, "%s = %s\n", names[i], tomlFloat(c))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Sparse)) {
+		fmt.Fprintf(b, "\n[%s.sparse.%s]\n", table, tomlKey(k))
+		names := SparseFeatureNames()
+		for i, c := range d.Sparse[k].coefficients() {
 			fmt.Fprintf(b, "%s = %s\n", names[i], tomlFloat(c))
 		}
 	}

@@ -47,6 +47,7 @@ func WithFittedLatency(base Profile, fits []FitResult) (p Profile, kept []string
 func (p Profile) clone() Profile {
 	c := p
 	c.Edge.Latency = cloneLatency(p.Edge.Latency)
+	c.Edge.Sparse = maps.Clone(p.Edge.Sparse)
 	c.Link = p.Link.clone()
 	if p.Fog.Device != nil {
 		d := *p.Fog.Device

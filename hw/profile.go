@@ -72,6 +72,11 @@ type Device struct {
 	// Table predicts the layers it holds instead of Latency (see
 	// LayerTable); nil when LayerTableFile is empty.
 	Table *LayerTable `toml:"-"`
+	// Sparse maps "conv1d" and "dense" to the latency surrogate of the
+	// kernels that run a layer stored sparse (only its non-zero weights,
+	// arch.SparseWeightBytes); optional (the [edge.sparse.KIND] tables).
+	// A device without one runs every layer dense.
+	Sparse map[string]SparseModel `toml:"sparse"`
 }
 
 // Radio is the link from edge to fog. Sending n bytes costs
@@ -359,6 +364,13 @@ func checkDeviceFields(md toml.MetaData, table string, d Device) error {
 		for _, f := range FeatureNames() {
 			if !md.IsDefined(table, "latency", k, f) {
 				return fieldErr(table+".latency."+k+"."+f, "missing field")
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Sparse)) {
+		for _, f := range SparseFeatureNames() {
+			if !md.IsDefined(table, "sparse", k, f) {
+				return fieldErr(table+".sparse."+k+"."+f, "missing field")
 			}
 		}
 	}

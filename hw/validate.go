@@ -100,7 +100,7 @@ func validateDevice(table string, d Device) error {
 			return fieldErr(table+".latency."+k, "missing table (every device models %s)", strings.Join(requiredKinds(), ", "))
 		}
 	}
-	return nil
+	return validateSparse(table, d)
 }
 
 func validateRadio(r Radio) error {
