@@ -79,6 +79,29 @@ type Layer struct {
 	EdgeSeconds  float64 `json:"edge_seconds"`
 	EdgeMJ       float64 `json:"e_edge_mj"`
 	FogMJ        float64 `json:"e_fog_mj"`
+	// NonZero is the layer's non-zero weights when EvaluateSparse was given
+	// them (0 otherwise); Sparse whether the edge stores and runs it sparse.
+	NonZero int  `json:"nonzero_weights,omitempty"`
+	Sparse  bool `json:"sparse,omitempty"`
+}
+
+// checkRows checks that rows counts the non-zero weights of each of l's
+// rows and returns their sum.
+func checkRows(l arch.Layer, rows []int) (int, error) {
+	if len(rows) != l.Rows() {
+		return 0, fmt.Errorf("%d row counts for a %s layer of %d rows", len(rows), l.Kind, l.Rows())
+	}
+	per, sum := 0, 0
+	if l.Rows() > 0 {
+		per = l.Weights() / l.Rows()
+	}
+	for r, n := range rows {
+		if n < 0 || n > per {
+			return 0, fmt.Errorf("row %d: %d non-zero weights of %d", r+1, n, per)
+		}
+		sum += n
+	}
+	return sum, nil
 }
 
 // Point is one split point.
@@ -138,6 +161,20 @@ func (s Scenario) Objective(p Point) float64 {
 // nor Total, and if a device has no latency model for one of net's layer
 // kinds.
 func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table, error) {
+	return EvaluateSparse(net, prof, sc, lim, nil)
+}
+
+// EvaluateSparse is Evaluate for a network whose weights hold zeros (a
+// pruned one): rows[i], if not nil, is the number of non-zero weights of
+// each row of layer i+1 (arch.Layer.Rows). Such a layer is stored and run
+// sparse on the edge (arch.SparseWeightBytes, the profile's sparse kernel
+// model hw.Device.SparseSeconds) where the profile predicts fewer cycles
+// for it than for the dense kernel — exactly as package export writes it —
+// and dense otherwise: Layer.Sparse says which, and its Flash and latency
+// are those of the chosen form. The fog runs every layer dense. rows may
+// be shorter than net.Layers; a row count that does not fit the layer is
+// an error.
+func EvaluateSparse(net arch.Network, prof hw.Profile, sc Scenario, lim Limits, rows [][]int) (Table, error) {
 	if err := prof.Validate(); err != nil {
 		return Table{}, fmt.Errorf("partition: profile %q: %w", prof.Name, err)
 	}
@@ -157,24 +194,41 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 	metrics := net.Metrics(prec)
 	t := Table{Scenario: sc, Limits: lim, Best: -1}
 	t.Layers = make([]Layer, len(net.Layers))
+	flashDelta := make([]int, len(net.Layers)+1) // flashDelta[P]: Σ sparse Flash changes of layers 1..P
 	for i, l := range net.Layers {
 		sec, err := prof.Edge.LayerSeconds(l)
 		if err != nil {
 			return Table{}, fmt.Errorf("partition: layer %d: %w", i+1, err)
 		}
+		dense := sec
+		var sparse bool
+		var nonzero, delta int
+		if i < len(rows) && rows[i] != nil {
+			if nonzero, err = checkRows(l, rows[i]); err != nil {
+				return Table{}, fmt.Errorf("partition: layer %d: %w", i+1, err)
+			}
+			if s, ok := prof.Edge.SparseSeconds(l, nonzero); ok && s < sec {
+				sec, sparse, delta = s, true, prec.SparseFlashDelta(l, rows[i])
+			}
+		}
+		flashDelta[i+1] = flashDelta[i] + delta
 		var fog float64
 		if prof.Fog.Device != nil {
 			if fog, err = prof.Fog.Device.LayerEnergyMJ(l); err != nil {
 				return Table{}, fmt.Errorf("partition: layer %d on the fog: %w", i+1, err)
 			}
 		} else {
-			fog = sec * prof.Edge.ActivePowerMW / prof.Fog.Factor
+			fog = dense * prof.Edge.ActivePowerMW / prof.Fog.Factor
 		}
 		t.Layers[i] = Layer{
 			Index: i + 1, Kind: l.Kind.String(), In: l.In, Out: l.Out,
 			Shape:  l.In.String() + "->" + l.Out.String(),
-			Params: l.Params(), MACs: l.MACs(), FlashBytes: net.Flash(i+1, prec) - net.Flash(i, prec),
+			Params: l.Params(), MACs: l.MACs(), FlashBytes: net.Flash(i+1, prec) - net.Flash(i, prec) + delta,
 			RequantBytes: metrics[i].Requant, EdgeSeconds: sec, EdgeMJ: sec * prof.Edge.ActivePowerMW, FogMJ: fog,
+			Sparse: sparse,
+		}
+		if i < len(rows) && rows[i] != nil {
+			t.Layers[i].NonZero = nonzero
 		}
 	}
 
@@ -198,7 +252,7 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 		comm := prof.Radio.EnergyMJ(bytes)
 		pt := Point{
 			P: P, Tensor: sent.String(), SendBytes: bytes, Packets: prof.Radio.Packets(bytes),
-			FlashBytes: net.Flash(P, prec), RAMBytes: net.RAM(P, prec),
+			FlashBytes: net.Flash(P, prec) + flashDelta[P], RAMBytes: net.RAM(P, prec),
 			EdgeSeconds: sec, ECompEdge: comp, ECommEdge: comm, EEdge: comp + comm,
 			EFog: fogFrom[P],
 		}
