@@ -13,7 +13,9 @@
 //     fine-tuned (nn.Config.Mask), the sparsity rising over the
 //     fine-tuning in Zhu and Gupta's cubic schedule (2017, "To prune, or
 //     not to prune"). The architecture stays; what sparsity saves depends
-//     on how the weights are stored and run (SparseFlash).
+//     on how the weights are stored and run: Costs stores a layer sparse
+//     where the profile's sparse kernel model says that runs faster, as
+//     package export does.
 package prune
 
 import (
@@ -373,25 +375,6 @@ func nonZero(w []float32) int {
 	return n
 }
 
-// BitmaskDelta is what storing the weights of layers 1..p of m as a
-// bitmask encoding changes in Flash, in bytes, against storing them
-// densely at weightBits each: per layer of n weights, nz of them non-zero,
-// ⌈n/8⌉ bytes of mask (which weights are stored) plus ⌈nz·weightBits/8⌉
-// of non-zero weights, instead of ⌈n·weightBits/8⌉. Negative values are
-// savings; biases and the other constants are stored as before. (This is
-// the encoding's cost, not yet a deployed one: the exported C stores
-// weights densely.)
-func BitmaskDelta(m *nn.Model, p, weightBits int) int {
-	delta := 0
-	for i := range min(p, len(m.Network().Layers)) {
-		w, _ := m.Weights(i)
-		nz := nonZero(w)
-		bytes := func(values int) int { return (values*weightBits + 7) / 8 }
-		delta += (len(w)+7)/8 + bytes(nz) - bytes(len(w))
-	}
-	return delta
-}
-
 // ZeroMask returns the mask (nn.Config.Mask) that holds m's zero weights
 // at 0 and leaves everything else free: what fine-tuning a pruned model
 // further (say, quantization-aware) needs. Biases are never masked.
@@ -414,29 +397,55 @@ func ZeroMask(m *nn.Model) []bool {
 }
 
 // Cost is what a (pruned) network costs the edge at its best split point
-// on a profile: partition's figures, with the weights counted and the
-// Flash a bitmask encoding of the edge's weights would take.
+// on a profile, with its layers stored as package export stores them:
+// sparse where the profile predicts the sparse kernel faster
+// (partition.EvaluateSparse), dense elsewhere.
 type Cost struct {
-	Arch         string  `json:"arch"`
-	Params       int     `json:"params"`
-	NonZero      int     `json:"nonzero_weights"` // weights (not biases) that are not 0
-	Weights      int     `json:"weights"`
-	MACs         int     `json:"macs"`
-	Split        int     `json:"split"`               // the best split point P
-	Flash        int     `json:"flash_bytes"`         // the edge's weights as exported (dense)
-	FlashBitmask int     `json:"flash_bitmask_bytes"` // Flash + BitmaskDelta at P; not exported yet
-	RAM          int     `json:"ram_bytes"`
-	EEdge        float64 `json:"e_edge_mj"`
-	ETotal       float64 `json:"e_total_mj"`
+	Arch       string  `json:"arch"`
+	Params     int     `json:"params"`
+	NonZero    int     `json:"nonzero_weights"` // weights (not biases) that are not 0
+	Weights    int     `json:"weights"`
+	MACs       int     `json:"macs"`
+	Split      int     `json:"split"`             // the best split point P
+	Flash      int     `json:"flash_bytes"`       // the edge's weights and constants as exported
+	FlashDense int     `json:"flash_dense_bytes"` // the same, every layer stored dense
+	RAM        int     `json:"ram_bytes"`
+	EEdge      float64 `json:"e_edge_mj"`
+	ETotal     float64 `json:"e_total_mj"`
+	// Sparse are the edge layers (1..Split) stored and run sparse.
+	Sparse []int `json:"sparse_layers,omitempty"`
+}
+
+// Rows returns the non-zero weights of each row of each layer of m
+// (arch.RowNonZero; nil for a layer without weights): what
+// partition.EvaluateSparse takes.
+func Rows(m *nn.Model) [][]int {
+	net := m.Network()
+	rows := make([][]int, len(net.Layers))
+	for i, l := range net.Layers {
+		w, _ := m.Weights(i)
+		rows[i] = arch.RowNonZero(l, w)
+	}
+	return rows
 }
 
 // Costs returns m's Cost at the best split point of prof for scenario sc
 // within lim, or an error if it fits at no split point.
 func Costs(m *nn.Model, prof hw.Profile, sc partition.Scenario, lim partition.Limits) (Cost, error) {
-	net := m.Network()
+	return CostsOf(m.Network(), Rows(m), prof, sc, lim)
+}
+
+// CostsOf is Costs for network net whose layers' rows hold rows non-zero
+// weights (Rows, or export.Network.Rows of a quantized model).
+func CostsOf(net arch.Network, rows [][]int, prof hw.Profile, sc partition.Scenario, lim partition.Limits) (Cost, error) {
 	c := Cost{Arch: net.String(), Params: net.Params(), MACs: net.MACs()}
-	c.NonZero, c.Weights = NonZero(m)
-	tab, err := partition.Evaluate(net, prof, sc, lim)
+	for i, l := range net.Layers {
+		c.Weights += l.Weights()
+		for _, n := range rows[i] {
+			c.NonZero += n
+		}
+	}
+	tab, err := partition.EvaluateSparse(net, prof, sc, lim, rows)
 	if err != nil {
 		return c, err
 	}
@@ -445,6 +454,11 @@ func Costs(m *nn.Model, prof hw.Profile, sc partition.Scenario, lim partition.Li
 		return c, fmt.Errorf("prune: %s fits the Flash and RAM limits at no split point: %s", net, tab.Points[0].Why)
 	}
 	c.Split, c.Flash, c.RAM, c.EEdge, c.ETotal = pt.P, pt.FlashBytes, pt.RAMBytes, pt.EEdge, pt.ETotal
-	c.FlashBitmask = pt.FlashBytes + BitmaskDelta(m, pt.P, prof.Edge.Precision().WeightBits)
+	c.FlashDense = net.Flash(pt.P, prof.Edge.Precision())
+	for _, l := range tab.Layers[:pt.P] {
+		if l.Sparse {
+			c.Sparse = append(c.Sparse, l.Index)
+		}
+	}
 	return c, nil
 }

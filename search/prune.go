@@ -50,10 +50,9 @@ func (p *Pruning) check() error {
 // test included (scored once, like the winner's).
 type Pruned struct {
 	Pruning
-	// Costs at the pruned network's own best split point. Flash is as
-	// exported (dense weights); FlashBitmask with the edge's weights in a
-	// bitmask encoding, which the export does not use yet; energy is that
-	// of the dense kernels, which do not skip zeros.
+	// Costs at the pruned network's own best split point, its layers
+	// stored as export stores them (sparse where the profile predicts the
+	// sparse kernel faster; prune.Costs).
 	prune.Cost
 	// Scores under the search's metric (Train.Select) on the validation
 	// halves; accuracy and balanced accuracy on the test split.
