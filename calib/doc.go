@@ -33,6 +33,14 @@
 // hw.ReadMeasurements reads; MeasureNetwork emulates a whole edge partition
 // in one image for checking the fitted surrogate against.
 //
+// Conv1D and Dense layers whose weights are stored sparse (only the
+// non-zero ones, with their input offsets and each row's count: the format
+// in c/splitnas_kernels.h) run on the sparse kernels, generated into a
+// source of their own (SparseKernels: the dense kernels' source, and the
+// layout they were measured with, stay as they are), equal to the dense
+// kernels with the missing weights 0 — byte for byte in int8 and int4.
+// MeasureSparse measures them as Measure measures dense layers.
+//
 // The tools come from Debian packages: gcc-arm-none-eabi, qemu-system-arm
 // and gcc (for the plugin). FindTools says which are missing.
 package calib

@@ -14,7 +14,8 @@ import (
 )
 
 // csrc holds the C sources: calib.h, splitnas_kernels.h, runtime.c,
-// semihost.c, startup.c, link.ld, kernels.c.tmpl and plugin/count.c.
+// semihost.c, startup.c, link.ld, kernels.c.tmpl, sparse.c.tmpl, the
+// helpers both templates expand (shared.c.tmpl) and plugin/count.c.
 //
 //go:embed c
 var csrc embed.FS
@@ -127,7 +128,12 @@ func (p Precision) wElems(n int) int {
 	return n
 }
 
-var kernelsTmpl = template.Must(template.ParseFS(csrc, "c/kernels.c.tmpl"))
+// The templates: kernels.c.tmpl and sparse.c.tmpl each with shared.c.tmpl,
+// the helpers both expand ("portability", "lanes", "requant").
+var (
+	kernelsTmpl = template.Must(template.ParseFS(csrc, "c/kernels.c.tmpl", "c/shared.c.tmpl"))
+	sparseTmpl  = template.Must(template.ParseFS(csrc, "c/sparse.c.tmpl", "c/shared.c.tmpl"))
+)
 
 // kernelsC returns the C source of the layer kernels at precision p:
 // conv1d_SUF, conv1d_transpose_SUF and dense_SUF with SUF f32, i8 or i4
@@ -156,6 +162,32 @@ func Kernels(p Precision) (header, source []byte, err error) {
 	}
 	source, err = kernelsC(p)
 	return header, source, err
+}
+
+// sparseC returns the C source of the sparse kernels at precision p:
+// conv1d_sparse_SUF and dense_sparse_SUF (SUF f32, i8 or i4), each taking
+// the layer's shape, its input, its stored weights, their input offsets and
+// the rows' counts (the format: c/splitnas_kernels.h), biases (and
+// multipliers and shifts) and output.
+func sparseC(p Precision) ([]byte, error) {
+	var b bytes.Buffer
+	if err := sparseTmpl.Execute(&b, p.ctypes()); err != nil {
+		return nil, fmt.Errorf("calib: sparse kernels template: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// SparseKernels returns the C source of the sparse layer kernels at
+// precision p (declared in Kernels' header): the source package export
+// ships as splitnas_sparse.c when an exported layer is stored sparse, and
+// the code MeasureSparse measures. It is a file of its own so that
+// splitnas_kernels.c, and the dense kernels' measured layout, stay as they
+// are.
+func SparseKernels(p Precision) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	return sparseC(p)
 }
 
 // FirmwareSources returns what a bare-metal program for the emulated board
@@ -369,7 +401,11 @@ type image struct {
 	// next one's input; otherwise one pair around each layer, each run on
 	// fresh data.
 	network bool
-	seed    uint32
+	// sparse, if not nil, stores every layer sparse (a Conv or Dense
+	// layer, not a network image): layer i with sparse[i] weights in each
+	// row, run by its sparse kernel.
+	sparse []int
+	seed   uint32
 }
 
 // quantization returns the int8 quantization of each layer: in a network
@@ -418,6 +454,9 @@ func (im image) mainC() ([]byte, error) {
 	if im.network {
 		decl.WriteString(", one network")
 	}
+	if im.sparse != nil {
+		decl.WriteString(", stored sparse")
+	}
 	decl.WriteString(". */\n#include \"calib.h\"\n\n")
 	for _, l := range im.layers {
 		if err := checkLayer(l); err != nil {
@@ -448,7 +487,11 @@ func (im image) mainC() ([]byte, error) {
 	seed := im.seed
 	nextSeed := func() uint32 { seed = seed*2654435761 + 0x9e3779b9; return seed | 1 }
 	round8 := func(n int) int { return (n + 7) &^ 7 }
-	if !im.network {
+	if im.sparse != nil {
+		if err := im.sparseCalls(&decl, &body, nextSeed); err != nil {
+			return nil, err
+		}
+	} else if !im.network {
 		var nw, nb, nx, ny int
 		for _, l := range im.layers {
 			nw, nb = max(nw, im.prec.wElems(l.Weights())), max(nb, l.Biases())
@@ -496,4 +539,87 @@ func (im image) mainC() ([]byte, error) {
 	}
 	body.WriteString("\treturn 0;\n}\n")
 	return []byte(decl.String() + body.String()), nil
+}
+
+// rowLen is the number of weights of one row of a Conv or Dense layer (see
+// SparseLayer): In.Ch·Kernel for a Conv, In.Size() for Dense.
+func rowLen(l arch.Layer) int {
+	if l.Kind == arch.Dense {
+		return l.In.Size()
+	}
+	return l.In.Ch * l.Kernel
+}
+
+// sparseWElems is the number of weight array elements of rows rows of nnz
+// stored weights each: rows·nnz, or rows·⌈nnz/2⌉ bytes in int4 (each row
+// packed from a byte boundary).
+func (p Precision) sparseWElems(rows, nnz int) int { return rows * p.wElems(nnz) }
+
+// checkSparse rejects a layer that cannot be stored sparse with nnz
+// weights in each row: a kind other than Conv and Dense, a shape the
+// kernels cannot run (checkLayer), an input of more than
+// arch.MaxSparseInput values (the offsets are uint16), a Conv kernel longer
+// than its input (the offsets ci·in_len + tap would not ascend along a
+// row), and nnz outside [0, row length] or above 65,535 (the counts are
+// uint16).
+func checkSparse(l arch.Layer, nnz int) error {
+	if l.Kind != arch.Conv && l.Kind != arch.Dense {
+		return fmt.Errorf("calib: %s layer %v→%v cannot be stored sparse (only Conv and Dense layers)", l.Kind, l.In, l.Out)
+	}
+	if err := checkLayer(l); err != nil {
+		return err
+	}
+	if l.In.Size() > arch.MaxSparseInput {
+		return fmt.Errorf("calib: %s layer %v→%v: input of %d values, more than a sparse layer's %d", l.Kind, l.In, l.Out, l.In.Size(), arch.MaxSparseInput)
+	}
+	if l.Kind == arch.Conv && l.Kernel > l.In.Len {
+		return fmt.Errorf("calib: conv1d layer %v→%v: kernel %d longer than the input, cannot be stored sparse", l.In, l.Out, l.Kernel)
+	}
+	if n := rowLen(l); nnz < 0 || nnz > n || nnz > math.MaxUint16 {
+		return fmt.Errorf("calib: %s layer %v→%v: %d non-zero weights per row outside [0, %d]", l.Kind, l.In, l.Out, nnz, min(n, math.MaxUint16))
+	}
+	return nil
+}
+
+// sparseCalls writes the arrays and the calls of an image of layers stored
+// sparse: as for dense layers, each layer runs on fresh data between its
+// own marker pair, its stored weights, their offsets (IDX) and the rows'
+// counts (CNT) in flash, filled before the markers (fill_sparse: nnz
+// pseudo-random positions in each row).
+func (im image) sparseCalls(decl, body *strings.Builder, nextSeed func() uint32) error {
+	if len(im.sparse) != len(im.layers) || im.network {
+		return fmt.Errorf("calib: sparse image of %d layers with %d counts", len(im.layers), len(im.sparse))
+	}
+	t := im.prec.ctypes()
+	wb, bb, ab := im.prec.sizes()
+	var nw, ni, nc, nb, nx, ny int
+	for i, l := range im.layers {
+		if err := checkSparse(l, im.sparse[i]); err != nil {
+			return err
+		}
+		rows := l.Rows()
+		nw, ni, nc = max(nw, im.prec.sparseWElems(rows, im.sparse[i])), max(ni, rows*im.sparse[i]), max(nc, rows)
+		nb, nx, ny = max(nb, l.Biases()), max(nx, l.In.Size()), max(ny, l.Out.Size())
+	}
+	if nw*wb+2*(ni+nc)+nb*bb > flashCapacity || (nx+ny)*ab > ramCapacity {
+		return fmt.Errorf("calib: layers too large for the emulated memories (%d stored weights, %d activations)", ni, nx+ny)
+	}
+	size := func(n int) int { return max((n+7)&^7, 8) }
+	fmt.Fprintf(decl, "static %s W[%d] CALIB_FLASH;\nstatic uint16_t IDX[%d] CALIB_FLASH;\nstatic uint16_t CNT[%d] CALIB_FLASH;\n",
+		t.W, size(nw), size(ni), size(nc))
+	fmt.Fprintf(decl, "static %s B[%d] CALIB_FLASH;\n", t.B, size(nb))
+	fmt.Fprintf(decl, "static %s X[%d] CALIB_RAM;\nstatic %s Y[%d] CALIB_RAM;\n\n", t.Act, size(nx), t.Act, size(ny))
+	for i, l := range im.layers {
+		rows, n, nnz := l.Rows(), rowLen(l), im.sparse[i]
+		k, inLen := l.Kernel, l.In.Len
+		if l.Kind == arch.Dense {
+			k, inLen = n, n
+		}
+		fmt.Fprintf(body, "\n\t%s\n\t%s\n\t%s\n", fillCall(t.W, "W", im.prec.sparseWElems(rows, nnz), nextSeed()),
+			fillCall(t.B, "B", l.Biases(), nextSeed()), fillCall(t.Act, "X", l.In.Size(), nextSeed()))
+		fmt.Fprintf(body, "\tfill_sparse(IDX, CNT, %d, %d, %d, %d, %d, %du);\n", rows, n, k, inLen, nnz, nextSeed())
+		fmt.Fprintf(body, "\tmarker_begin();\n\tsplitnas_%s_sparse_%s(&L[%d], X, W, IDX, CNT, B, %sY);\n\tmarker_end();\n",
+			l.Kind, im.prec.suffix(), i, im.requantArgs(i))
+	}
+	return nil
 }

@@ -65,6 +65,42 @@ func (e *Emulator) Measure(ctx context.Context, cfg Config, layers []arch.Layer)
 			return nil, fmt.Errorf("layer %d: %w", i+1, err)
 		}
 	}
+	return e.measure(ctx, cfg, layers, nil)
+}
+
+// SparseLayer is a layer stored sparse (a Conv or Dense layer) with
+// RowNonZero non-zero weights in each row: an output channel of a Conv
+// (In.Ch·Kernel weights), an output of a Dense layer (In.Size() weights).
+type SparseLayer struct {
+	Layer      arch.Layer
+	RowNonZero int
+}
+
+// MeasureSparse is Measure for layers stored sparse, run by the sparse
+// kernels (SparseKernels): each layer's weights, their input offsets and
+// the rows' counts in flash, the RowNonZero weights of each row at
+// pseudo-random positions, ascending. It returns one Result per layer, in
+// order (Result.Layer is the layer). Each layer must be a Conv or Dense
+// layer that Measure accepts, whose input holds at most
+// arch.MaxSparseInput values, a Conv's kernel no longer than its input,
+// with 0 ≤ RowNonZero ≤ min(row length, 65535).
+func (e *Emulator) MeasureSparse(ctx context.Context, cfg Config, layers []SparseLayer) ([]Result, error) {
+	if err := cfg.Precision.check(); err != nil {
+		return nil, err
+	}
+	ls, nnz := make([]arch.Layer, len(layers)), make([]int, len(layers))
+	for i, sl := range layers {
+		if err := checkSparse(sl.Layer, sl.RowNonZero); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i+1, err)
+		}
+		ls[i], nnz[i] = sl.Layer, sl.RowNonZero
+	}
+	return e.measure(ctx, cfg, ls, nnz)
+}
+
+// measure runs Measure's images, of layers stored sparse when sparse is not
+// nil (sparse[i] the non-zero weights in each row of layers[i]).
+func (e *Emulator) measure(ctx context.Context, cfg Config, layers []arch.Layer, sparse []int) ([]Result, error) {
 	per := cfg.PerImage
 	if per <= 0 {
 		per = 16
@@ -75,6 +111,9 @@ func (e *Emulator) Measure(ctx context.Context, cfg Config, layers []arch.Layer)
 	for lo := 0; lo < len(layers); lo += per {
 		hi := min(lo+per, len(layers))
 		im := image{prec: cfg.Precision, layers: layers[lo:hi], seed: uint32(cfg.Seed) ^ uint32(cfg.Seed>>32) ^ uint32(lo)*0x9e3779b1}
+		if sparse != nil {
+			im.sparse = sparse[lo:hi]
+		}
 		g.Go(func() error {
 			cs, err := e.runImage(gctx, im)
 			if err != nil {

@@ -34,10 +34,21 @@ func (e *Emulator) build(ctx context.Context, im image) (string, error) {
 		return "", fmt.Errorf("calib: %w", err)
 	}
 	elfPath := filepath.Join(dir, "image.elf")
-	args := append(CrossFlags(),
-		"-I", e.dir, "-T", filepath.Join(e.dir, "link.ld"), "-o", elfPath,
-		filepath.Join(e.dir, "startup.o"), filepath.Join(e.dir, "semihost.o"), filepath.Join(e.dir, "runtime.o"),
-		filepath.Join(e.dir, "kernels_"+im.prec.suffix()+".o"), filepath.Join(dir, "main.c"), "-lgcc")
+	objs := []string{"startup.o", "semihost.o", "runtime.o", "kernels_" + im.prec.suffix() + ".o"}
+	if im.sparse != nil {
+		// The runtime with fill_sparse, and the sparse kernels after the
+		// dense ones (as package export links them); dense images link
+		// exactly what they did before sparse layers existed.
+		if err := e.sparseObjects(ctx); err != nil {
+			return "", err
+		}
+		objs = []string{"startup.o", "semihost.o", "runtime_sparse.o", "kernels_" + im.prec.suffix() + ".o", "sparse_" + im.prec.suffix() + ".o"}
+	}
+	args := append(CrossFlags(), "-I", e.dir, "-T", filepath.Join(e.dir, "link.ld"), "-o", elfPath)
+	for _, o := range objs {
+		args = append(args, filepath.Join(e.dir, o))
+	}
+	args = append(args, filepath.Join(dir, "main.c"), "-lgcc")
 	if err := run(ctx, dir, e.CrossCC, args...); err != nil {
 		return "", fmt.Errorf("calib: cross-compiling an image: %w", err)
 	}

@@ -105,6 +105,9 @@ type Emulator struct {
 	mu         sync.Mutex
 	plugin     string // built plugin, or "" before the first build
 	apiVersion int    // its QEMU plugin API version
+
+	sparseMu    sync.Mutex
+	sparseBuilt bool // sparseObjects has compiled the sparse images' objects
 }
 
 // NewEmulator finds the tools (see FindTools), checks the board, writes the
@@ -179,6 +182,42 @@ func NewEmulator(ctx context.Context, board string) (*Emulator, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// sparseObjects compiles, on the first call that succeeds, what the images
+// of layers stored sparse link besides the common objects: the sparse
+// kernels of each precision (sparse_f32.o, sparse_i8.o, sparse_i4.o) and
+// the runtime with fill_sparse (runtime_sparse.o: runtime.c with
+// CALIB_SPARSE defined). Dense images never link them, so their layout
+// stays as it was measured.
+func (e *Emulator) sparseObjects(ctx context.Context) error {
+	e.sparseMu.Lock()
+	defer e.sparseMu.Unlock()
+	if e.sparseBuilt {
+		return nil
+	}
+	cargs := append(CrossFlags(), "-I", e.dir, "-c")
+	for _, p := range []Precision{Float32, Int8, Int4} {
+		src, err := sparseC(p)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(e.dir, "sparse_"+p.suffix()+".c")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			return fmt.Errorf("calib: %w", err)
+		}
+		cargs = append(cargs, path)
+	}
+	if err := run(ctx, e.dir, e.CrossCC, cargs...); err != nil {
+		return fmt.Errorf("calib: cross-compiling the sparse kernels: %w", err)
+	}
+	rargs := append(CrossFlags(), "-I", e.dir, "-DCALIB_SPARSE", "-c", "-o", filepath.Join(e.dir, "runtime_sparse.o"),
+		filepath.Join(e.dir, "runtime.c"))
+	if err := run(ctx, e.dir, e.CrossCC, rargs...); err != nil {
+		return fmt.Errorf("calib: cross-compiling the sparse images' runtime: %w", err)
+	}
+	e.sparseBuilt = true
+	return nil
 }
 
 // Close removes the emulator's work directory.

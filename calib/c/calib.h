@@ -17,6 +17,11 @@
 void fill_f32(float *p, int32_t n, uint32_t seed);
 void fill_i8(int8_t *p, int32_t n, uint32_t seed);
 void fill_i32(int32_t *p, int32_t n, uint32_t seed);
+/* runtime.c compiled with CALIB_SPARSE (the images of layers stored
+ * sparse): the input offsets idx and counts cnt of rows rows of row_len
+ * weights, nnz of them stored in each, at pseudo-random positions. */
+void fill_sparse(uint16_t *idx, uint16_t *cnt, int32_t rows, int32_t row_len, int32_t k, int32_t in_len, int32_t nnz,
+		 uint32_t seed);
 
 /* runtime.c: the measurement markers. The counting plugin is given the
  * addresses of these two functions; it counts what executes from the entry

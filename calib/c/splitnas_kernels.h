@@ -57,4 +57,43 @@ void splitnas_conv1d_transpose_i4(const splitnas_layer_t *l, const int8_t *x, co
 void splitnas_dense_i4(const splitnas_layer_t *l, const int8_t *x, const uint8_t *w, const int32_t *b, const int32_t *mult,
 	      const int32_t *shift, int8_t *y);
 
+/* Sparse kernels: splitnas_sparse.c, generated from sparse.c.tmpl for each
+ * precision, for Conv1D and Dense layers whose weights are stored sparse:
+ * only the non-zero ones. A row is an output channel of a Conv1D (its
+ * in_ch*kernel weights, in the dense order [ci][tap]) or one output of a
+ * Dense layer (its in_len*in_ch weights, in the flattened input's order);
+ * rows = out_ch for a Conv1D, out_len*out_ch for Dense. Stored row after
+ * row, each row's weights in its dense order:
+ *
+ *   cnt[r]  the number of weights stored for row r;
+ *   idx[p]  for the p-th stored weight (counted over all rows), its offset
+ *           in the input tensor: ci*in_len + tap for a Conv1D (whose
+ *           kernel must then be at most in_len, so that the offsets ascend
+ *           along a row), the flattened input index c*in_len + t for Dense;
+ *           the input tensor holds at most 65,535 values;
+ *   w       the stored weights: float32 and int8 one element each; int4
+ *           packed per row from a byte boundary, two per byte, the first in
+ *           the low nibble (a row with an odd count leaves the high nibble
+ *           of its last byte 0), so that row r takes ceil(cnt[r]/2) bytes.
+ *
+ * Biases, and the int8/int4 multipliers and shifts, as for the dense
+ * kernels. The kernels compute what the dense kernel of the same precision
+ * computes with the weights not stored equal to 0: byte for byte for int8
+ * and int4, and for float32 the same sums in the same order without the
+ * zero products (equal but for the sign of a zero). Rows with a count of 0
+ * read nothing through w and idx (a layer without stored weights may pass
+ * null pointers). */
+void splitnas_conv1d_sparse_f32(const splitnas_layer_t *l, const float *x, const float *w, const uint16_t *idx, const uint16_t *cnt,
+				const float *b, float *y);
+void splitnas_dense_sparse_f32(const splitnas_layer_t *l, const float *x, const float *w, const uint16_t *idx, const uint16_t *cnt,
+			       const float *b, float *y);
+void splitnas_conv1d_sparse_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const uint16_t *idx, const uint16_t *cnt,
+			       const int32_t *b, const int32_t *mult, const int32_t *shift, int8_t *y);
+void splitnas_dense_sparse_i8(const splitnas_layer_t *l, const int8_t *x, const int8_t *w, const uint16_t *idx, const uint16_t *cnt,
+			      const int32_t *b, const int32_t *mult, const int32_t *shift, int8_t *y);
+void splitnas_conv1d_sparse_i4(const splitnas_layer_t *l, const int8_t *x, const uint8_t *w, const uint16_t *idx, const uint16_t *cnt,
+			       const int32_t *b, const int32_t *mult, const int32_t *shift, int8_t *y);
+void splitnas_dense_sparse_i4(const splitnas_layer_t *l, const int8_t *x, const uint8_t *w, const uint16_t *idx, const uint16_t *cnt,
+			      const int32_t *b, const int32_t *mult, const int32_t *shift, int8_t *y);
+
 #endif
