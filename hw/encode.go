@@ -90,6 +90,9 @@ func writeDevice(b *bytes.Buffer, table string, d Device) {
 	if d.LayerTableFile != "" {
 		fmt.Fprintf(b, "layer_table = %s\n", tomlString(d.LayerTableFile))
 	}
+	if d.SparseTableFile != "" {
+		fmt.Fprintf(b, "sparse_table = %s\n", tomlString(d.SparseTableFile))
+	}
 	kinds := make([]string, 0, len(d.Latency))
 	for k := range d.Latency {
 		kinds = append(kinds, k)

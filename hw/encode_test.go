@@ -23,7 +23,7 @@ func TestWriteTOMLRoundTripsBuiltins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: written profile does not parse: %v\n%s", name, err, b.String())
 		}
-		p.Edge.Table = nil // Parse names the layer table, Load reads it
+		p.Edge.Table, p.Edge.SparseTable = nil, nil // Parse names the tables, Load reads them
 		if !reflect.DeepEqual(got, p) {
 			t.Errorf("%s: round trip changed the profile:\n got %+v\nwant %+v", name, got, p)
 		}
@@ -61,6 +61,7 @@ func TestWriteTOMLExactFloatsAndStrings(t *testing.T) {
 	}
 	// Parse keeps layer_table's name; only Load reads the table itself.
 	p.Edge.Table, p.Fog.Device.Table = nil, nil
+	p.Edge.SparseTable, p.Fog.Device.SparseTable = nil, nil
 	if !reflect.DeepEqual(got, p) {
 		t.Errorf("round trip changed the profile:\n got %+v\nwant %+v\n%s", got, p, b.String())
 	}

@@ -9,8 +9,9 @@ import (
 // WithFittedLatency returns a copy of base in which the edge latency model
 // of every kind in fits is the fitted one (FitResult.Model); the edge keeps
 // base's model for the other kinds, which kept lists, sorted. The edge
-// loses base's layer table (LayerTableFile, Table): measured on the kernels
-// the fit replaces, and named relative to base's file. Everything
+// loses base's layer table (LayerTableFile, Table) and its sparse kernel
+// models (SparseTableFile, SparseTable, Sparse): measured on the kernels
+// the fit replaces, the tables named relative to base's file. Everything
 // else (names, description, clock, power, memories, radio, fog) is base's;
 // the copy shares no map or pointer with base, so changing one leaves the
 // other alone. It fails naming the kind if fits holds an unknown kind or
@@ -19,6 +20,7 @@ import (
 func WithFittedLatency(base Profile, fits []FitResult) (p Profile, kept []string, err error) {
 	p = base.clone()
 	p.Edge.LayerTableFile, p.Edge.Table = "", nil
+	p.Edge.SparseTableFile, p.Edge.SparseTable, p.Edge.Sparse = "", nil, nil
 	fitted := make(map[string]bool, len(fits))
 	for _, r := range fits {
 		switch {

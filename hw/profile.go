@@ -77,6 +77,12 @@ type Device struct {
 	// arch.SparseWeightBytes); optional (the [edge.sparse.KIND] tables).
 	// A device without one runs every layer dense.
 	Sparse map[string]SparseModel `toml:"sparse"`
+	// SparseTableFile, if not empty, names the device's sparse table (a
+	// CSV beside the profile, like LayerTableFile): the measured costs of
+	// the sparse kernel of each layer of the search space, which predict
+	// those layers instead of Sparse. Load reads it into SparseTable.
+	SparseTableFile string       `toml:"sparse_table"`
+	SparseTable     *SparseTable `toml:"-"`
 }
 
 // Radio is the link from edge to fog. Sending n bytes costs
@@ -219,20 +225,30 @@ func (p *Profile) loadTables(name string, open func(file string) (fs.File, error
 		}{"fog", p.Fog.Device})
 	}
 	for _, dv := range devs {
-		file := dv.d.LayerTableFile
-		if file == "" {
-			continue
+		if file := dv.d.LayerTableFile; file != "" {
+			f, err := open(file)
+			if err != nil {
+				return fmt.Errorf("profile %s: %s.layer_table: %w", name, dv.table, err)
+			}
+			t, err := ReadLayerTable(f, file, dv.d.ClockHz)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("profile %s: %s.layer_table: %w", name, dv.table, err)
+			}
+			dv.d.Table = t
 		}
-		f, err := open(file)
-		if err != nil {
-			return fmt.Errorf("profile %s: %s.layer_table: %w", name, dv.table, err)
+		if file := dv.d.SparseTableFile; file != "" {
+			f, err := open(file)
+			if err != nil {
+				return fmt.Errorf("profile %s: %s.sparse_table: %w", name, dv.table, err)
+			}
+			t, err := ReadSparseTable(f, file)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("profile %s: %s.sparse_table: %w", name, dv.table, err)
+			}
+			dv.d.SparseTable = t
 		}
-		t, err := ReadLayerTable(f, file, dv.d.ClockHz)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("profile %s: %s.layer_table: %w", name, dv.table, err)
-		}
-		dv.d.Table = t
 	}
 	return nil
 }

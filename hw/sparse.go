@@ -86,15 +86,30 @@ func (m SparseModel) check(table string) error {
 	return nil
 }
 
-// SparseSeconds is the predicted latency of layer l run sparse with
-// nonzero stored weights on d, and false if d cannot run l sparse: l is not
-// arch.Layer.Sparsable or d has no sparse model for its kind.
-func (d Device) SparseSeconds(l arch.Layer, nonzero int) (float64, bool) {
-	m, ok := d.Sparse[l.Kind.String()]
-	if !ok || !l.Sparsable() || d.ClockHz <= 0 {
-		return 0, false
+// SparseSeconds is the predicted latency of layer l run sparse on d with
+// rows[r] weights stored in its row r (arch.RowNonZero): from d's sparse
+// table if it holds l, else from d's sparse model of l's kind; false if d
+// has neither, or l is not arch.Layer.Sparsable. It fails if d names a
+// sparse table that is not loaded (read the profile with Load).
+func (d Device) SparseSeconds(l arch.Layer, rows []int) (float64, bool, error) {
+	if !l.Sparsable() || d.ClockHz <= 0 {
+		return 0, false, nil
 	}
-	return m.Cycles(l, nonzero) / d.ClockHz, true
+	if d.SparseTableFile != "" && d.SparseTable == nil {
+		return 0, false, fmt.Errorf("hw: device %q: sparse_table %s is not loaded (read the profile with hw.Load)", d.Name, d.SparseTableFile)
+	}
+	if c, ok := d.SparseTable.Costs(l); ok {
+		return c.Cycles(rows) / d.ClockHz, true, nil
+	}
+	m, ok := d.Sparse[l.Kind.String()]
+	if !ok {
+		return 0, false, nil
+	}
+	nz := 0
+	for _, n := range rows {
+		nz += n
+	}
+	return m.Cycles(l, nz) / d.ClockHz, true, nil
 }
 
 // validateSparse checks a device's sparse models: known kinds, finite

@@ -60,22 +60,73 @@ func TestFitSparseRecoversModel(t *testing.T) {
 	})
 }
 
-// TestSparseSeconds: a device runs sparse only the kinds it models, and
-// only layers whose offsets fit.
+// TestSparseSeconds: a device runs sparse only the kinds it models, only
+// layers whose offsets fit, and from its table where the table holds the
+// layer.
 func TestSparseSeconds(t *testing.T) {
 	d := Device{ClockHz: 80e6, Sparse: map[string]SparseModel{"conv1d": {PerNonZero: 8, Fixed: 800}}}
-	conv := arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 2048, Ch: 1}, Out: arch.Shape{Len: 128, Ch: 2}, Kernel: 16, Stride: 16}
+	conv := arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 2048, Ch: 1}, Out: arch.Shape{Len: 128, Ch: 2}, Kernel: 16, Stride: 16, ReLU: true}
 	// 10 non-zero weights in 2 rows of 128 positions: 10·128 = 1280 MACs.
-	if s, ok := d.SparseSeconds(conv, 10); !ok || math.Abs(s*80e6-(8*1280+800)) > 1e-6 {
-		t.Errorf("SparseSeconds = %v, %v; want %v cycles", s*80e6, ok, 8*1280+800)
+	if s, ok, err := d.SparseSeconds(conv, []int{4, 6}); err != nil || !ok || math.Abs(s*80e6-(8*1280+800)) > 1e-6 {
+		t.Errorf("SparseSeconds = %v, %v, %v; want %v cycles", s*80e6, ok, err, 8*1280+800)
 	}
-	if _, ok := d.SparseSeconds(arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 4, Ch: 1}, Out: arch.Shape{Len: 2, Ch: 1}}, 3); ok {
+	if _, ok, _ := d.SparseSeconds(arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 4, Ch: 1}, Out: arch.Shape{Len: 2, Ch: 1}}, []int{1, 1}); ok {
 		t.Error("a device without a dense sparse model runs Dense sparse")
 	}
 	tr := conv
 	tr.Kind = arch.ConvTranspose
 	d.Sparse["conv1d_transpose"] = SparseModel{}
-	if _, ok := d.SparseSeconds(tr, 3); ok {
+	if _, ok, _ := d.SparseSeconds(tr, []int{1, 1}); ok {
 		t.Error("a transposed convolution runs sparse")
+	}
+
+	// The table: 100 cycles empty, 30 per non-empty row, 5 more for a row
+	// of two or more, 14 per pair of weights, 9 for an odd last one.
+	text := "# a comment\n" + strings.Join(SparseTableColumns(), ",") + "\nconv1d,2048,1,128,2,16,16,100,30,5,14,9\n"
+	tab, err := ReadSparseTable(strings.NewReader(text), "s.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SparseTable, d.SparseTableFile = tab, "s.csv"
+	if s, ok, err := d.SparseSeconds(conv, []int{1, 7}); err != nil || !ok || math.Abs(s*80e6-(100+(30+9)+(30+5+14*3+9))) > 1e-9 {
+		t.Errorf("from the table: %v cycles, %v, %v; want %v", s*80e6, ok, err, 100+(30+9)+(30+5+14*3+9))
+	}
+	other := conv
+	other.Out.Ch = 3
+	if s, ok, _ := d.SparseSeconds(other, []int{1, 1, 1}); !ok || math.Abs(s*80e6-(8*3*128+800)) > 1e-6 {
+		t.Errorf("a layer the table lacks: %v cycles, want the model's %v", s*80e6, 8*3*128+800)
+	}
+	d.SparseTable = nil
+	if _, _, err := d.SparseSeconds(conv, []int{1, 1}); err == nil || !strings.Contains(err.Error(), "sparse_table s.csv is not loaded") {
+		t.Errorf("unloaded table: %v", err)
+	}
+	var b strings.Builder
+	if err := WriteSparseTable(&b, "written", []SparseEntry{{Layer: conv, SparseCosts: SparseCosts{100, 30, 5, 14, 9}}}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := ReadSparseTable(strings.NewReader(b.String()), "w.csv"); err != nil || again.Len() != 1 {
+		t.Errorf("round trip: %v, %v", again, err)
+	} else if c, _ := again.Costs(conv); c != (SparseCosts{100, 30, 5, 14, 9}) {
+		t.Errorf("round trip: %+v", c)
+	}
+}
+
+func TestReadSparseTableErrors(t *testing.T) {
+	head := strings.Join(SparseTableColumns(), ",") + "\n"
+	for _, c := range []struct{ name, text, want string }{
+		{"empty", "", "s.csv: empty file"},
+		{"header", "kind,l_in\n", "s.csv line 1: header"},
+		{"kind", head + "conv1d_transpose,8,4,64,2,8,8,1,2,3,4,5\n", `s.csv line 2, column kind: "conv1d_transpose" is not a kind with a sparse kernel`},
+		{"number", head + "conv1d,8,four,4,2,2,2,1,2,3,4,5\n", `s.csv line 2, column c_in: "four" is not a whole number`},
+		{"finite", head + "dense,8,4,2,1,0,0,1,NaN,3,4,5\n", `column cycles_per_row: "NaN" is not a finite number`},
+		{"twice", head + "dense,8,4,2,1,0,0,1,2,3,4,5\ndense,8,4,2,1,0,0,1,2,3,4,5\n", "s.csv line 3: layer dense"},
+		{"fields", head + "dense,8,4\n", "s.csv"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ReadSparseTable(strings.NewReader(c.text), "s.csv")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
 	}
 }

@@ -74,8 +74,9 @@ func TestProfileLayerTableFile(t *testing.T) {
 		t.Fatal("no default profile")
 	}
 	text := strings.Replace(string(base), `layer_table = "stm32l476-layers.csv"`, `layer_table = "t.csv"`, 1)
-	if text == string(base) {
-		t.Fatal("could not replace layer_table")
+	text = strings.Replace(text, `sparse_table = "stm32l476-sparse.csv"`, `sparse_table = "s.csv"`, 1)
+	if !strings.Contains(text, `layer_table = "t.csv"`) || !strings.Contains(text, `sparse_table = "s.csv"`) {
+		t.Fatal("could not replace layer_table and sparse_table")
 	}
 	dir := t.TempDir()
 	prof := filepath.Join(dir, "p.toml")
@@ -88,12 +89,19 @@ func TestProfileLayerTableFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "t.csv"), []byte(tableCSV), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := Load(prof); err == nil || !strings.Contains(err.Error(), "edge.sparse_table") {
+		t.Errorf("missing sparse table: got %v", err)
+	}
+	sparse := strings.Join(SparseTableColumns(), ",") + "\ndense,64,2,5,1,0,0,100,10,2,8,6\n"
+	if err := os.WriteFile(filepath.Join(dir, "s.csv"), []byte(sparse), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p, err := Load(prof)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Edge.Table.Len() != 2 {
-		t.Errorf("table has %d layers, want 2", p.Edge.Table.Len())
+	if p.Edge.Table.Len() != 2 || p.Edge.SparseTable.Len() != 1 {
+		t.Errorf("table has %d layers, want 2; sparse table %d, want 1", p.Edge.Table.Len(), p.Edge.SparseTable.Len())
 	}
 	q, err := Parse(bytes.NewReader([]byte(text)), "p.toml")
 	if err != nil {
@@ -102,6 +110,33 @@ func TestProfileLayerTableFile(t *testing.T) {
 	l := arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 64, Ch: 2}, Out: arch.Shape{Len: 5, Ch: 1}}
 	if _, err := q.Edge.LayerSeconds(l); err == nil || !strings.Contains(err.Error(), "not loaded") {
 		t.Errorf("unloaded table: got %v", err)
+	}
+	if _, _, err := q.Edge.SparseSeconds(l, []int{1, 1, 1, 1, 1}); err == nil || !strings.Contains(err.Error(), "not loaded") {
+		t.Errorf("unloaded sparse table: got %v", err)
+	}
+}
+
+// The built-in STM32 profiles' sparse tables hold every Conv1D and Dense
+// layer of the default search space with both kernel overlaps.
+func TestSparseTablesCoverTheSpace(t *testing.T) {
+	for _, name := range []string{"stm32l476", "stm32l476-int8", "stm32l476-int4"} {
+		p, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, classes := range []int{2, 3, 4, 5} {
+			s := arch.DefaultSpace(classes)
+			s.Overlaps = []int{1, 2}
+			ls, err := s.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range ls {
+				if _, ok := p.Edge.SparseTable.Costs(l); l.Sparsable() && !ok {
+					t.Errorf("%s: sparse table lacks %s %v→%v (kernel %d, stride %d)", name, l.Kind, l.In, l.Out, l.Kernel, l.Stride)
+				}
+			}
+		}
 	}
 }
 
