@@ -28,6 +28,10 @@ import (
 type Network struct {
 	Float *nn.Model
 	Int   *quant.Model
+	// Dense stores every layer densely. Otherwise a layer whose weights
+	// hold zeros (a pruned network) is stored and run sparse where the
+	// profile predicts that faster (partition.EvaluateSparse, SparseFile).
+	Dense bool
 }
 
 // net returns the architecture and the precision the network is stored in.
@@ -83,6 +87,19 @@ type Summary struct {
 	// Policy is the adaptive split policy an adaptive library carries
 	// (WriteCAdaptive); nil otherwise. Split is then its Pmax.
 	Policy *partition.Policy `json:"policy,omitempty"`
+	// SparseLayers are the layers (1..P) stored sparse, NonZero the
+	// non-zero weights of layers 1..P.
+	SparseLayers []int `json:"sparse_layers,omitempty"`
+	NonZero      int   `json:"nonzero_weights"`
+}
+
+// sources are the library's C files.
+func (s *Summary) sources() []string {
+	srcs := []string{SourceFile, KernelsFile}
+	if len(s.SparseLayers) > 0 {
+		srcs = append(srcs, SparseFile)
+	}
+	return srcs
 }
 
 // The files WriteC writes.
@@ -105,7 +122,9 @@ const (
 // computes it: tensor k lies at its start when k is even and at its end
 // when k is odd, so that each layer's input and output, the largest pair
 // of which RAM(P) is, never overlap. The weight arrays and constants
-// (external symbols named splitnas_*) hold exactly Flash(P) bytes.
+// (external symbols named splitnas_*) hold exactly Flash(P) bytes — with
+// the layers stored sparse (see Network.Dense) counted as
+// partition.EvaluateSparse counts them.
 func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
 	return writeC(dir, n, P, prof, nil)
 }
@@ -129,7 +148,8 @@ func WriteC(dir string, n Network, P int, prof hw.Profile) (*Summary, error) {
 // maps a measured condition to its split point as partition.Policy.Choose
 // does, in the same double arithmetic (−1 for a condition the link model
 // does not cover). The policy's tables are not part of Flash(Pmax), like
-// the layers' shapes.
+// the layers' shapes. Every layer is stored dense (the policy was made on
+// the dense costs).
 func WriteCAdaptive(dir string, n Network, prof hw.Profile, pol partition.Policy) (*Summary, error) {
 	net, _, err := n.net()
 	if err != nil {
@@ -161,25 +181,34 @@ func writeC(dir string, n Network, P int, prof hw.Profile, pol *partition.Policy
 			return nil, errors.New("export: max pooling has no C kernel")
 		}
 	}
-	tab, err := partition.Evaluate(net, prof, partition.Edge, partition.Limits{})
+	var rows [][]int
+	if !n.Dense && pol == nil {
+		rows = n.Rows()
+	}
+	tab, err := partition.EvaluateSparse(net, prof, partition.Edge, partition.Limits{}, rows)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	pt := tab.Points[P]
 	macs, layerSec := 0, 0.0
+	sparse := make([]bool, P)
+	var sparseLayers []int
 	for i, l := range net.Layers[:P] {
 		macs += l.MACs()
 		layerSec += tab.Layers[i].EdgeSeconds
+		if sparse[i] = tab.Layers[i].Sparse; sparse[i] {
+			sparseLayers = append(sparseLayers, i+1)
+		}
 	}
 	s := &Summary{
 		Arch: net.String(), Split: P, Layers: L, Precision: prec.Name, Input: net.Input(), Output: net.Tensor(P),
-		FlashBytes: net.Flash(P, prec), RAMBytes: net.RAM(P, prec), MACs: macs,
+		FlashBytes: pt.FlashBytes, RAMBytes: net.RAM(P, prec), MACs: macs,
 		Cycles: layerSec * prof.Edge.ClockHz, InputCycles: tab.InputSeconds * prof.Edge.ClockHz,
 		EdgeSeconds: pt.EdgeSeconds,
 		ECompMJ:     pt.ECompEdge, ECommMJ: pt.ECommEdge, EEdgeMJ: pt.EEdge, SendBytes: pt.SendBytes, Profile: prof.Name,
-		Policy: pol,
+		Policy: pol, SparseLayers: sparseLayers, NonZero: nonZero(n, P),
 	}
-	g := gen{s: s, net: net, prec: prec, n: n, P: P, pol: pol, prof: prof}
+	g := gen{s: s, net: net, prec: prec, n: n, P: P, pol: pol, prof: prof, sparse: sparse}
 	src, err := g.source()
 	if err != nil {
 		return nil, err
@@ -194,7 +223,17 @@ func writeC(dir string, n Network, P int, prof hw.Profile, pol *partition.Policy
 		body []byte
 	}{
 		{HeaderFile, g.header()}, {SourceFile, src}, {KernelsHeaderFile, kh}, {KernelsFile, kc},
-		{MakefileFile, []byte(makefile)}, {ReadmeFile, g.readme()},
+		{MakefileFile, makefile(s.sources())}, {ReadmeFile, g.readme()},
+	}
+	if len(sparseLayers) > 0 {
+		sc, err := calib.SparseKernels(cp)
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		files = append(files, struct {
+			name string
+			body []byte
+		}{SparseFile, sc})
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
@@ -219,6 +258,8 @@ type gen struct {
 	// whose link model it was made on.
 	pol  *partition.Policy
 	prof hw.Profile
+	// sparse[i]: layer i+1 is stored sparse.
+	sparse []bool
 }
 
 // bytes is the size of tensor k in the arena.
@@ -272,7 +313,7 @@ func array[T any](b *bytes.Buffer, ctype, name string, v []T, format func(T) (st
 	return nil
 }
 
-func intText[T int8 | uint8 | int32](v T) (string, error) { return strconv.Itoa(int(v)), nil }
+func intText[T int8 | uint8 | uint16 | int32](v T) (string, error) { return strconv.Itoa(int(v)), nil }
 
 // source is splitnas_model.c.
 func (g *gen) source() ([]byte, error) {
@@ -305,13 +346,8 @@ func (g *gen) source() ([]byte, error) {
 			l := &m.Layers[i]
 			zps = append(zps, l.InQ.ZeroPoint, l.OutQ.ZeroPoint)
 			k := i + 1
-			if m.Bits == 4 {
-				// Packed as quant.PackWeights (and TFLite, CMSIS-NN): two
-				// per byte, the first in the low nibble.
-				if err := array(&b, "uint8_t", fmt.Sprintf("splitnas_w%d", k), quant.PackWeights(l.W, 4), intText[uint8]); err != nil {
-					return nil, err
-				}
-			} else if err := array(&b, "int8_t", fmt.Sprintf("splitnas_w%d", k), l.W, intText[int8]); err != nil {
+			wArg, err := g.intWeights(&b, i)
+			if err != nil {
 				return nil, err
 			}
 			for _, a := range []struct {
@@ -323,9 +359,8 @@ func (g *gen) source() ([]byte, error) {
 				}
 			}
 			fmt.Fprintf(&calls, "\tl = layer_shapes[%d];\n\tl.input_offset = -splitnas_zero_points[%d];\n\tl.output_offset = splitnas_zero_points[%d];\n", i, 2*i, 2*i+1)
-			_, suf := kernels(g.prec)
-			fmt.Fprintf(&calls, "\tsplitnas_%s_%s(&l, t%d, splitnas_w%d, splitnas_b%d, splitnas_mult%d, splitnas_shift%d, t%d);\n",
-				l.Kind, suf, i, k, k, k, k, k)
+			fmt.Fprintf(&calls, "\t%s(&l, t%d, %s, splitnas_b%d, splitnas_mult%d, splitnas_shift%d, t%d);\n",
+				g.kernel(i), i, wArg, k, k, k, k)
 			ends = append(ends, calls.Len())
 		}
 		if g.P > 0 {
@@ -334,17 +369,24 @@ func (g *gen) source() ([]byte, error) {
 			}
 		}
 	} else {
+		var err error
 		for i := range g.P {
 			w, bias := g.n.Float.Weights(i)
 			k := i + 1
-			if err := array(&b, "float", fmt.Sprintf("splitnas_w%d", k), w, cFloat); err != nil {
+			wArg := fmt.Sprintf("splitnas_w%d", k)
+			if g.sparse[i] {
+				sp := encodeSparse(g.net.Layers[i], w)
+				if wArg, err = sparseArrays(&b, k, "float", sp.vals, cFloat, sp); err != nil {
+					return nil, err
+				}
+			} else if err := array(&b, "float", wArg, w, cFloat); err != nil {
 				return nil, err
 			}
 			if err := array(&b, "float", fmt.Sprintf("splitnas_b%d", k), bias, cFloat); err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(&calls, "\tsplitnas_%s_f32(&layer_shapes[%d], t%d, splitnas_w%d, splitnas_b%d, t%d);\n",
-				g.net.Layers[i].Kind, i, i, k, k, k)
+			fmt.Fprintf(&calls, "\t%s(&layer_shapes[%d], t%d, %s, splitnas_b%d, t%d);\n",
+				g.kernel(i), i, i, wArg, k, k)
 			ends = append(ends, calls.Len())
 		}
 	}
@@ -491,10 +533,14 @@ func (g *gen) outputWhat() string {
 	return "the split tensor to send to the fog"
 }
 
-// makefile builds the library for the host (make host) and for the
-// Cortex-M4 (make arm), with the flags the latency profiles are measured
-// with.
-const makefile = `# Generated by splitnas export.
+// makefile builds the library of C files srcs for the host (make host)
+// and for the Cortex-M4 (make arm), with the flags the latency profiles are
+// measured with.
+func makefile(srcs []string) []byte {
+	return []byte(strings.Replace(makefileText, "@SRCS@", strings.Join(srcs, " "), 1))
+}
+
+const makefileText = `# Generated by splitnas export.
 #   make host   libsplitnas.a for this machine (cc)
 #   make arm    libsplitnas_arm.a for the Cortex-M4F (arm-none-eabi-gcc), the
 #               flags splitnas's latency profiles are measured with
@@ -504,20 +550,20 @@ ARM_CC ?= arm-none-eabi-gcc
 ARM_AR ?= arm-none-eabi-ar
 CFLAGS ?= -std=c99 -O2 -Wall -Wextra
 ARM_CFLAGS ?= -std=c99 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2 -ffreestanding -Wall
-SRCS = splitnas_model.c splitnas_kernels.c
+SRCS = @SRCS@
+HDRS = splitnas_model.h splitnas_kernels.h
 
 host: libsplitnas.a
 arm: libsplitnas_arm.a
 
-libsplitnas.a: $(SRCS) splitnas_model.h splitnas_kernels.h
-	$(CC) $(CFLAGS) -c splitnas_model.c -o splitnas_model.o
-	$(CC) $(CFLAGS) -c splitnas_kernels.c -o splitnas_kernels.o
-	$(AR) rcs $@ splitnas_model.o splitnas_kernels.o
-
-libsplitnas_arm.a: $(SRCS) splitnas_model.h splitnas_kernels.h
-	$(ARM_CC) $(ARM_CFLAGS) -c splitnas_model.c -o splitnas_model_arm.o
-	$(ARM_CC) $(ARM_CFLAGS) -c splitnas_kernels.c -o splitnas_kernels_arm.o
-	$(ARM_AR) rcs $@ splitnas_model_arm.o splitnas_kernels_arm.o
+libsplitnas.a: $(SRCS:.c=.o)
+	$(AR) rcs $@ $^
+libsplitnas_arm.a: $(SRCS:.c=_arm.o)
+	$(ARM_AR) rcs $@ $^
+%_arm.o: %.c $(HDRS)
+	$(ARM_CC) $(ARM_CFLAGS) -c $< -o $@
+%.o: %.c $(HDRS)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 # The example firmware (if exported with it, in firmware/): QEMU's mps2-an386.
 QEMU ?= qemu-system-arm
@@ -555,7 +601,7 @@ Build: make host (cc) or make arm (arm-none-eabi-gcc, Cortex-M4F). Use: include 
 libsplitnas.a (or compile the two .c files into your project), call splitnas_run(window). No malloc, no libc
 beyond <stdint.h> and <string.h>; the only state is the arena.
 `, s.Arch, g.P, s.Layers, s.Precision, g.P, g.P, s.Output, s.Output.Size(), s.SendBytes, s.Precision, sendWhat(g.P, s.Layers),
-		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ) + g.adaptiveReadme())
+		s.Profile, requantNote(g.prec), s.FlashBytes, s.RAMBytes, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.SendBytes, s.ECompMJ, s.ECommMJ, s.EEdgeMJ) + g.sparseReadme() + g.adaptiveReadme())
 }
 
 // adaptiveReadme is the README's section on an adaptive library's policy.

@@ -58,7 +58,7 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 	}
 	want := reference(n, s.Split, inputs)
 	v := &Verification{Windows: len(inputs), PredictedCycles: s.Cycles, PredictedInputCycles: s.InputCycles}
-	host, err := runHost(ctx, dir, inputs, len(want[0]))
+	host, err := runHost(ctx, dir, s.sources(), inputs, len(want[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -84,9 +84,11 @@ func Verify(ctx context.Context, dir string, n Network, s *Summary, inputs [][]f
 	cfg := calib.Config{}
 	cfg.Precision, _ = kernels(prec)
 	fw := filepath.Join(dir, FirmwareDir)
-	res, out, err := emu.RunFirmware(ctx, cfg,
-		[]string{filepath.Join(fw, "main.c"), filepath.Join(dir, SourceFile), filepath.Join(dir, KernelsFile)},
-		[]string{dir, fw})
+	srcs := []string{filepath.Join(fw, "main.c")}
+	for _, f := range s.sources() {
+		srcs = append(srcs, filepath.Join(dir, f))
+	}
+	res, out, err := emu.RunFirmware(ctx, cfg, srcs, []string{dir, fw})
 	if err != nil {
 		return nil, fmt.Errorf("export: emulating the firmware: %w", err)
 	}
@@ -191,7 +193,7 @@ int main(void)
 
 // runHost compiles the library with hostHarness and returns each window's
 // tensor, size bytes each.
-func runHost(ctx context.Context, dir string, inputs [][]float32, size int) ([][]byte, error) {
+func runHost(ctx context.Context, dir string, srcs []string, inputs [][]float32, size int) ([][]byte, error) {
 	cc, err := exec.LookPath("gcc")
 	if err != nil {
 		if cc, err = exec.LookPath("cc"); err != nil {
@@ -207,8 +209,11 @@ func runHost(ctx context.Context, dir string, inputs [][]float32, size int) ([][
 	if err := os.WriteFile(harness, []byte(hostHarness), 0o644); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir,
-		filepath.Join(dir, SourceFile), filepath.Join(dir, KernelsFile), harness, "-o", bin)
+	args := []string{"-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", dir}
+	for _, f := range srcs {
+		args = append(args, filepath.Join(dir, f))
+	}
+	cmd := exec.CommandContext(ctx, cc, append(args, harness, "-o", bin)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("export: compiling the library for the host: %w\n%s", err, out)
 	}

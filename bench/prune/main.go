@@ -1,13 +1,18 @@
 // Command prune measures what pruning does to one network: it trains the
 // network once on a dataset, prunes the result at several sparsities by
 // each method (package prune: whole channels, or single weights by
-// magnitude with the gradual schedule), fine-tunes each, and prints a
-// Markdown table — validation and test accuracy, Flash (dense, and with
-// a bitmask encoding of sparse weights), RAM and E_edge at the best split
-// point of the profile, and the edge part's cycles emulated on the
-// Cortex-M4 (package calib, the kernels the export ships) — marking the
-// first sparsity of each method whose test accuracy is more than one
-// point below the unpruned network's.
+// magnitude with the gradual schedule), fine-tunes each — and with
+// -precision int8 or int4 quantizes each after (post-training, prune →
+// fine-tune → quantize) — and prints a Markdown table: validation and test
+// accuracy, the layers stored sparse, Flash (as exported, and all dense),
+// RAM and E_edge at the best split point of the profile (package prune's
+// Costs: a layer is stored sparse where the profile predicts its sparse
+// kernel faster), and the cycles of the edge part as exported (package
+// export, sparse kernels included) emulated on the Cortex-M4 — after
+// checking the export's outputs against the Go reference on a few test
+// windows, on the host and emulated. It marks the first sparsity of each
+// method whose test accuracy is more than one point below the unpruned
+// network's.
 //
 // On the embedded sample, in about a minute on 2 cores (with
 // arm-none-eabi-gcc and qemu-system-arm installed):
@@ -32,18 +37,20 @@ import (
 	"strings"
 
 	"github.com/splitnas/splitnas/arch"
-	"github.com/splitnas/splitnas/calib"
 	"github.com/splitnas/splitnas/dataset"
 	"github.com/splitnas/splitnas/dataset/sample"
+	"github.com/splitnas/splitnas/export"
 	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/partition"
 	"github.com/splitnas/splitnas/prune"
+	"github.com/splitnas/splitnas/quant"
 )
 
 // options are the command line's settings.
 type options struct {
 	data, archText, profile string
+	bits                    int // 0: float32; 8 or 4: quantized after pruning
 	scope                   prune.Scope
 	sparsities              []float64
 	epochs, fineTune, stage int
@@ -57,7 +64,7 @@ type row struct {
 	sparsity float64
 	prune.Cost
 	val, test          float64
-	cycles             float64 // emulated, of the edge part
+	cycles, predicted  float64 // of the edge part as exported: emulated, and the profile's
 	dropsMoreThanOnePt bool
 }
 
@@ -66,7 +73,9 @@ func main() {
 	var sp string
 	flag.StringVar(&o.data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
 	flag.StringVar(&o.archText, "arch", "", "network to train and prune (required)")
-	flag.StringVar(&o.profile, "profile", hw.DefaultProfile, "device profile (float32)")
+	var precision string
+	flag.StringVar(&o.profile, "profile", "", "device profile (default stm32l476, or stm32l476-int8 / -int4 with -precision)")
+	flag.StringVar(&precision, "precision", "float32", "float32, or int8 / int4: each network quantized (post-training, minmax) after pruning")
 	flag.StringVar(&sp, "sparsities", "0.25,0.5,0.75", "sparsities to prune to, comma-separated")
 	flag.IntVar(&o.epochs, "epochs", 60, "training epochs of the network before pruning")
 	flag.IntVar(&o.fineTune, "fine-tune-epochs", 10, "fine-tuning epochs after pruning")
@@ -86,6 +95,20 @@ func main() {
 	if o.archText == "" {
 		fmt.Fprintln(os.Stderr, "prune: -arch is required")
 		os.Exit(2)
+	}
+	switch precision {
+	case "float32":
+	case "int8", "int4":
+		o.bits = int(precision[3] - '0')
+	default:
+		fmt.Fprintf(os.Stderr, "prune: -precision %q: want float32, int8 or int4\n", precision)
+		os.Exit(2)
+	}
+	if o.profile == "" {
+		o.profile = hw.DefaultProfile
+		if o.bits != 0 {
+			o.profile += "-" + precision
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -111,14 +134,19 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	if prof.Edge.Precision().Integer() {
-		return fmt.Errorf("-profile %s: a float32 profile, please (prune, then quantize)", o.profile)
+	if pw := prof.Edge.Precision().WeightBits; o.bits == 0 && pw != 32 || o.bits != 0 && pw != o.bits {
+		return fmt.Errorf("-profile %s is %s: give a profile of the -precision", o.profile, prof.Edge.Precision().Name)
 	}
-	emu, err := calib.NewEmulator(ctx, "")
+	train, val, test := d.Part(dataset.Train), d.Part(dataset.Val), d.Part(dataset.Test)
+	var windows [][]float32 // what each export is verified on
+	for i := range min(3, test.Len()) {
+		windows = append(windows, test.Sample(i))
+	}
+	tmp, err := os.MkdirTemp("", "splitnas-bench-prune-")
 	if err != nil {
 		return err
 	}
-	train, val, test := d.Part(dataset.Train), d.Part(dataset.Val), d.Part(dataset.Test)
+	defer os.RemoveAll(tmp)
 	cfg := nn.DefaultConfig()
 	cfg.Epochs, cfg.LR, cfg.Seed = o.epochs, o.lr, o.seed
 	slog.Info("training", "arch", net.String(), "epochs", o.epochs)
@@ -126,36 +154,52 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	cycles := map[string]float64{} // arch/P → emulated cycles
 	lim := partition.Limits{FlashBytes: prof.Edge.FlashBytes, RAMBytes: prof.Edge.RAMBytes}
-	describe := func(method string, s float64, m *nn.Model) (row, error) {
+	cal := quant.CalibrationSamples(train, 256, o.seed)
+	describe := func(method string, s float64, fm *nn.Model) (row, error) {
 		r := row{method: method, sparsity: s}
+		n := export.Network{Float: fm}
+		if o.bits != 0 {
+			q, err := quant.PostTraining(fm, cal, quant.MinMax, o.bits)
+			if err != nil {
+				return r, err
+			}
+			n = export.Network{Int: q}
+		}
 		var err error
-		if r.Cost, err = prune.Costs(m, prof, partition.Edge, lim); err != nil {
+		if r.Cost, err = prune.CostsOf(n.Network(), n.Rows(), prof, partition.Edge, lim); err != nil {
 			return r, err
 		}
 		for _, e := range []struct {
 			d   *dataset.Dataset
 			acc *float64
 		}{{val, &r.val}, {test, &r.test}} {
-			met, err := nn.Evaluate(m, e.d)
+			met, err := nn.Evaluate(fm, e.d)
+			if n.Int != nil {
+				met, err = quant.Evaluate(n.Int, e.d)
+			}
 			if err != nil {
 				return r, err
 			}
 			*e.acc = met.Accuracy
 		}
 		if r.Split > 0 {
-			key := fmt.Sprintf("%s/%d", r.Arch, r.Split)
-			c, ok := cycles[key]
-			if !ok {
-				cr, err := emu.MeasureNetwork(ctx, calib.Config{Precision: calib.Float32}, m.Network(), r.Split)
-				if err != nil {
-					return r, err
-				}
-				c = cr.Cycles
-				cycles[key] = c
+			dir := fmt.Sprintf("%s/%s-%g", tmp, method, s)
+			sum, err := export.WriteC(dir, n, r.Split, prof)
+			if err != nil {
+				return r, err
 			}
-			r.cycles = c
+			if sum.FlashBytes != r.Flash {
+				return r, fmt.Errorf("%s: the export holds %d B of Flash, prune.Costs says %d", r.Arch, sum.FlashBytes, r.Flash)
+			}
+			v, err := export.Verify(ctx, dir, n, sum, windows)
+			if err != nil {
+				return r, err
+			}
+			if v.HostMismatches > 0 || v.EmuMismatches > 0 {
+				return r, fmt.Errorf("%s (%s %g): the export differs from the Go reference on %d windows (host), %d (emulated)", r.Arch, method, s, v.HostMismatches, v.EmuMismatches)
+			}
+			r.cycles, r.predicted = v.EmulatedCycles, v.PredictedCycles
 		}
 		return r, nil
 	}
@@ -200,19 +244,33 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			rows = append(rows, r)
 		}
 	}
-	fmt.Fprintf(w, "%s on %s (%d training samples), trained %d epochs at lr %g, pruned and fine-tuned %d epochs (magnitude: %s, %d stages); profile %s\n\n",
-		net, dataName(o.data), train.Len(), o.epochs, o.lr, o.fineTune, o.scope, o.stage, prof.Name)
-	fmt.Fprintln(w, "| method | sparsity | network | non-zero weights | val | test | P | Flash (B) | Flash, bitmask (B) | RAM (B) | emulated cycles | E_edge (µJ) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintf(w, "%s on %s (%d training samples), trained %d epochs at lr %g, pruned and fine-tuned %d epochs (magnitude: %s, %d stages)%s; profile %s\n\n",
+		net, dataName(o.data), train.Len(), o.epochs, o.lr, o.fineTune, o.scope, o.stage, quantized(o.bits), prof.Name)
+	fmt.Fprintln(w, "| method | sparsity | network | non-zero weights | val | test | P | sparse layers | Flash (B) | dense Flash (B) | RAM (B) | emulated cycles (profile) | E_edge (µJ) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		mark := ""
 		if r.dropsMoreThanOnePt {
 			mark = " **(> 1 pt)**"
 		}
-		fmt.Fprintf(w, "| %s | %.0f %% | `%s` | %d / %d | %.1f %% | %.1f %%%s | %d | %d | %d | %d | %.0f | %.1f |\n",
-			r.method, 100*r.sparsity, r.Arch, r.NonZero, r.Weights, 100*r.val, 100*r.test, mark, r.Split, r.Flash, r.FlashBitmask, r.RAM, r.cycles, 1000*r.EEdge)
+		fmt.Fprintf(w, "| %s | %.0f %% | `%s` | %d / %d | %.1f %% | %.1f %%%s | %d | %s | %d | %d | %d | %.0f (%.0f) | %.1f |\n",
+			r.method, 100*r.sparsity, r.Arch, r.NonZero, r.Weights, 100*r.val, 100*r.test, mark, r.Split, layers(r.Sparse), r.Flash, r.FlashDense, r.RAM, r.cycles, r.predicted, 1000*r.EEdge)
 	}
 	return nil
+}
+
+func quantized(bits int) string {
+	if bits == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", then quantized to int%d (post-training, minmax, 256 training samples)", bits)
+}
+
+func layers(ls []int) string {
+	if len(ls) == 0 {
+		return "–"
+	}
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ls)), ","), "[]")
 }
 
 func dataName(path string) string {

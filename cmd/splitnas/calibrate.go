@@ -22,7 +22,7 @@ func newCalibrateCmd() *cobra.Command {
 		Use:   "calibrate",
 		Short: "Fit a device's per-layer latency models to measured latencies",
 	}
-	cmd.AddCommand(newCalibrateFitCmd(), newCalibrateMeasureCmd())
+	cmd.AddCommand(newCalibrateFitCmd(), newCalibrateMeasureCmd(), newCalibrateSparseCmd())
 	return cmd
 }
 

@@ -207,7 +207,11 @@ func splitPoint(n export.Network, profile string, profileSet bool, split int, sp
 		return hw.Profile{}, partition.Table{}, 0, fmt.Errorf("--profile: %w", err)
 	}
 	net := n.Network()
-	tab, err := partition.Evaluate(net, prof, partition.Edge, partition.Limits{})
+	var rows [][]int // a pruned model's layers may run sparse, as export writes them
+	if !n.Dense {
+		rows = n.Rows()
+	}
+	tab, err := partition.EvaluateSparse(net, prof, partition.Edge, partition.Limits{}, rows)
 	if err != nil {
 		return hw.Profile{}, partition.Table{}, 0, fmt.Errorf("--profile %s: %w", prof.Name, err)
 	}

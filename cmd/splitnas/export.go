@@ -19,7 +19,7 @@ import (
 func newExportCmd() *cobra.Command {
 	var (
 		model, format, out, profile, data string
-		rounding                          string
+		rounding, sparse                  string
 		split, windows                    int
 		verify, asJSON, adaptive          bool
 	)
@@ -37,6 +37,12 @@ or int4 weights (.snqm, from quantize, train --qat or a search on an integer pro
 written packed two per byte). --profile defaults to stm32l476 for a float model, stm32l476-int8 for an
 int8 one and stm32l476-int4 for an int4 one; --split defaults to the split point that profile's edge
 scenario chooses.
+
+A pruned model's weights hold zeros (prune --method magnitude). With --sparse auto (the default) a layer
+is then stored sparse — only its non-zero weights, a 16-bit input offset each and a 16-bit count per
+output channel, run by the sparse kernels of splitnas_sparse.c — where the profile's sparse kernel model
+predicts fewer cycles than the dense kernel's; the printed Flash, cycles and energy (and the default
+--split) are those of that mix. --sparse off stores every layer dense.
 
 --verify also writes the example firmware (firmware/: make run builds it and runs it under QEMU) and checks
 the library on --windows test windows of --data: compiled for this machine, its tensors against splitnas's
@@ -87,10 +93,14 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 			if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
 				return fmt.Errorf("--out %s is a file, want a directory", out)
 			}
+			if sparse != "auto" && sparse != "off" {
+				return fmt.Errorf("--sparse %q: want auto or off", sparse)
+			}
 			n, err := loadAnyModel(model)
 			if err != nil {
 				return fmt.Errorf("--model: %w", err)
 			}
+			n.Dense = sparse == "off"
 			if roundingSet && n.Int == nil {
 				return fmt.Errorf("--onnx-rounding applies to integer models only: %s is a float model", model)
 			}
@@ -179,6 +189,7 @@ the price of float operators between DequantizeLinear and QuantizeLinear that ke
 	f.StringVar(&out, "out", "", "directory to write into")
 	f.StringVar(&profile, "profile", hw.DefaultProfile, "device profile the README's numbers are computed on (default stm32l476, or stm32l476-int8 / stm32l476-int4 for an int8 / int4 model)")
 	f.BoolVar(&adaptive, "adaptive", false, "C library of layers 1..Pmax that stops at the split point the profile's link policy chooses for the measured link (inspect --link-sweep)")
+	f.StringVar(&sparse, "sparse", "auto", "store a pruned layer's non-zero weights only where the profile predicts that faster (auto), or every layer dense (off)")
 	f.BoolVar(&verify, "verify", false, "write the example firmware and check the library on the host and the emulated Cortex-M4")
 	f.StringVar(&data, "data", "", "dataset whose test windows --verify runs (default: the embedded MIT-BIH sample)")
 	f.IntVar(&windows, "windows", 10, "test windows --verify runs")
@@ -214,6 +225,9 @@ func printExport(w io.Writer, r exportReport, dir string) {
 	fmt.Fprintf(w, "exported:  layers 1..%d of %d of %s (%s) to %s: %v\n", s.Split, s.Layers, s.Arch, s.Precision, dir, s.Files)
 	fmt.Fprintf(w, "returns:   tensor %d, %v (%d B to send)\n", s.Split, s.Output, s.SendBytes)
 	fmt.Fprintf(w, "memory:    Flash %d B (weights and constants), RAM %d B (the arena)\n", s.FlashBytes, s.RAMBytes)
+	if len(s.SparseLayers) > 0 {
+		fmt.Fprintf(w, "sparse:    layers %v stored sparse (%d non-zero weights in layers 1..%d)\n", s.SparseLayers, s.NonZero, s.Split)
+	}
 	fmt.Fprintf(w, "cost (%s): %d MACs, %.0f cycles (+ %.0f input stage), %.3f ms; E_edge %.5f mJ (compute %.5f + radio %.5f)\n",
 		s.Profile, s.MACs, s.Cycles, s.InputCycles, 1000*s.EdgeSeconds, s.EEdgeMJ, s.ECompMJ, s.ECommMJ)
 	if v := r.Verification; v != nil {

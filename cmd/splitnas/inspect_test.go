@@ -122,13 +122,15 @@ func TestInspectProfileFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Replace(string(text), "active_power_mw = 26.4", "active_power_mw = 52.8", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The profile's layer table goes beside it, as a user copies both.
-	table, err := os.ReadFile(filepath.Join("..", "..", "hw", "profiles", "stm32l476-layers.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "stm32l476-layers.csv"), table, 0o644); err != nil {
-		t.Fatal(err)
+	// The profile's tables go beside it, as a user copies them all.
+	for _, f := range []string{"stm32l476-layers.csv", "stm32l476-sparse.csv"} {
+		table, err := os.ReadFile(filepath.Join("..", "..", "hw", "profiles", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), table, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a := inspect(t, "--arch", "2048x1-128x2-8x4-64x2-5")
 	b := inspect(t, "--arch", "2048x1-128x2-8x4-64x2-5", "--profile", path)
@@ -174,6 +176,7 @@ func TestInspectInt8Profile(t *testing.T) {
 	s := strings.Replace(string(text), "bytes_per_weight = 4", "bytes_per_weight = 1", 1)
 	s = strings.Replace(s, "bytes_per_activation = 4", "bytes_per_activation = 1", 1)
 	s = strings.Replace(s, `layer_table = "stm32l476-layers.csv"`, "", 1) // measured on the float32 kernels
+	s = strings.Replace(s, `sparse_table = "stm32l476-sparse.csv"`, "", 1)
 	path := filepath.Join(t.TempDir(), "int8.toml")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)

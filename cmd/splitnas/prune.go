@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/splitnas/splitnas/dataset"
+	"github.com/splitnas/splitnas/export"
+	"github.com/splitnas/splitnas/hw"
 	"github.com/splitnas/splitnas/nn"
 	"github.com/splitnas/splitnas/prune"
 	"github.com/splitnas/splitnas/quant"
@@ -51,7 +54,7 @@ func newPruneCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "prune --model M --data D --method channel|magnitude --sparsity S [--fine-tune-epochs N] [--out M2]",
-		Short: "Prune a trained float model (whole channels or single weights), fine-tune it, and compare",
+		Short: "Prune a trained model (whole channels or single weights), fine-tune it, and compare",
 		Long: `prune makes a trained float model smaller or sparser (package prune):
 
   --method channel    removes round(S·C) of the C output channels of every hidden convolution, those
@@ -64,11 +67,17 @@ func newPruneCmd() *cobra.Command {
 
 Then it fine-tunes for --fine-tune-epochs on the training split (the epoch chosen by the validation
 split; 0: no fine-tuning) and prints, before and after: parameters, non-zero weights, MACs, and at
-the best split point of --profile, Flash, RAM and E_edge — with, for sparse weights, the Flash a
-bitmask encoding would take (the exported C stores weights densely, and the measured kernels do not
-skip zeros, so E_edge is unchanged by magnitude pruning) — and validation and test accuracy. --out
+the best split point of --profile, Flash, RAM and E_edge — with the layers stored as "splitnas export"
+stores them: sparse (only the non-zero weights, each with a 16-bit input offset, run by kernels that
+skip the zeros) where the profile's sparse kernel model predicts fewer cycles than the dense kernel,
+dense elsewhere; "dense Flash" is every layer dense — and validation and test accuracy. --out
 writes the pruned model. Quantize after pruning (prune → fine-tune → quantize), e.g. with
-"splitnas quantize" or "splitnas train --init M2 --qat 8".`,
+"splitnas quantize" or "splitnas train --init M2 --keep-zeros --qat 8", then "splitnas export".
+
+A quantized model (.snqm) can be pruned directly too, by magnitude only and without fine-tuning: its
+integer weights of smallest real magnitude (weight × its channel's scale) become 0, everything else
+stays (--profile then defaults to stm32l476-int8 or -int4). Fine-tuning the float model before
+quantizing keeps more accuracy.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" {
@@ -94,16 +103,24 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 			if err := checkOutPath(out); err != nil {
 				return err
 			}
+			n, err := loadAnyModel(model)
+			if err != nil {
+				return fmt.Errorf("--model: %w", err)
+			}
+			if n.Int != nil {
+				switch {
+				case method == prune.ByChannel:
+					return fmt.Errorf("--model %s is a quantized model: --method channel needs the float model (removing a channel changes what the next layer's integer arithmetic sums); prune the float model, then quantize (prune → fine-tune → quantize)", model)
+				case cmd.Flags().Changed("fine-tune-epochs") && epochs > 0:
+					return fmt.Errorf("--fine-tune-epochs %d: a quantized model is pruned without fine-tuning; to fine-tune, prune its float model, then quantize or train --init M2 --keep-zeros --qat", epochs)
+				}
+				if !cmd.Flags().Changed("profile") {
+					hf.profile = fmt.Sprintf("%s-int%d", hw.DefaultProfile, n.Int.Bits)
+				}
+			}
 			prof, sc, lim, err := hf.resolve(cmd)
 			if err != nil {
 				return err
-			}
-			m, err := nn.LoadFile(model)
-			if err != nil {
-				if _, qerr := quant.LoadFile(model); qerr == nil {
-					return fmt.Errorf("--model %s is a quantized model: prune its float model, then quantize the pruned one (prune → fine-tune → quantize)", model)
-				}
-				return fmt.Errorf("--model: %w", err)
 			}
 			d, err := loadDataset(data)
 			if err != nil {
@@ -116,17 +133,17 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 				return fmt.Errorf("--batch/--lr: %w", err)
 			}
 			rep := pruneReport{Model: model, Data: dataName(data), Method: string(method), Sparsity: sparsity, Profile: prof.Name}
-			describe := func(m *nn.Model) (prunedStats, error) {
+			describe := func(n export.Network) (prunedStats, error) {
 				var st prunedStats
 				var err error
-				if st.Cost, err = prune.Costs(m, prof, sc, lim); err != nil {
+				if st.Cost, err = prune.CostsOf(n.Network(), n.Rows(), prof, sc, lim); err != nil {
 					return st, err
 				}
 				for _, s := range []struct {
 					d   *dataset.Dataset
 					acc *float64
 				}{{val, &st.ValAccuracy}, {test, &st.TestAccuracy}} {
-					met, err := nn.Evaluate(m, s.d)
+					met, err := evaluateAny(n, s.d)
 					if err != nil {
 						return st, fmt.Errorf("--data %s: %w", dataName(data), err)
 					}
@@ -134,9 +151,27 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 				}
 				return st, nil
 			}
-			if rep.Before, err = describe(m); err != nil {
+			if rep.Before, err = describe(n); err != nil {
 				return err
 			}
+			if n.Int != nil { // pruned directly, in its integer weights
+				rep.Scope = string(pscope)
+				pq, err := prune.MagnitudeQuantized(n.Int, sparsity, pscope)
+				if err != nil {
+					return err
+				}
+				if rep.After, err = describe(export.Network{Int: pq}); err != nil {
+					return err
+				}
+				if out != "" {
+					if err := quant.SaveFile(out, pq); err != nil {
+						return err
+					}
+					rep.Out = out
+				}
+				return printPruneReport(cmd, rep, asJSON)
+			}
+			m := n.Float
 			var pm *nn.Model
 			switch method {
 			case prune.ByChannel:
@@ -158,7 +193,7 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 					return err
 				}
 			}
-			if rep.After, err = describe(pm); err != nil {
+			if rep.After, err = describe(export.Network{Float: pm}); err != nil {
 				return err
 			}
 			if out != "" {
@@ -167,16 +202,12 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 				}
 				rep.Out = out
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rep)
-			}
-			printPrune(cmd.OutOrStdout(), rep)
-			return nil
+			return printPruneReport(cmd, rep, asJSON)
 		},
 	}
 	hf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&model, "model", "", "float model file (written by train --out)")
+	f.StringVar(&model, "model", "", "model file: float (.snnm, written by train --out) or quantized (.snqm; magnitude only, no fine-tuning)")
 	f.StringVar(&data, "data", "", "dataset file (default: the embedded MIT-BIH sample)")
 	f.StringVar(&meth, "method", "", "channel (structured: whole channels) or magnitude (unstructured: single weights)")
 	f.Float64Var(&sparsity, "sparsity", 0.5, "fraction of each layer's channels (channel) or weights (magnitude) to remove")
@@ -186,10 +217,18 @@ writes the pruned model. Quantize after pruning (prune → fine-tune → quantiz
 	f.Float64Var(&lr, "lr", 1e-3, "fine-tuning learning rate (Adam)")
 	f.IntVar(&batch, "batch", 32, "fine-tuning mini-batch size")
 	f.Uint64Var(&seed, "seed", 1, "fine-tuning seed (shuffling)")
-	f.StringVar(&out, "out", "", "write the pruned model to this file (.snnm)")
+	f.StringVar(&out, "out", "", "write the pruned model to this file (.snnm, or .snqm for a quantized model)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.MarkFlagRequired("method")
 	return cmd
+}
+
+func printPruneReport(cmd *cobra.Command, r pruneReport, asJSON bool) error {
+	if asJSON {
+		return writeJSON(cmd.OutOrStdout(), r)
+	}
+	printPrune(cmd.OutOrStdout(), r)
+	return nil
 }
 
 func printPrune(w io.Writer, r pruneReport) {
@@ -198,21 +237,33 @@ func printPrune(w io.Writer, r pruneReport) {
 		fmt.Fprintf(w, "stage:   sparsity %.3f, %d epochs, validation %.4f\n", s.Sparsity, s.Epochs, s.ValAcc)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\tparams\tnon-zero weights\tMACs\tsplit P\tFlash B\tFlash B (bitmask)\tRAM B\tE_edge mJ\tval\ttest\t\n")
+	fmt.Fprintf(tw, "\tparams\tnon-zero weights\tMACs\tsplit P\tsparse layers\tFlash B\tdense Flash B\tRAM B\tE_edge mJ\tval\ttest\t\n")
 	for _, row := range []struct {
 		name string
 		s    prunedStats
 	}{{"before", r.Before}, {"after", r.After}} {
 		s := row.s
-		fmt.Fprintf(tw, "%s\t%d\t%d of %d\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t\n", row.name, s.Params, s.NonZero, s.Weights,
-			s.MACs, s.Split, s.Flash, s.FlashBitmask, s.RAM, s.EEdge, s.ValAccuracy, s.TestAccuracy)
+		fmt.Fprintf(tw, "%s\t%d\t%d of %d\t%d\t%d\t%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t\n", row.name, s.Params, s.NonZero, s.Weights,
+			s.MACs, s.Split, layerList(s.Sparse), s.Flash, s.FlashDense, s.RAM, s.EEdge, s.ValAccuracy, s.TestAccuracy)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "arch:    %s -> %s\n", r.Before.Arch, r.After.Arch)
 	if r.Out != "" {
 		fmt.Fprintf(w, "out:     %s\n", r.Out)
 	}
-	if strings.HasPrefix(r.Method, "magnitude") {
-		fmt.Fprintln(w, "note:    Flash and E_edge are those of dense weights, as the exported C stores and runs them; \"bitmask\" is what that encoding would take")
+	if strings.HasPrefix(r.Method, "magnitude") && len(r.After.Sparse) == 0 {
+		fmt.Fprintln(w, "note:    no layer runs faster sparse at this sparsity on this profile: Flash and E_edge are the dense kernels'")
 	}
+}
+
+// layerList is "1,3" for layers [1 3], "-" for none.
+func layerList(ls []int) string {
+	if len(ls) == 0 {
+		return "-"
+	}
+	t := make([]string, len(ls))
+	for i, l := range ls {
+		t[i] = strconv.Itoa(l)
+	}
+	return strings.Join(t, ",")
 }

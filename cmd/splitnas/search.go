@@ -362,8 +362,8 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 		fmt.Fprintf(w, "pruned:  %s (%s, sparsity %g, fine-tuned %d epochs) split at P = %d; %d of %d weights non-zero\n",
 			p.Arch, p.Method, p.Sparsity, p.Epochs, p.Split, p.NonZero, p.Weights)
 		fmt.Fprintf(w, "         validation A %.4f, B %.4f; test %.4f\n", p.ValAccuracy, p.ValBAccuracy, p.TestAccuracy)
-		fmt.Fprintf(w, "         %d params, %d MACs; Flash %d B (bitmask encoding: %d B), RAM %d B; E_edge %.4f mJ, E_total %.4f mJ; model %s\n",
-			p.Params, p.MACs, p.Flash, p.FlashBitmask, p.RAM, p.EEdge, p.ETotal, filepath.Join(dir, p.Model))
+		fmt.Fprintf(w, "         %d params, %d MACs; Flash %d B (all dense: %d B; sparse layers %s), RAM %d B; E_edge %.4f mJ, E_total %.4f mJ; model %s\n",
+			p.Params, p.MACs, p.Flash, p.FlashDense, layerList(p.Sparse), p.RAM, p.EEdge, p.ETotal, filepath.Join(dir, p.Model))
 	}
 	fmt.Fprintf(w, "results: %s, model %s\n", filepath.Join(dir, resultFile), filepath.Join(dir, b.Model))
 	fmt.Fprintf(w, "report:  %s\n", filepath.Join(dir, reportFile))
