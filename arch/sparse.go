@@ -9,9 +9,9 @@ package arch
 //   - the non-zero weights, at the precision's width (int4: each row's
 //     packed two per byte from a byte boundary, so ⌈n/8·4⌉ bytes a row);
 //   - for each, its offset in the input tensor as a uint16
-//     (SparseIndexBytes): c·In.Len + tap for a Conv, the flattened input
-//     index for Dense — so the input tensor may hold at most MaxSparseInput
-//     values;
+//     (SparseIndexBytes): c·In.Len + tap for a Conv (unambiguous for a
+//     kernel no longer than the input), the flattened input index for
+//     Dense — so the input tensor may hold at most MaxSparseInput values;
 //   - for each row, the count of its stored weights as a uint16
 //     (SparseCountBytes).
 //
@@ -19,7 +19,7 @@ package arch
 const (
 	SparseIndexBytes = 2
 	SparseCountBytes = 2
-	MaxSparseInput   = 1 << 16
+	MaxSparseInput   = 1<<16 - 1
 )
 
 // Rows is the number of weight rows of l (see SparseIndexBytes): its
@@ -35,10 +35,11 @@ func (l Layer) Rows() int {
 	return 0
 }
 
-// Sparsable reports whether l can be stored and run sparse: a Conv or
-// Dense layer whose input tensor has at most MaxSparseInput values.
+// Sparsable reports whether l can be stored and run sparse: a Conv (with a
+// kernel no longer than its input) or Dense layer whose input tensor has at
+// most MaxSparseInput values.
 func (l Layer) Sparsable() bool {
-	return (l.Kind == Conv || l.Kind == Dense) && l.In.Size() <= MaxSparseInput
+	return (l.Kind == Conv && l.Kernel <= l.In.Len || l.Kind == Dense) && l.In.Size() <= MaxSparseInput
 }
 
 // EdgePositions is the number of output positions of a Conv whose window

@@ -85,6 +85,10 @@ func TestSparseByHand(t *testing.T) {
 		t.Errorf("SparseFlashDelta dense = %d, want %d", got, 152-48)
 	}
 	big := Layer{Kind: Dense, In: Shape{MaxSparseInput + 1, 1}, Out: Shape{2, 1}}
+	long := Layer{Kind: Conv, In: Shape{2, 4}, Out: Shape{2, 4}, Kernel: 3, Stride: 1, PadLeft: 1, PadRight: 1}
+	if long.Sparsable() {
+		t.Error("a Conv with a kernel longer than its input is Sparsable; its offsets c·In.Len + tap would collide")
+	}
 	if big.Sparsable() {
 		t.Errorf("a Dense layer of %d inputs is Sparsable; its offsets do not fit 16 bits", big.In.Size())
 	}

@@ -166,11 +166,11 @@ func Evaluate(net arch.Network, prof hw.Profile, sc Scenario, lim Limits) (Table
 
 // EvaluateSparse is Evaluate for a network whose weights hold zeros (a
 // pruned one): rows[i], if not nil, is the number of non-zero weights of
-// each row of layer i+1 (arch.Layer.Rows). Such a layer is stored and run
-// sparse on the edge (arch.SparseWeightBytes, the profile's sparse kernel
-// model hw.Device.SparseSeconds) where the profile predicts fewer cycles
-// for it than for the dense kernel — exactly as package export writes it —
-// and dense otherwise: Layer.Sparse says which, and its Flash and latency
+// each row of layer i+1 (arch.Layer.Rows). A layer holding zeros is
+// stored and run sparse on the edge (arch.SparseWeightBytes, the profile's
+// sparse kernel model hw.Device.SparseSeconds) where the profile predicts
+// fewer cycles for it than for the dense kernel — exactly as package export
+// writes it — and dense otherwise (a layer without zeros always dense): Layer.Sparse says which, and its Flash and latency
 // are those of the chosen form. The fog runs every layer dense. rows may
 // be shorter than net.Layers; a row count that does not fit the layer is
 // an error.
@@ -207,7 +207,11 @@ func EvaluateSparse(net arch.Network, prof hw.Profile, sc Scenario, lim Limits, 
 			if nonzero, err = checkRows(l, rows[i]); err != nil {
 				return Table{}, fmt.Errorf("partition: layer %d: %w", i+1, err)
 			}
-			if s, ok := prof.Edge.SparseSeconds(l, nonzero); ok && s < sec {
+			s, ok, err := prof.Edge.SparseSeconds(l, rows[i])
+			if err != nil {
+				return Table{}, fmt.Errorf("partition: layer %d: %w", i+1, err)
+			}
+			if ok && nonzero < l.Weights() && s < sec {
 				sec, sparse, delta = s, true, prec.SparseFlashDelta(l, rows[i])
 			}
 		}

@@ -12,8 +12,10 @@ import (
 // sparse model predicts it faster, and its Flash and latency follow.
 func TestEvaluateSparse(t *testing.T) {
 	prof := mustLoad(t, "stm32l476-int8")
-	// A sparse model of 10 cycles per stored MAC and nothing else.
+	// A sparse model of 10 cycles per stored MAC and nothing else (no
+	// table: the model predicts every layer).
 	prof.Edge.Sparse = map[string]hw.SparseModel{"conv1d": {PerNonZero: 10}, "dense": {PerNonZero: 10}}
+	prof.Edge.SparseTable, prof.Edge.SparseTableFile = nil, ""
 	net, err := arch.Parse("2048x1-128x2-8x4-64x2-5", arch.DefaultKernelRule())
 	if err != nil {
 		t.Fatal(err)
@@ -69,10 +71,23 @@ func TestEvaluateSparse(t *testing.T) {
 	if tab.Points[4].EEdge >= dense.Points[4].EEdge {
 		t.Errorf("E_edge(4) %v not below the dense %v", tab.Points[4].EEdge, dense.Points[4].EEdge)
 	}
+	// A layer without a zero stays dense, however cheap the sparse kernel.
+	cheap := prof
+	cheap.Edge.Sparse = map[string]hw.SparseModel{"conv1d": {}, "dense": {}}
+	full := [][]int{{16, 16}, {32, 32, 32, 32}, nil, {128, 128, 128, 128, 128}}
+	if tab, err := EvaluateSparse(net, cheap, Edge, Limits{}, full); err != nil {
+		t.Fatal(err)
+	} else {
+		for i, l := range tab.Layers {
+			if l.Sparse {
+				t.Errorf("layer %d holds no zero and is stored sparse", i+1)
+			}
+		}
+	}
 
 	t.Run("no sparse model", func(t *testing.T) {
 		plain := mustLoad(t, "stm32l476-int8")
-		plain.Edge.Sparse = nil
+		plain.Edge.Sparse, plain.Edge.SparseTable, plain.Edge.SparseTableFile = nil, nil, ""
 		tab, err := EvaluateSparse(net, plain, Edge, Limits{}, rows)
 		if err != nil {
 			t.Fatal(err)
