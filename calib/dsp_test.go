@@ -44,36 +44,7 @@ func kernelsDSPMatchQuant(t *testing.T, p Precision) {
 	want := make([][]int8, len(ls))
 	var decl, body strings.Builder
 	decl.WriteString("#include \"calib.h\"\n\n")
-	decl.WriteString(`/* Writes "i:hex" lines of n bytes of y over semihosting. */
-static void put(int i, const int8_t *y, int n)
-{
-	static const char digits[] = "0123456789abcdef";
-	char buf[16 + 2 * 64];
-	for (int j = 0; j < n; j += 64) {
-		int p = 0, m = n - j < 64 ? n - j : 64;
-		for (int v = i; ; v /= 10) {
-			buf[p++] = (char)('0' + v % 10);
-			if (v < 10)
-				break;
-		}
-		for (int a = 0, b = p - 1; a < b; a++, b--) {
-			char c = buf[a];
-			buf[a] = buf[b];
-			buf[b] = c;
-		}
-		buf[p++] = ':';
-		for (int k = 0; k < m; k++) {
-			uint8_t u = (uint8_t)y[j + k];
-			buf[p++] = digits[u >> 4];
-			buf[p++] = digits[u & 15];
-		}
-		buf[p++] = '\n';
-		buf[p] = 0;
-		semihost_write0(buf);
-	}
-}
-
-`)
+	decl.WriteString(semihostPut)
 	body.WriteString("int main(void)\n{\n\tmarker_begin();\n\tmarker_end();\n")
 	bits := map[Precision]int{Int8: 8, Int4: 4}[p]
 	for i, l := range ls {
@@ -199,3 +170,36 @@ func int8List(o int, v []int8) string {
 	}
 	return b.String()
 }
+
+// semihostPut is the C function the emulated test images print their
+// outputs with: "i:hex" lines of the n bytes at y over semihosting.
+const semihostPut = `/* Writes "i:hex" lines of the n bytes at y over semihosting. */
+static void put(int i, const void *y, int n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *u = y;
+	char buf[16 + 2 * 64];
+	for (int j = 0; j < n; j += 64) {
+		int p = 0, m = n - j < 64 ? n - j : 64;
+		for (int v = i; ; v /= 10) {
+			buf[p++] = (char)('0' + v % 10);
+			if (v < 10)
+				break;
+		}
+		for (int a = 0, b = p - 1; a < b; a++, b--) {
+			char c = buf[a];
+			buf[a] = buf[b];
+			buf[b] = c;
+		}
+		buf[p++] = ':';
+		for (int k = 0; k < m; k++) {
+			buf[p++] = digits[u[j + k] >> 4];
+			buf[p++] = digits[u[j + k] & 15];
+		}
+		buf[p++] = '\n';
+		buf[p] = 0;
+		semihost_write0(buf);
+	}
+}
+
+`

@@ -524,36 +524,7 @@ func runSparseFirmware(t *testing.T, e *Emulator, p Precision, cases []sparseCas
 	ct := p.ctypes()
 	var decl, body strings.Builder
 	decl.WriteString("#include \"calib.h\"\n\n")
-	decl.WriteString(`/* Writes "i:hex" lines of the n bytes at y over semihosting. */
-static void put(int i, const void *y, int n)
-{
-	static const char digits[] = "0123456789abcdef";
-	const uint8_t *u = y;
-	char buf[16 + 2 * 64];
-	for (int j = 0; j < n; j += 64) {
-		int p = 0, m = n - j < 64 ? n - j : 64;
-		for (int v = i; ; v /= 10) {
-			buf[p++] = (char)('0' + v % 10);
-			if (v < 10)
-				break;
-		}
-		for (int a = 0, b = p - 1; a < b; a++, b--) {
-			char c = buf[a];
-			buf[a] = buf[b];
-			buf[b] = c;
-		}
-		buf[p++] = ':';
-		for (int k = 0; k < m; k++) {
-			buf[p++] = digits[u[j + k] >> 4];
-			buf[p++] = digits[u[j + k] & 15];
-		}
-		buf[p++] = '\n';
-		buf[p] = 0;
-		semihost_write0(buf);
-	}
-}
-
-`)
+	decl.WriteString(semihostPut)
 	body.WriteString("int main(void)\n{\n\tmarker_begin();\n\tmarker_end();\n")
 	list := func(o int, v []float64, f func(float64) string) string {
 		var b strings.Builder

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -107,14 +108,7 @@ func newCalibrateSparseCmd() *cobra.Command {
 					layers = append(layers, calib.SparseLayer{Layer: l, RowNonZero: int(math.Round(d * float64(per)))})
 				}
 			}
-			ctx := cmd.Context()
-			e, err := calib.NewEmulator(ctx, board)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			start := time.Now()
-			rs, err := e.MeasureSparse(ctx, calib.Config{Precision: prec, Jobs: jobs, Seed: seed}, layers)
+			rs, took, _, err := emulateSparse(cmd.Context(), board, calib.Config{Precision: prec, Jobs: jobs, Seed: seed}, layers)
 			if err != nil {
 				return err
 			}
@@ -126,7 +120,7 @@ func newCalibrateSparseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printSparseFits(cmd.OutOrStdout(), prec, fits, len(rs), time.Since(start))
+			printSparseFits(cmd.OutOrStdout(), prec, fits, len(rs), took)
 			return nil
 		},
 	}
@@ -171,14 +165,7 @@ func sparseTable(cmd *cobra.Command, board string, prec calib.Precision, space a
 			ms = append(ms, calib.SparseLayer{Layer: l, RowNonZero: n})
 		}
 	}
-	ctx := cmd.Context()
-	e, err := calib.NewEmulator(ctx, board)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	start := time.Now()
-	rs, err := e.MeasureSparse(ctx, calib.Config{Precision: prec, Jobs: jobs, Seed: seed}, ms)
+	rs, took, tools, err := emulateSparse(cmd.Context(), board, calib.Config{Precision: prec, Jobs: jobs, Seed: seed}, ms)
 	if err != nil {
 		return err
 	}
@@ -219,17 +206,32 @@ func sparseTable(cmd *cobra.Command, board string, prec calib.Precision, space a
 		rel = append(rel, math.Abs(sc.Cycles(uniform)-c(5))/c(5))
 	}
 	slices.Sort(rel)
-	comment := fmt.Sprintf("splitnas calibrate sparse --all-layers --precision %s --overlap %v --classes %s; arm-none-eabi-gcc %s %s; qemu-system-arm %s -M %s\n"+
+	comment := fmt.Sprintf("splitnas calibrate sparse --all-layers --precision %s --overlap %v --classes %s; %s\n"+
 		"cycles of the sparse kernel of each layer: cycles_empty + Σ over rows holding n > 0 weights of (cycles_per_row + cycles_per_pair_row·[n ≥ 2] + cycles_per_pair·⌊n/2⌋ + cycles_per_odd·(n mod 2))",
-		prec, space.Overlaps, classes, e.CrossCCVersion, strings.Join(calib.CrossFlags(), " "), e.QEMUVersion, e.Board)
+		prec, space.Overlaps, classes, tools)
 	if err := atomicfile.Write(out, func(w io.Writer) error { return hw.WriteSparseTable(w, comment, entries) }); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "measured %d %s layers at 6 densities each in %v; wrote %s\n", len(layers), prec, time.Since(start).Round(time.Millisecond), out)
+	fmt.Fprintf(w, "measured %d %s layers at 6 densities each in %v; wrote %s\n", len(layers), prec, took.Round(time.Millisecond), out)
 	fmt.Fprintf(w, "check on the %d layers with rows of 6 weights or more, an odd count near half stored: |table − measured| / measured median %.3f %%, 95th percentile %.3f %%, largest %.3f %%\n",
 		len(rel), 100*rel[len(rel)/2], 100*rel[len(rel)*95/100], 100*rel[len(rel)-1])
 	return nil
+}
+
+// emulateSparse measures layers with the sparse kernels on board, and
+// returns the results, the time it took and the toolchain, as a table's
+// header names it.
+func emulateSparse(ctx context.Context, board string, cfg calib.Config, layers []calib.SparseLayer) ([]calib.Result, time.Duration, string, error) {
+	e, err := calib.NewEmulator(ctx, board)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer e.Close()
+	start := time.Now()
+	rs, err := e.MeasureSparse(ctx, cfg, layers)
+	tools := fmt.Sprintf("arm-none-eabi-gcc %s %s; qemu-system-arm %s -M %s", e.CrossCCVersion, strings.Join(calib.CrossFlags(), " "), e.QEMUVersion, e.Board)
+	return rs, time.Since(start), tools, err
 }
 
 // printSparseFits prints each kind's fit and the profile tables.
