@@ -68,6 +68,19 @@ func (m *Model) Weights(i int) (w, b []float32) {
 	return m.params[g.wOff : g.wOff+g.nw : g.wOff+g.nw], m.params[g.bOff : g.bOff+g.nb : g.bOff+g.nb]
 }
 
+// RowNonZero counts the non-zero weights of each row of each layer
+// (arch.RowNonZero; nil for a layer without weights): what
+// partition.EvaluateSparse takes to cost a pruned network.
+func (m *Model) RowNonZero() [][]int {
+	net := m.Network()
+	rows := make([][]int, len(net.Layers))
+	for i, l := range net.Layers {
+		w, _ := m.Weights(i)
+		rows[i] = arch.RowNonZero(l, w)
+	}
+	return rows
+}
+
 // Logits computes the class scores of one sample x (Input().Size() values,
 // channel-major) into out (Classes() values). It allocates a small
 // workspace per call; Evaluate reuses one across a dataset. It panics if a

@@ -353,28 +353,6 @@ func Gradual(ctx context.Context, engine nn.Engine, m *nn.Model, train, val *dat
 	return cur, mask, done, nil
 }
 
-// NonZero counts the weights (not biases) of m that are not 0, and all
-// its weights.
-func NonZero(m *nn.Model) (nonzero, weights int) {
-	for i := range m.Network().Layers {
-		w, _ := m.Weights(i)
-		weights += len(w)
-		nonzero += nonZero(w)
-	}
-	return nonzero, weights
-}
-
-// nonZero counts the values of w that are not 0.
-func nonZero(w []float32) int {
-	n := 0
-	for _, v := range w {
-		if v != 0 {
-			n++
-		}
-	}
-	return n
-}
-
 // ZeroMask returns the mask (nn.Config.Mask) that holds m's zero weights
 // at 0 and leaves everything else free: what fine-tuning a pruned model
 // further (say, quantization-aware) needs. Biases are never masked.
@@ -416,27 +394,14 @@ type Cost struct {
 	Sparse []int `json:"sparse_layers,omitempty"`
 }
 
-// Rows returns the non-zero weights of each row of each layer of m
-// (arch.RowNonZero; nil for a layer without weights): what
-// partition.EvaluateSparse takes.
-func Rows(m *nn.Model) [][]int {
-	net := m.Network()
-	rows := make([][]int, len(net.Layers))
-	for i, l := range net.Layers {
-		w, _ := m.Weights(i)
-		rows[i] = arch.RowNonZero(l, w)
-	}
-	return rows
-}
-
 // Costs returns m's Cost at the best split point of prof for scenario sc
 // within lim, or an error if it fits at no split point.
 func Costs(m *nn.Model, prof hw.Profile, sc partition.Scenario, lim partition.Limits) (Cost, error) {
-	return CostsOf(m.Network(), Rows(m), prof, sc, lim)
+	return CostsOf(m.Network(), m.RowNonZero(), prof, sc, lim)
 }
 
 // CostsOf is Costs for network net whose layers' rows hold rows non-zero
-// weights (Rows, or export.Network.Rows of a quantized model).
+// weights (nn.Model.RowNonZero, quant.Model.RowNonZero).
 func CostsOf(net arch.Network, rows [][]int, prof hw.Profile, sc partition.Scenario, lim partition.Limits) (Cost, error) {
 	c := Cost{Arch: net.String(), Params: net.Params(), MACs: net.MACs()}
 	for i, l := range net.Layers {

@@ -82,6 +82,17 @@ func (m *Model) Network() arch.Network {
 	return n
 }
 
+// RowNonZero counts the non-zero weights of each row of each layer
+// (arch.RowNonZero; nil for a layer without weights): what
+// partition.EvaluateSparse takes to cost a pruned network.
+func (m *Model) RowNonZero() [][]int {
+	rows := make([][]int, len(m.Layers))
+	for i := range m.Layers {
+		rows[i] = arch.RowNonZero(m.Layers[i].Layer, m.Layers[i].W)
+	}
+	return rows
+}
+
 // Precision is the arch precision the model is stored in: arch.Int8 or
 // arch.Int4.
 func (m *Model) Precision() arch.Precision {
