@@ -96,3 +96,47 @@ func RowNonZero[T float32 | int8](l Layer, w []T) []int {
 	}
 	return nz
 }
+
+// SparseWeights is a layer's weights in the stored sparse form (see
+// SparseIndexBytes): the non-zero values row after row, each one's offset
+// in the input tensor, and each row's count.
+type SparseWeights[T float32 | float64 | int8] struct {
+	Values       []T
+	Index, Count []uint16
+}
+
+// EncodeSparse stores the dense weights w of layer l (laid out as
+// RowNonZero takes them) sparse. l must be Sparsable.
+func EncodeSparse[T float32 | float64 | int8](l Layer, w []T) SparseWeights[T] {
+	var s SparseWeights[T]
+	rows := l.Rows()
+	per := len(w) / rows
+	for r := range rows {
+		n := 0
+		for j, v := range w[r*per : (r+1)*per] {
+			if v == 0 {
+				continue
+			}
+			off := j
+			if l.Kind == Conv {
+				off = j/l.Kernel*l.In.Len + j%l.Kernel
+			}
+			s.Values = append(s.Values, v)
+			s.Index = append(s.Index, uint16(off))
+			n++
+		}
+		s.Count = append(s.Count, uint16(n))
+	}
+	return s
+}
+
+// Rows returns the stored values of each row.
+func (s SparseWeights[T]) Rows() [][]T {
+	rows := make([][]T, len(s.Count))
+	off := 0
+	for r, n := range s.Count {
+		rows[r] = s.Values[off : off+int(n)]
+		off += int(n)
+	}
+	return rows
+}

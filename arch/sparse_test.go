@@ -1,6 +1,9 @@
 package arch
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestSparseByHand checks the sparse storage of layers worked out by hand.
 //
@@ -91,5 +94,23 @@ func TestSparseByHand(t *testing.T) {
 	}
 	if big.Sparsable() {
 		t.Errorf("a Dense layer of %d inputs is Sparsable; its offsets do not fit 16 bits", big.In.Size())
+	}
+}
+
+// TestEncodeSparse checks the stored form of a small Conv and a Dense
+// layer by hand.
+func TestEncodeSparse(t *testing.T) {
+	// Conv 5x2 → 3x2, kernel 3, stride 1, no padding. Row 0 (output
+	// channel 0): [in channel 0: 0 1 0][in channel 1: 2 0 3]; row 1: all 0.
+	conv := Layer{Kind: Conv, In: Shape{Len: 5, Ch: 2}, Out: Shape{Len: 3, Ch: 2}, Kernel: 3, Stride: 1}
+	s := EncodeSparse(conv, []int8{0, 1, 0, 2, 0, 3, 0, 0, 0, 0, 0, 0})
+	// Offsets: tap 1 of channel 0 → 1; taps 0 and 2 of channel 1 → 5, 7.
+	if fmt.Sprint(s.Values, s.Index, s.Count, s.Rows()) != "[1 2 3] [1 5 7] [3 0] [[1 2 3] []]" {
+		t.Errorf("conv: %v %v %v %v", s.Values, s.Index, s.Count, s.Rows())
+	}
+	dense := Layer{Kind: Dense, In: Shape{Len: 2, Ch: 2}, Out: Shape{Len: 2, Ch: 1}}
+	d := EncodeSparse(dense, []float32{0, 0.5, 0, 0, 1, 0, 0, 2})
+	if fmt.Sprint(d.Values, d.Index, d.Count) != "[0.5 1 2] [1 0 3] [1 2]" {
+		t.Errorf("dense: %v %v %v", d.Values, d.Index, d.Count)
 	}
 }

@@ -23,22 +23,9 @@ import (
 // without one.
 func hostHarness(t *testing.T, flags ...string) string {
 	t.Helper()
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		if cc, err = exec.LookPath("cc"); err != nil {
-			t.Skip("no host C compiler (gcc or cc) on PATH; install Debian's gcc")
-		}
-	}
+	cc := hostCompiler(t)
 	dir := t.TempDir()
-	for _, name := range []string{"calib.h", "splitnas_kernels.h", "runtime.c"} {
-		b, err := source(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSources(t, dir, "calib.h", "splitnas_kernels.h", "runtime.c")
 	srcs := []string{filepath.Join(dir, "runtime.c"), filepath.Join("testdata", "host_main.c")}
 	for _, p := range []Precision{Float32, Int8, Int4} {
 		b, err := kernelsC(p)
@@ -57,6 +44,33 @@ func hostHarness(t *testing.T, flags ...string) string {
 		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, out)
 	}
 	return bin
+}
+
+// hostCompiler returns the host C compiler (gcc, else cc), or skips the
+// test without one.
+func hostCompiler(t *testing.T) string {
+	t.Helper()
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		if cc, err = exec.LookPath("cc"); err != nil {
+			t.Skip("no host C compiler (gcc or cc) on PATH; install Debian's gcc")
+		}
+	}
+	return cc
+}
+
+// writeSources writes the embedded C sources of the given names into dir.
+func writeSources(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		b, err := source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // hostRun runs layer l at precision p, with quantization q if p is Int8
@@ -81,18 +95,26 @@ func hostRun(t *testing.T, bin string, l arch.Layer, p Precision, q int8Params, 
 	if err != nil {
 		t.Fatalf("host %v: %v", args, err)
 	}
+	vals := namedLines(t, out)
+	return vals["x"], vals["w"], vals["b"], vals["y"]
+}
+
+// namedLines reads a harness's output: lines of a name and numbers, the
+// numbers of each name in order.
+func namedLines(t *testing.T, out []byte) map[string][]float64 {
+	t.Helper()
 	vals := map[string][]float64{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		for _, s := range f[1:] {
 			v, err := strconv.ParseFloat(s, 64)
 			if err != nil {
-				t.Fatalf("host output %q: %v", s, err)
+				t.Fatalf("harness output %q: %v", s, err)
 			}
 			vals[f[0]] = append(vals[f[0]], v)
 		}
 	}
-	return vals["x"], vals["w"], vals["b"], vals["y"]
+	return vals
 }
 
 // nnForward runs l as a one-layer nn model with weights w, biases b and

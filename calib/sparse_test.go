@@ -119,10 +119,9 @@ type sparseCase struct {
 	density string     // sparseDensity.name
 	q       int8Params // Int8, Int4
 	x, w, b []float64  // input, dense weights (row after row), biases
-	// The sparse form (c/splitnas_kernels.h): the rows' counts, each stored
-	// weight's input offset, and the stored weights of each row.
-	cnt, idx []uint16
-	rows     [][]float64
+	// The sparse form (c/splitnas_kernels.h; arch.EncodeSparse, as package
+	// export stores it).
+	sparse arch.SparseWeights[float64]
 }
 
 // newSparseCase draws layer l's input, biases and weights at precision p
@@ -173,33 +172,8 @@ func newSparseCase(l arch.Layer, p Precision, q int8Params, d sparseDensity, rng
 			c.w[r*n+j] = val(true)
 		}
 	}
-	c.cnt, c.idx, c.rows = sparseEncode(l, c.w)
+	c.sparse = arch.EncodeSparse(l, c.w)
 	return c
-}
-
-// sparseEncode stores the weights w of Conv or Dense layer l (row after
-// row, rowLen(l) each) sparse: its non-zero weights row after row in each
-// row's order, each one's offset in the input tensor (ci·In.Len + tap for
-// a Conv, the flattened input index for Dense), and each row's count.
-func sparseEncode(l arch.Layer, w []float64) (cnt, idx []uint16, rows [][]float64) {
-	n := rowLen(l)
-	for r := range l.Rows() {
-		var vals []float64
-		for j, v := range w[r*n : (r+1)*n] {
-			if v == 0 {
-				continue
-			}
-			off := j
-			if l.Kind == arch.Conv {
-				off = j/l.Kernel*l.In.Len + j%l.Kernel
-			}
-			idx = append(idx, uint16(off))
-			vals = append(vals, v)
-		}
-		cnt = append(cnt, uint16(len(vals)))
-		rows = append(rows, vals)
-	}
-	return cnt, idx, rows
 }
 
 // int8s converts values to int8.
@@ -225,7 +199,7 @@ func (c sparseCase) denseW() []float64 {
 // row: an odd row's last high nibble 0).
 func (c sparseCase) sparseW() []float64 {
 	var r []float64
-	for _, row := range c.rows {
+	for _, row := range c.sparse.Rows() {
 		if c.p == Int4 {
 			r = append(r, bytesF(quant.PackWeights(int8s(row), 4))...)
 		} else {
@@ -284,8 +258,8 @@ func (c sparseCase) stdin() string {
 		}
 		return r
 	}
-	list(u16(c.cnt), itoa)
-	list(u16(c.idx), itoa)
+	list(u16(c.sparse.Count), itoa)
+	list(u16(c.sparse.Index), itoa)
 	list(c.sparseW(), c.fmtValue)
 	return s.String()
 }
@@ -298,20 +272,9 @@ func (c sparseCase) stdin() string {
 // own compiler at once.
 func sparseHarness(t *testing.T, flags ...string) string {
 	t.Helper()
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		if cc, err = exec.LookPath("cc"); err != nil {
-			t.Skip("no host C compiler (gcc or cc) on PATH; install Debian's gcc")
-		}
-	}
+	cc := hostCompiler(t)
 	dir := t.TempDir()
-	b, err := source("splitnas_kernels.h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "splitnas_kernels.h"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSources(t, dir, "splitnas_kernels.h")
 	type unit struct {
 		src   string
 		flags []string
@@ -373,17 +336,7 @@ func (c sparseCase) run(t *testing.T, bin string) (dense, sparse []float64) {
 	if err != nil {
 		t.Fatalf("harness: %v\n%s", err, stderr.String())
 	}
-	vals := map[string][]float64{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		for _, s := range f[1:] {
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				t.Fatalf("harness output %q: %v", s, err)
-			}
-			vals[f[0]] = append(vals[f[0]], v)
-		}
-	}
+	vals := namedLines(t, out)
 	return vals["dense"], vals["sparse"]
 }
 
@@ -417,7 +370,7 @@ func (c sparseCase) name() string {
 	if l.ReLU {
 		s += "_relu"
 	}
-	return fmt.Sprintf("%s_d%s_nnz%d", s, c.density, len(c.idx))
+	return fmt.Sprintf("%s_d%s_nnz%d", s, c.density, len(c.sparse.Index))
 }
 
 // sameOutputs reports the first output where the sparse kernel's differs
@@ -554,11 +507,11 @@ func runSparseFirmware(t *testing.T, e *Emulator, p Precision, cases []sparseCas
 		fmt.Fprintf(&decl, "static const %s X%d[%d] __attribute__((aligned(4))) = {%s};\n", act, i, o+len(c.x), list(o, c.x, c.fmtValue))
 		fmt.Fprintf(&decl, "static const %s W%d[%d] __attribute__((aligned(4))) = {%s};\n", wt, i, o+len(c.denseW()), list(o, c.denseW(), c.fmtValue))
 		fmt.Fprintf(&decl, "static const %s B%d[%d] = {%s};\n", ct.B, i, len(c.b), list(0, c.b, c.fmtValue))
-		fmt.Fprintf(&decl, "static const uint16_t C%d[%d] = {%s};\n", i, len(c.cnt), list(0, u16F(c.cnt), itoa))
+		fmt.Fprintf(&decl, "static const uint16_t C%d[%d] = {%s};\n", i, len(c.sparse.Count), list(0, u16F(c.sparse.Count), itoa))
 		ws, ix := "0", "0"
 		if sw := c.sparseW(); len(sw) > 0 {
 			fmt.Fprintf(&decl, "static const %s WS%d[%d] __attribute__((aligned(4))) = {%s};\n", wt, i, o+len(sw), list(o, sw, c.fmtValue))
-			fmt.Fprintf(&decl, "static const uint16_t I%d[%d] = {%s};\n", i, len(c.idx), list(0, u16F(c.idx), itoa))
+			fmt.Fprintf(&decl, "static const uint16_t I%d[%d] = {%s};\n", i, len(c.sparse.Index), list(0, u16F(c.sparse.Index), itoa))
 			ws, ix = fmt.Sprintf("WS%d + %d", i, o), fmt.Sprintf("I%d", i)
 		}
 		fmt.Fprintf(&decl, "static %s YD%d[%d] __attribute__((aligned(4)));\n", act, i, o+c.l.Out.Size())
@@ -636,20 +589,9 @@ func u16F(v []uint16) []float64 {
 // positions (ci·in_len + tap, tap < kernel), and different seeds choose
 // different positions.
 func TestFillSparse(t *testing.T) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("no host C compiler (gcc) on PATH; install Debian's gcc")
-	}
+	cc := hostCompiler(t)
 	dir := t.TempDir()
-	for _, name := range []string{"calib.h", "splitnas_kernels.h", "runtime.c"} {
-		b, err := source(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeSources(t, dir, "calib.h", "splitnas_kernels.h", "runtime.c")
 	mainC := `#include <stdio.h>
 #include <stdlib.h>
 #include "calib.h"

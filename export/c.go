@@ -375,8 +375,8 @@ func (g *gen) source() ([]byte, error) {
 			k := i + 1
 			wArg := fmt.Sprintf("splitnas_w%d", k)
 			if g.sparse[i] {
-				sp := encodeSparse(g.net.Layers[i], w)
-				if wArg, err = sparseArrays(&b, k, "float", sp.vals, cFloat, sp); err != nil {
+				sp := arch.EncodeSparse(g.net.Layers[i], w)
+				if wArg, err = sparseArrays(&b, k, "float", sp.Values, cFloat, sp); err != nil {
 					return nil, err
 				}
 			} else if err := array(&b, "float", wArg, w, cFloat); err != nil {

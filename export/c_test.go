@@ -161,19 +161,7 @@ func TestExportVerified(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				d := noise(4, e.net.Input(), uint64(i))
-				inputs := make([][]float32, d.Len())
-				for k := range inputs {
-					inputs[k] = d.Sample(k)
-				}
-				v, err := Verify(context.Background(), dir, e.n, s, inputs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if v.HostMismatches != 0 || v.EmuMismatches != 0 {
-					t.Errorf("%d of %d windows differ from Go on the host (largest difference %.3g), %d between host and emulation",
-						v.HostMismatches, v.Windows, v.MaxRelDiff, v.EmuMismatches)
-				}
+				v := verified(t, dir, e.n, s, noiseWindows(4, e.net.Input(), uint64(i)))
 				if math.Abs(v.CycleError) > 0.05 {
 					t.Errorf("emulated %.0f cycles, profile predicts %.0f (%+.1f %%), want within 5 %%", v.EmulatedCycles, v.PredictedCycles, 100*v.CycleError)
 				}
@@ -219,6 +207,54 @@ func symbolSizes(t *testing.T, nm, obj string) (map[string]int, map[string]strin
 	return sizes, types
 }
 
+// noiseWindows returns n windows of standard normal noise of the given
+// shape.
+func noiseWindows(n int, shape arch.Shape, seed uint64) [][]float32 {
+	d := noise(n, shape, seed)
+	w := make([][]float32, n)
+	for k := range w {
+		w[k] = d.Sample(k)
+	}
+	return w
+}
+
+// verified runs Verify on the library in dir and fails t if a window's
+// tensor differs from the Go reference on the host or between host and
+// emulation.
+func verified(t *testing.T, dir string, n Network, s *Summary, inputs [][]float32) *Verification {
+	t.Helper()
+	v, err := Verify(context.Background(), dir, n, s, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.HostMismatches != 0 || v.EmuMismatches != 0 {
+		t.Errorf("%d of %d windows differ from Go on the host (largest difference %.3g), %d between host and emulation",
+			v.HostMismatches, v.Windows, v.MaxRelDiff, v.EmuMismatches)
+	}
+	return v
+}
+
+// compiledFlash cross-compiles the library's model source in dir for the
+// Cortex-M4 and returns the bytes of the read-only data it exports (the
+// splitnas_* weights and constants), with every symbol's size and nm type.
+func compiledFlash(t *testing.T, cc, nm, dir string) (int, map[string]int, map[string]string) {
+	t.Helper()
+	obj := filepath.Join(dir, "model.o")
+	cmd := exec.Command(cc, "-std=c99", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
+		"-ffreestanding", "-Wall", "-Werror", "-I", dir, "-c", filepath.Join(dir, SourceFile), "-o", obj)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cross-compiling: %v\n%s", err, out)
+	}
+	sizes, types := symbolSizes(t, nm, obj)
+	flash := 0
+	for name, n := range sizes {
+		if strings.HasPrefix(name, "splitnas_") && types[name] == "R" {
+			flash += n
+		}
+	}
+	return flash, sizes, types
+}
+
 // TestExportMemoryAsPromised cross-compiles the exported library for the
 // Cortex-M4 and reads its symbols: the arena is exactly arch's RAM(P), the
 // weight and constant arrays exactly Flash(P) — measured on the object
@@ -235,19 +271,7 @@ func TestExportMemoryAsPromised(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			obj := filepath.Join(dir, "model.o")
-			cmd := exec.Command(cc, "-std=c99", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
-				"-ffreestanding", "-Wall", "-Werror", "-I", dir, "-c", filepath.Join(dir, SourceFile), "-o", obj)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("cross-compiling: %v\n%s", err, out)
-			}
-			sizes, types := symbolSizes(t, nm, obj)
-			flash := 0 // the read-only data the library exports: weights and constants
-			for name, n := range sizes {
-				if strings.HasPrefix(name, "splitnas_") && types[name] == "R" {
-					flash += n
-				}
-			}
+			flash, sizes, types := compiledFlash(t, cc, nm, dir)
 			if types["splitnas_arena"] != "B" {
 				t.Errorf("splitnas_arena has nm type %q, want B (zeroed RAM)", types["splitnas_arena"])
 			}

@@ -12,51 +12,13 @@ import (
 // when a layer is stored sparse.
 const SparseFile = "splitnas_sparse.c"
 
-// sparse is one layer's weights in the stored sparse form of
-// arch.SparseWeightBytes: the non-zero weights row after row, each one's
-// offset in the input tensor, and each row's count.
-type sparse[T float32 | int8] struct {
-	vals []T
-	idx  []uint16
-	cnt  []uint16
-}
-
-// encodeSparse stores the dense weights w of layer l (w[row][j], a row
-// being an output channel of a Conv — j = c·Kernel + tap — or an output of
-// a Dense layer — j the flattened input index) sparse. l must be
-// Sparsable.
-func encodeSparse[T float32 | int8](l arch.Layer, w []T) sparse[T] {
-	var s sparse[T]
-	rows := l.Rows()
-	per := len(w) / rows
-	for r := range rows {
-		n := 0
-		for j, v := range w[r*per : (r+1)*per] {
-			if v == 0 {
-				continue
-			}
-			off := j
-			if l.Kind == arch.Conv {
-				off = j/l.Kernel*l.In.Len + j%l.Kernel
-			}
-			s.vals = append(s.vals, v)
-			s.idx = append(s.idx, uint16(off))
-			n++
-		}
-		s.cnt = append(s.cnt, uint16(n))
-	}
-	return s
-}
-
 // packRows packs int4 values stored sparse two per byte, each row from a
 // byte boundary (quant.PackWeights per row: the first in the low nibble,
 // an odd row's last high nibble 0).
-func packRows(s sparse[int8]) []byte {
+func packRows(s arch.SparseWeights[int8]) []byte {
 	var b []byte
-	off := 0
-	for _, n := range s.cnt {
-		b = append(b, quant.PackWeights(s.vals[off:off+int(n)], 4)...)
-		off += int(n)
+	for _, row := range s.Rows() {
+		b = append(b, quant.PackWeights(row, 4)...)
 	}
 	return b
 }
@@ -66,20 +28,13 @@ func packRows(s sparse[int8]) []byte {
 // partition.EvaluateSparse's rows, from which it chooses the layers export
 // stores sparse (among those arch.Layer.Sparsable).
 func (n Network) Rows() [][]int {
-	net, _, err := n.net()
-	if err != nil {
-		return nil
+	switch {
+	case n.Int != nil:
+		return n.Int.RowNonZero()
+	case n.Float != nil:
+		return n.Float.RowNonZero()
 	}
-	rows := make([][]int, len(net.Layers))
-	for i, l := range net.Layers {
-		if n.Int != nil {
-			rows[i] = arch.RowNonZero(l, n.Int.Layers[i].W)
-		} else {
-			w, _ := n.Float.Weights(i)
-			rows[i] = arch.RowNonZero(l, w)
-		}
-	}
-	return rows
+	return nil
 }
 
 // kernel is the C function that runs layer i+1.
@@ -99,11 +54,11 @@ func (g *gen) intWeights(b *bytes.Buffer, i int) (string, error) {
 	name := fmt.Sprintf("splitnas_w%d", k)
 	switch {
 	case g.sparse[i] && g.n.Int.Bits == 4:
-		sp := encodeSparse(l.Layer, l.W)
+		sp := arch.EncodeSparse(l.Layer, l.W)
 		return sparseArrays(b, k, "uint8_t", packRows(sp), intText[uint8], sp)
 	case g.sparse[i]:
-		sp := encodeSparse(l.Layer, l.W)
-		return sparseArrays(b, k, "int8_t", sp.vals, intText[int8], sp)
+		sp := arch.EncodeSparse(l.Layer, l.W)
+		return sparseArrays(b, k, "int8_t", sp.Values, intText[int8], sp)
 	case g.n.Int.Bits == 4:
 		// Packed as quant.PackWeights (and TFLite, CMSIS-NN): two per
 		// byte, the first in the low nibble.
@@ -117,7 +72,7 @@ func (g *gen) intWeights(b *bytes.Buffer, i int) (string, error) {
 // arguments "w, idx, cnt". A layer without a single non-zero weight has no
 // weight or index array (C has no empty arrays): it passes null pointers,
 // which the kernels never read through when every count is 0.
-func sparseArrays[V any, T float32 | int8](b *bytes.Buffer, k int, ctype string, vals []V, format func(V) (string, error), sp sparse[T]) (string, error) {
+func sparseArrays[V any, T float32 | int8](b *bytes.Buffer, k int, ctype string, vals []V, format func(V) (string, error), sp arch.SparseWeights[T]) (string, error) {
 	w, idx, cnt := fmt.Sprintf("splitnas_w%d", k), fmt.Sprintf("splitnas_idx%d", k), fmt.Sprintf("splitnas_cnt%d", k)
 	if len(vals) == 0 {
 		w, idx = fmt.Sprintf("(const %s *)0", ctype), "(const uint16_t *)0"
@@ -125,11 +80,11 @@ func sparseArrays[V any, T float32 | int8](b *bytes.Buffer, k int, ctype string,
 		if err := array(b, ctype, w, vals, format); err != nil {
 			return "", err
 		}
-		if err := array(b, "uint16_t", idx, sp.idx, intText[uint16]); err != nil {
+		if err := array(b, "uint16_t", idx, sp.Index, intText[uint16]); err != nil {
 			return "", err
 		}
 	}
-	return w + ", " + idx + ", " + cnt, array(b, "uint16_t", cnt, sp.cnt, intText[uint16])
+	return w + ", " + idx + ", " + cnt, array(b, "uint16_t", cnt, sp.Count, intText[uint16])
 }
 
 // nonZero counts the non-zero weights of layers 1..P of n.

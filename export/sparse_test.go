@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/splitnas/splitnas/arch"
@@ -97,35 +95,12 @@ func TestExportSparse(t *testing.T) {
 				for _, k := range s.SparseLayers {
 					want += p.SparseFlashDelta(e.net.Layers[k-1], rows[k-1])
 				}
-				obj := filepath.Join(dir, "model.o")
-				cmd := exec.Command(cc, "-std=c99", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2",
-					"-ffreestanding", "-Wall", "-Werror", "-I", dir, "-c", filepath.Join(dir, SourceFile), "-o", obj)
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("cross-compiling: %v\n%s", err, out)
-				}
-				sizes, types := symbolSizes(t, nm, obj)
-				flash := 0
-				for name, n := range sizes {
-					if strings.HasPrefix(name, "splitnas_") && types[name] == "R" {
-						flash += n
-					}
-				}
+				flash, _, _ := compiledFlash(t, cc, nm, dir)
 				if flash != want || s.FlashBytes != want {
 					t.Errorf("weight symbols hold %d B, want %d (summary %d)", flash, want, s.FlashBytes)
 				}
-				d := noise(3, e.net.Input(), uint64(i))
-				inputs := make([][]float32, d.Len())
-				for k := range inputs {
-					inputs[k] = d.Sample(k)
-				}
-				v, err := Verify(context.Background(), dir, e.n, s, inputs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if v.HostMismatches != 0 || v.EmuMismatches != 0 {
-					t.Errorf("%d of %d windows differ from Go on the host (largest difference %.3g), %d between host and emulation",
-						v.HostMismatches, v.Windows, v.MaxRelDiff, v.EmuMismatches)
-				}
+				inputs := noiseWindows(3, e.net.Input(), uint64(i))
+				v := verified(t, dir, e.n, s, inputs)
 				// The same network stored dense: what storing layers
 				// sparse saved, emulated and predicted, must agree within
 				// 5 % of the whole. (The dense layers' own predictions are
@@ -176,24 +151,12 @@ func TestExportDenseOption(t *testing.T) {
 	}
 }
 
-// TestEncodeSparse checks the stored form of a small Conv and a Dense
-// layer by hand.
-func TestEncodeSparse(t *testing.T) {
-	// Conv 5x2 → 3x2, kernel 3, stride 1, no padding. Row 0 (output
-	// channel 0): [in channel 0: 0 1 0][in channel 1: 2 0 3]; row 1: all 0.
+// TestPackRows: int4 rows stored sparse are packed each from a byte
+// boundary. Row 0 stores 1, 2, 3, row 1 stores −1.
+func TestPackRows(t *testing.T) {
 	conv := arch.Layer{Kind: arch.Conv, In: arch.Shape{Len: 5, Ch: 2}, Out: arch.Shape{Len: 3, Ch: 2}, Kernel: 3, Stride: 1}
-	s := encodeSparse(conv, []int8{0, 1, 0, 2, 0, 3, 0, 0, 0, 0, 0, 0})
-	// Offsets: tap 1 of channel 0 → 1; taps 0 and 2 of channel 1 → 5, 7.
-	if fmt.Sprint(s.vals, s.idx, s.cnt) != "[1 2 3] [1 5 7] [3 0]" {
-		t.Errorf("conv: %v %v %v", s.vals, s.idx, s.cnt)
-	}
-	if b := packRows(encodeSparse(conv, []int8{0, 1, 0, 2, 0, 3, 0, -1, 0, 0, 0, 0})); fmt.Sprint(b) != "[33 3 15]" {
-		// row 0: 1, 2 → 0x21 = 33; 3 → 0x03; row 1: −1 → 0x0f.
+	// row 0: 1, 2 → 0x21 = 33; 3 → 0x03; row 1: −1 → 0x0f.
+	if b := packRows(arch.EncodeSparse(conv, []int8{0, 1, 0, 2, 0, 3, 0, -1, 0, 0, 0, 0})); fmt.Sprint(b) != "[33 3 15]" {
 		t.Errorf("int4 rows packed %v, want [33 3 15]", b)
-	}
-	dense := arch.Layer{Kind: arch.Dense, In: arch.Shape{Len: 2, Ch: 2}, Out: arch.Shape{Len: 2, Ch: 1}}
-	d := encodeSparse(dense, []float32{0, 0.5, 0, 0, 1, 0, 0, 2})
-	if fmt.Sprint(d.vals, d.idx, d.cnt) != "[0.5 1 2] [1 0 3] [1 2]" {
-		t.Errorf("dense: %v %v %v", d.vals, d.idx, d.cnt)
 	}
 }
