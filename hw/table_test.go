@@ -2,8 +2,10 @@ package hw
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,6 +118,23 @@ func TestProfileLayerTableFile(t *testing.T) {
 	}
 }
 
+// defaultSpaceLayers returns the layers of the default search space with
+// kernel overlaps 1 and 2, for 2 to 5 classes (repeats included).
+func defaultSpaceLayers(t *testing.T) []arch.Layer {
+	t.Helper()
+	var all []arch.Layer
+	for _, classes := range []int{2, 3, 4, 5} {
+		s := arch.DefaultSpace(classes)
+		s.Overlaps = []int{1, 2}
+		ls, err := s.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ls...)
+	}
+	return all
+}
+
 // The built-in STM32 profiles' sparse tables hold every Conv1D and Dense
 // layer of the default search space with both kernel overlaps.
 func TestSparseTablesCoverTheSpace(t *testing.T) {
@@ -124,17 +143,9 @@ func TestSparseTablesCoverTheSpace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, classes := range []int{2, 3, 4, 5} {
-			s := arch.DefaultSpace(classes)
-			s.Overlaps = []int{1, 2}
-			ls, err := s.Layers()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, l := range ls {
-				if _, ok := p.Edge.SparseTable.Costs(l); l.Sparsable() && !ok {
-					t.Errorf("%s: sparse table lacks %s %v→%v (kernel %d, stride %d)", name, l.Kind, l.In, l.Out, l.Kernel, l.Stride)
-				}
+		for _, l := range defaultSpaceLayers(t) {
+			if _, ok := p.Edge.SparseTable.Costs(l); l.Sparsable() && !ok {
+				t.Errorf("%s: sparse table lacks %s %v→%v (kernel %d, stride %d)", name, l.Kind, l.In, l.Out, l.Kernel, l.Stride)
 			}
 		}
 	}
@@ -149,17 +160,9 @@ func TestIntProfileTablesCoverTheSpace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, classes := range []int{2, 3, 4, 5} {
-			s := arch.DefaultSpace(classes)
-			s.Overlaps = []int{1, 2}
-			ls, err := s.Layers()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, l := range ls {
-				if _, ok := p.Edge.Table.Cycles(l); !ok {
-					t.Errorf("%s, classes %d: table lacks %s %v→%v kernel %d", name, classes, l.Kind, l.In, l.Out, l.Kernel)
-				}
+		for _, l := range defaultSpaceLayers(t) {
+			if _, ok := p.Edge.Table.Cycles(l); !ok {
+				t.Errorf("%s: table lacks %s %v→%v kernel %d", name, l.Kind, l.In, l.Out, l.Kernel)
 			}
 		}
 		if n := p.Edge.Table.Len(); n != 2668 {
@@ -173,4 +176,58 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestSparseTablesAgainstDense compares, on every Conv1D and Dense layer of
+// the default space, each built-in STM32 profile's sparse table with its
+// dense layer table, and logs (go test -run SparseTablesAgainstDense -v
+// ./hw) what the README quotes: cycles per MAC dense and sparse with every
+// weight stored, and the largest share of each row's weights at which the
+// sparse kernel is still faster. It checks that the sparse table's cycles
+// never fall as a row stores more weights.
+func TestSparseTablesAgainstDense(t *testing.T) {
+	for _, name := range []string{"stm32l476", "stm32l476-int8", "stm32l476-int4"} {
+		p, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[arch.Layer]bool{}
+		var densePerMAC, sparsePerMAC, breakEven []float64
+		for _, l := range defaultSpaceLayers(t) {
+			k := tableKey(l)
+			if !l.Sparsable() || seen[k] {
+				continue
+			}
+			seen[k] = true
+			c, ok := p.Edge.SparseTable.Costs(l)
+			dense, ok2 := p.Edge.Table.Cycles(l)
+			if !ok || !ok2 {
+				t.Fatalf("%s: %s %v→%v missing from a table", name, l.Kind, l.In, l.Out)
+			}
+			per := l.Weights() / l.Rows()
+			rows := make([]int, l.Rows())
+			prev, even := c.Cycles(rows), 0.0
+			for n := 1; n <= per; n++ {
+				for r := range rows {
+					rows[r] = n
+				}
+				cy := c.Cycles(rows)
+				if cy < prev-1e-6*prev {
+					t.Errorf("%s: %s %v→%v: %.0f cycles with %d weights a row, %.0f with %d", name, l.Kind, l.In, l.Out, cy, n, prev, n-1)
+				}
+				if cy < dense {
+					even = float64(n) / float64(per)
+				}
+				prev = cy
+			}
+			macs := float64(l.MACs())
+			densePerMAC, sparsePerMAC, breakEven = append(densePerMAC, dense/macs), append(sparsePerMAC, prev/macs), append(breakEven, even)
+		}
+		q := func(v []float64) string {
+			slices.Sort(v)
+			return fmt.Sprintf("median %.2f, 5–95 %% %.2f–%.2f", v[len(v)/2], v[len(v)*5/100], v[len(v)*95/100])
+		}
+		t.Logf("%s, %d layers: cycles/MAC dense %s; sparse, every weight stored, %s; sparse faster up to a share of each row of %s",
+			name, len(seen), q(densePerMAC), q(sparsePerMAC), q(breakEven))
+	}
 }
