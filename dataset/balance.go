@@ -83,6 +83,25 @@ func (d *Dataset) BalanceSplit(s Split, perClass int, seed uint64) ([]int, error
 	return keep, nil
 }
 
+// BalanceEval keeps every training item of d and, of the validation and
+// the test items, as many of every class as that split's smallest class
+// has (seeded, BalanceSplit): the EvalOnly method. It returns the sorted
+// indices in d to keep and the number kept per class in the validation
+// and in the test split.
+func (d *Dataset) BalanceEval(seed uint64) (keep []int, perClass [2]int, err error) {
+	keep = d.Indices(Train)
+	for k, s := range []Split{Val, Test} {
+		idx, err := d.BalanceSplit(s, 0, seed)
+		if err != nil {
+			return nil, perClass, fmt.Errorf("dataset: balancing the %s split: %w", s, err)
+		}
+		keep = append(keep, idx...)
+		perClass[k] = len(idx) / max(len(d.Classes), 1)
+	}
+	slices.Sort(keep)
+	return keep, perClass, nil
+}
+
 // groupByClass returns the indices of the labels of each class. A label
 // that names no class is an error wrapping ErrInvalid.
 func groupByClass(labels []uint8, classes []string) ([][]int, error) {

@@ -48,7 +48,7 @@ func (f *ioFlags) register(cmd *cobra.Command) {
 
 // registerMethods adds --balance and --split with their defaults.
 func (f *ioFlags) registerMethods(cmd *cobra.Command, balance dataset.Balance, split dataset.SplitBy, splitHelp string) {
-	cmd.Flags().StringVar(&f.balance, "balance", balance.String(), "per-class (same count per class, seeded), none, or eval (prepare mitdb --split random: validation and test balanced, every training beat kept)")
+	cmd.Flags().StringVar(&f.balance, "balance", balance.String(), "per-class (same count per class, seeded), none, or eval (prepare mitdb --split random, prepare bonn: validation and test balanced, every training sample kept)")
 	cmd.Flags().StringVar(&f.split, "split", split.String(), splitHelp)
 }
 

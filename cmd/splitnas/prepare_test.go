@@ -79,7 +79,7 @@ func TestPrepareOptionErrorsNameFlags(t *testing.T) {
 	}{
 		{"mitdb length", []string{"mitdb", "--length", "10"}, "Length", "mitbih: --length 10: must be at least 64"},
 		{"mitdb balance", []string{"mitdb", "--balance", "over"}, "Balance", `mitbih: --balance "over": want per-class, none or eval`},
-		{"bonn balance eval", []string{"bonn", "--balance", "eval"}, "Balance", `bonn: --balance "eval": want per-class or none`},
+		{"chbmit balance eval", []string{"chbmit", "--balance", "eval"}, "Balance", `chbmit: --balance "eval": want per-class or none`},
 		{"mitdb split", []string{"mitdb", "--split", "by-age"}, "Split", `mitbih: --split "by-age": want random or inter-patient`},
 		{"mitdb split of another builder", []string{"mitdb", "--split", "patient"}, "Split", `mitbih: --split "patient": want random or inter-patient`},
 		{"mitdb per-class", []string{"mitdb", "--balance", "none", "--per-class", "3"}, "PerClass",

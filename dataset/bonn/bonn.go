@@ -70,7 +70,7 @@ type Options struct {
 	Task      string            // one of Tasks: "E-vs-ABCD" (seizure vs everything else) or "A-vs-E" (seizure vs healthy, eyes open)
 	Length    int               // samples per window (≥ 64, at most the segment length)
 	Stride    int               // samples between window starts; 0 = Length (non-overlapping)
-	Balance   dataset.Balance   // PerClass (keep as many windows of each class as the smallest has) or NoBalance
+	Balance   dataset.Balance   // PerClass (keep as many windows of each class as the smallest has), NoBalance, or EvalOnly (validation and test balanced, training whole)
 	Split     dataset.SplitBy   // one of SplitMethods: SplitRecord (whole segments to one split, 70/15/15 of the segments of each class) or SplitRandom (stratified 70/15/15 of the windows)
 	Seed      uint64            // for balancing and splitting
 	Normalize dataset.Normalize // NormalizeWindow (each window z-scored on its own; the zero value), NormalizeRecording (with the mean and std of its whole band-passed segment) or NormalizeGlobal (of the training split's windows)
@@ -88,7 +88,7 @@ func DefaultOptions() Options {
 
 // BalanceMethods lists the values of Options.Balance that Build supports.
 func BalanceMethods() []dataset.Balance {
-	return []dataset.Balance{dataset.PerClass, dataset.NoBalance}
+	return []dataset.Balance{dataset.PerClass, dataset.NoBalance, dataset.EvalOnly}
 }
 
 // SplitMethods lists the values of Options.Split that Build supports.
@@ -256,6 +256,22 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bonn: %w", err)
+	}
+	if opt.Balance == dataset.EvalOnly {
+		// Split first, then balance the validation and test windows: every
+		// training window stays, and no window changes split.
+		idx, perClass, err := plan.BalanceEval(opt.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("bonn: %w", err)
+		}
+		plan = plan.Subset(idx)
+		for j, i := range idx {
+			idx[j] = keep[i]
+		}
+		keep = idx
+		notes = append(notes, fmt.Sprintf("balanced: the val split %d and the test split %d windows of each class, "+
+			"chosen at random; the training split keeps every window (train with --class-balance sampler or weights)",
+			perClass[0], perClass[1]))
 	}
 	notes = append(notes, fmt.Sprintf("each whole segment band-passed %g-%g Hz (zero-phase Butterworth, fs %g Hz) "+
 		"before windowing", opt.Low, opt.High, Fs))

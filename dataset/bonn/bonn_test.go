@@ -213,6 +213,49 @@ func TestBuildSynthetic(t *testing.T) {
 	}
 }
 
+// EvalOnly keeps every training window of the unbalanced dataset and, in
+// validation and test, the same number of windows of each class, each
+// taken from the unbalanced dataset's same split.
+func TestBuildEvalOnly(t *testing.T) {
+	src := syntheticSrc(t, 8, 300)
+	opt := DefaultOptions()
+	opt.Length, opt.Stride, opt.Balance, opt.Workers = 64, 32, dataset.NoBalance, 2
+	all, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Balance = dataset.EvalOnly
+	d, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameDataset(all.Part(dataset.Train), d.Part(dataset.Train)) {
+		t.Fatal("the training split differs from --balance none's")
+	}
+	type key struct {
+		record string
+		sample string
+	}
+	in := map[key]dataset.Split{}
+	for i := range all.Len() {
+		in[key{all.Records[i], fmt.Sprint(all.Sample(i))}] = all.Splits[i]
+	}
+	for _, s := range []dataset.Split{dataset.Val, dataset.Test} {
+		c := d.Part(s).ClassCounts()
+		if c[0] != c[1] || c[0] == 0 || c[0] != all.Part(s).ClassCounts()[1] {
+			t.Errorf("%s split: class counts %v, want the seizure count %d of each", s, c, all.Part(s).ClassCounts()[1])
+		}
+	}
+	for i := range d.Len() {
+		if sp, ok := in[key{d.Records[i], fmt.Sprint(d.Sample(i))}]; !ok || sp != d.Splits[i] {
+			t.Fatalf("window %d of %s (%s): not a window of that split without balancing", i, d.Records[i], d.Splits[i])
+		}
+	}
+	if !slices.ContainsFunc(d.Source.Notes, func(n string) bool { return strings.Contains(n, "the training split keeps every window") }) {
+		t.Errorf("notes %q do not say how it was balanced", d.Source.Notes)
+	}
+}
+
 // fitAffine returns a, b minimising Σ (a·x + b − y)².
 func fitAffine(x, y []float32) (a, b float64) {
 	var sx, sy, sxx, sxy float64
@@ -288,8 +331,7 @@ func TestBuildOptionErrors(t *testing.T) {
 		{"short length", func(o *Options) { o.Length = 10 }, "Length", "", 10, "must be at least 64", false},
 		{"unknown task", func(o *Options) { o.Task = "B-vs-E" }, "Task", "", "B-vs-E", "want E-vs-ABCD or A-vs-E", false},
 		{"negative stride", func(o *Options) { o.Stride = -4 }, "Stride", "", -4, "must be positive", false},
-		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(9) }, "Balance", "", dataset.Balance(9), "want per-class or none", false},
-		{"eval balance", func(o *Options) { o.Balance = dataset.EvalOnly }, "Balance", "", dataset.EvalOnly, "want per-class or none", false},
+		{"invalid balance", func(o *Options) { o.Balance = dataset.Balance(9) }, "Balance", "", dataset.Balance(9), "want per-class, none or eval", false},
 		{"patient split", func(o *Options) { o.Split = dataset.SplitPatient }, "Split", "", dataset.SplitPatient, "want record or random", false},
 		{"invalid normalize", func(o *Options) { o.Normalize = dataset.Normalize(7) }, "Normalize", "", dataset.Normalize(7), "want window, recording or global", false},
 		{"zero low", func(o *Options) { o.Low = 0 }, "Low", "", 0.0, "at least 0.01 Hz", false},

@@ -534,20 +534,17 @@ func pick(plan *dataset.Dataset, used []int, positions ...[]int) (beats []int, s
 
 // balanceEval keeps every training beat of split and, of the validation and
 // the test beats, as many of every class as the split's smallest class has
-// (seeded). keep maps split's items to beats.
+// (seeded, dataset's BalanceEval). keep maps split's items to beats.
 func balanceEval(split *dataset.Dataset, keep []int, seed uint64) ([]int, []dataset.Split, []string, error) {
-	var notes []string
-	parts := [][]int{split.Indices(dataset.Train)}
-	for _, s := range []dataset.Split{dataset.Val, dataset.Test} {
-		k, err := split.BalanceSplit(s, 0, seed)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("mitbih: balancing the %s split: %w", s, err)
-		}
-		parts = append(parts, k)
-		notes = append(notes, fmt.Sprintf("balanced: the %s split, %d beats of each class", s, len(k)/len(split.Classes)))
+	idx, perClass, err := split.BalanceEval(seed)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mitbih: %w", err)
 	}
-	beats, splits := pick(split, keep, parts...)
-	return beats, splits, append(notes, "the training split keeps every beat (train with --class-balance sampler or weights)"), nil
+	beats, splits := pick(split, keep, idx)
+	return beats, splits, []string{
+		fmt.Sprintf("balanced: the val split, %d beats of each class", perClass[0]),
+		fmt.Sprintf("balanced: the test split, %d beats of each class", perClass[1]),
+		"the training split keeps every beat (train with --class-balance sampler or weights)"}, nil
 }
 
 func allIndices(n int) []int {
