@@ -364,6 +364,12 @@ func softmaxCE[T float](z []T, label int, scale T, dz []T) T {
 }
 
 // crossEntropy returns −log softmax(z)[label] without the gradient.
+// CrossEntropy is the cross-entropy loss of logits z for the true class
+// label, −log softmax(z)[label], computed stably (as training and Evaluate
+// compute it): for another runtime's logits (package quant's dequantized
+// scores) to report the same Loss.
+func CrossEntropy(z []float32, label int) float64 { return float64(crossEntropy(z, label)) }
+
 func crossEntropy[T float](z []T, label int) T {
 	m := z[0]
 	for _, v := range z[1:] {

@@ -215,7 +215,8 @@ func widen(r Range, scale float32) QParams {
 }
 
 // Evaluate scores m on every sample of d as nn.Evaluate scores a float
-// model (Loss is not computed: it is 0). d must be valid and fit the
+// model; Loss is the mean cross-entropy of the dequantized class scores
+// (Scores). d must be valid and fit the
 // network (an error wrapping ErrShape otherwise); if both name their
 // classes, the names must be equal.
 func Evaluate(m *Model, d *dataset.Dataset) (nn.Metrics, error) {
@@ -237,10 +238,19 @@ func Evaluate(m *Model, d *dataset.Dataset) (nn.Metrics, error) {
 	for i := range conf {
 		conf[i] = make([]int, k)
 	}
+	var loss float64
 	for i := range d.Len() {
-		conf[d.Labels[i]][m.Predict(d.Sample(i))]++
+		// The dequantized scores rank the classes as the int8 ones do
+		// (a positive scale), so their argmax is Predict's.
+		z, label := m.Scores(d.Sample(i)), int(d.Labels[i])
+		conf[label][argmax(z)]++
+		loss += nn.CrossEntropy(z, label)
 	}
-	return nn.ConfusionMetrics(conf, d.Classes), nil
+	met := nn.ConfusionMetrics(conf, d.Classes)
+	if d.Len() > 0 {
+		met.Loss = loss / float64(d.Len())
+	}
+	return met, nil
 }
 
 // CalibrationSamples returns n samples of d drawn without replacement with

@@ -184,7 +184,7 @@ func (m *Model) Scores(x []float32) []float32 {
 	return s
 }
 
-func argmax(z []int8) int {
+func argmax[T int8 | float32](z []T) int {
 	best := 0
 	for i, v := range z {
 		if v > z[best] {

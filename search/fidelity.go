@@ -93,7 +93,8 @@ func (s *searcher) trainNew(ctx context.Context, ids []int) ([]int, error) {
 
 // promote returns the best ceil(n/Eta) of the candidates ids, which were
 // just trained at one rung: those within every budget first, then by
-// validation-A score, then by lower energy, then by ID.
+// validation-A score, then (Config.Ties) lower validation-A loss, then
+// lower energy, then by ID.
 func (s *searcher) promote(ids []int) []int {
 	ranked := slices.Clone(ids)
 	slices.SortStableFunc(ranked, func(x, y int) int {
@@ -106,6 +107,8 @@ func (s *searcher) promote(ids []int) []int {
 			return 1
 		case a.ValAccuracy != b.ValAccuracy:
 			return cmpFloat(b.ValAccuracy, a.ValAccuracy)
+		case s.cfg.Ties == TiesLoss && a.ValLoss != b.ValLoss:
+			return cmpFloat(a.ValLoss, b.ValLoss)
 		case a.Energy != b.Energy:
 			return cmpFloat(a.Energy, b.Energy)
 		}
@@ -121,11 +124,11 @@ func (s *searcher) promote(ids []int) []int {
 // records their scores; the results do not depend on the number of workers.
 func (s *searcher) trainAll(ctx context.Context, ids []int, epochs int) error {
 	type outcome struct {
-		valA, valB float64
-		best       int
-		secs       float64
-		model      *nn.Model
-		qmodel     *quant.Model
+		scores
+		best   int
+		secs   float64
+		model  *nn.Model
+		qmodel *quant.Model
 	}
 	results := make([]outcome, len(ids))
 	eg, ectx := errgroup.WithContext(ctx)
@@ -144,13 +147,14 @@ func (s *searcher) trainAll(ctx context.Context, ids []int, epochs int) error {
 			if err != nil {
 				return fmt.Errorf("training %s: %w", c.Arch, err)
 			}
-			a, b, qm, err := s.assess(res)
+			sc, qm, err := s.assess(res)
 			if err != nil {
 				return fmt.Errorf("scoring %s: %w", c.Arch, err)
 			}
-			results[k] = outcome{a, b, res.Best + 1, time.Since(t0).Seconds(), res.Model, qm}
+			results[k] = outcome{sc, res.Best + 1, time.Since(t0).Seconds(), res.Model, qm}
 			if s.cfg.OnTrained != nil {
-				c.ValAccuracy, c.ValBAccuracy, c.BestEpoch = a, b, res.Best+1
+				c.setScores(sc)
+				c.BestEpoch = res.Best + 1
 				s.mu.Lock()
 				s.cfg.OnTrained(c)
 				s.mu.Unlock()
@@ -164,7 +168,8 @@ func (s *searcher) trainAll(ctx context.Context, ids []int, epochs int) error {
 	for k, id := range ids {
 		r := results[k]
 		c := &s.cands[id]
-		c.ValAccuracy, c.ValBAccuracy, c.BestEpoch, c.Epochs = r.valA, r.valB, r.best, epochs
+		c.setScores(r.scores)
+		c.BestEpoch, c.Epochs = r.best, epochs
 		c.TrainSeconds += r.secs
 		s.models[id], s.qmodels[id] = r.model, r.qmodel
 	}

@@ -42,7 +42,7 @@ func (s *searcher) settings() Settings {
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
 		LearningRates: c.LearningRates, ValHalves: s.halvesBy,
 		Precision: c.Profile.Edge.Precision().Name,
-		Metric:    c.Train.Select.String(),
+		Metric:    c.Train.Select.String(), Ties: string(c.Ties),
 		Recipe: Recipe{
 			ClassBalance: c.Train.ClassBalance.String(), Schedule: c.Train.Schedule.String(),
 			WarmupEpochs: c.Train.WarmupEpochs, WeightDecay: c.Train.WeightDecay,
@@ -109,8 +109,9 @@ func (s *searcher) result() *Result {
 }
 
 // pick returns the ID of the valid trained candidate with the best
-// validation-B accuracy (then validation A, then lower energy, then the
-// earlier one), or −1. With successive halving only candidates trained for
+// validation-B score (then, with Config.Ties loss, the lower validation-B
+// loss; then validation-A score, then lower energy, then the earlier one),
+// or −1. With successive halving only candidates trained for
 // the full epochs take part, if any is valid: scores after fewer epochs
 // are not comparable.
 func (s *searcher) pick() int {
@@ -131,6 +132,10 @@ func (s *searcher) pick() int {
 		switch {
 		case c.ValBAccuracy != b.ValBAccuracy:
 			if c.ValBAccuracy > b.ValBAccuracy {
+				best = i
+			}
+		case s.cfg.Ties == TiesLoss && c.ValBLoss != b.ValBLoss:
+			if c.ValBLoss < b.ValBLoss {
 				best = i
 			}
 		case c.ValAccuracy != b.ValAccuracy:
@@ -261,7 +266,8 @@ func (s *searcher) saveModels(b *Best, model *nn.Model, qm *quant.Model, modelFi
 
 // finalTraining trains the chosen candidate's architecture FinalSeeds
 // times from scratch for FinalEpochs epochs, in parallel, and returns the
-// runs and the model of the one with the best validation-B accuracy. Each
+// runs and the model of the one with the best validation-B score (on a
+// tie, Config.Ties: the lower validation-B loss, else the first). Each
 // run's seed is derived from the search seed, the architecture and the run
 // index, so the outcome does not depend on the number of workers.
 func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Network) (*Final, *nn.Model, *quant.Model, error) {
@@ -279,12 +285,12 @@ func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Netw
 			if err != nil {
 				return fmt.Errorf("search: final training %d of %s: %w", k+1, c.Arch, err)
 			}
-			a, b, qm, err := s.assess(res)
+			sc, qm, err := s.assess(res)
 			if err != nil {
 				return fmt.Errorf("search: final training %d of %s: %w", k+1, c.Arch, err)
 			}
-			f.Runs[k] = FinalRun{Seed: cfg.Seed, BestEpoch: res.Best + 1, ValAccuracy: a,
-				ValBAccuracy: b, Seconds: time.Since(t0).Seconds()}
+			f.Runs[k] = FinalRun{Seed: cfg.Seed, BestEpoch: res.Best + 1, ValAccuracy: sc.a, ValBAccuracy: sc.b,
+				ValLoss: sc.lossA, ValBLoss: sc.lossB, Seconds: time.Since(t0).Seconds()}
 			models[k], qmodels[k] = res.Model, qm
 			return nil
 		})
@@ -292,12 +298,23 @@ func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Netw
 	if err := eg.Wait(); err != nil {
 		return nil, nil, nil, err
 	}
-	for k, run := range f.Runs {
-		if run.ValBAccuracy > f.Runs[f.Chosen].ValBAccuracy {
-			f.Chosen = k
+	f.Chosen = chooseRun(f.Runs, s.cfg.Ties)
+	return f, models[f.Chosen], qmodels[f.Chosen], nil
+}
+
+// chooseRun returns the index of the final run with the best validation-B
+// score; on a tie, with TiesLoss, the one with the lower validation-B
+// loss; then the first.
+func chooseRun(runs []FinalRun, ties Ties) int {
+	chosen := 0
+	for k, run := range runs {
+		best := runs[chosen]
+		if run.ValBAccuracy > best.ValBAccuracy ||
+			(ties == TiesLoss && run.ValBAccuracy == best.ValBAccuracy && run.ValBLoss < best.ValBLoss) {
+			chosen = k
 		}
 	}
-	return f, models[f.Chosen], qmodels[f.Chosen], nil
+	return chosen
 }
 
 // noValid says why no candidate was valid.

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/splitnas/splitnas/arch"
@@ -68,9 +69,33 @@ func (s *searcher) fitness(ids []int) []float64 {
 	return Fitness(pop, 1/float64(s.cfg.Space.Classes), s.cfg.EnergyLimitMJ)
 }
 
+// Ties is how a search orders candidates of equal validation score.
+type Ties string
+
+const (
+	// TiesLoss prefers the lower validation loss (mean cross-entropy:
+	// how confident the network is in the right classes), then the lower
+	// energy. When most candidates classify a validation half perfectly
+	// (Bonn: 98–100 %), accuracy alone cannot rank them; the loss still
+	// can.
+	TiesLoss Ties = "loss"
+	// TiesEnergy prefers the lower energy: accuracy alone is the fitness,
+	// as in the paper.
+	TiesEnergy Ties = "energy"
+)
+
+// ParseTies accepts "loss" and "energy".
+func ParseTies(s string) (Ties, error) {
+	switch t := Ties(s); t {
+	case TiesLoss, TiesEnergy:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown tie-break %q (want loss or energy)", s)
+}
+
 // better reports whether population member i ranks above member j: higher
-// fitness; then valid before invalid; then lower energy; then the earlier
-// candidate.
+// fitness; then valid before invalid; then (Config.Ties) lower
+// validation-A loss; then lower energy; then the earlier candidate.
 func (s *searcher) better(ids []int, fit []float64, i, j int) bool {
 	if fit[i] != fit[j] {
 		return fit[i] > fit[j]
@@ -78,6 +103,9 @@ func (s *searcher) better(ids []int, fit []float64, i, j int) bool {
 	a, b := s.cands[ids[i]], s.cands[ids[j]]
 	if (a.Status == Valid) != (b.Status == Valid) {
 		return a.Status == Valid
+	}
+	if s.cfg.Ties == TiesLoss && a.ValLoss != b.ValLoss {
+		return a.ValLoss < b.ValLoss
 	}
 	if a.Energy != b.Energy {
 		return a.Energy < b.Energy

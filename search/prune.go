@@ -100,19 +100,13 @@ func (s *searcher) prunePoint(ctx context.Context, b *Best, model *nn.Model, see
 		return fmt.Errorf("search: the pruned winner: %w", err)
 	}
 	r := &Pruned{Pruning: p, Cost: cost, Stages: stages}
-	metric := func(m nn.Metrics) float64 {
-		if s.cfg.Train.Select == nn.SelectBalanced {
-			return m.BalancedAccuracy
-		}
-		return m.Accuracy
-	}
 	var met [3]nn.Metrics
 	for i, d := range []*dataset.Dataset{s.valA, s.valB, s.test} {
 		if met[i], err = nn.Evaluate(pm, d); err != nil {
 			return err
 		}
 	}
-	r.ValAccuracy, r.ValBAccuracy = metric(met[0]), metric(met[1])
+	r.ValAccuracy, r.ValBAccuracy = s.metric(met[0]), s.metric(met[1])
 	r.TestAccuracy, r.TestBalancedAccuracy = met[2].Accuracy, met[2].BalancedAccuracy
 	if s.cfg.Dir != "" {
 		if err := nn.SaveFile(filepath.Join(s.cfg.Dir, PrunedModelFile), pm); err != nil {

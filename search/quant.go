@@ -61,28 +61,26 @@ func (s *searcher) deploy(res *nn.Result) (*quant.Model, error) {
 	return quant.PostTraining(res.Model, s.calib, quant.MinMax, s.bits)
 }
 
-// assess returns a training run's validation scores under the search's
-// metric on halves A and B, as deployed: with a float profile the float
-// model's (half A at the chosen epoch), with an integer one its integer
-// network's, run in integer arithmetic; and that network (nil for float).
-func (s *searcher) assess(res *nn.Result) (a, b float64, qm *quant.Model, err error) {
+// assess returns a training run's validation scores on halves A and B, as
+// deployed: with a float profile the float model's (half A at the chosen
+// epoch), with an integer one its integer network's, run in integer
+// arithmetic; and that network (nil for float).
+func (s *searcher) assess(res *nn.Result) (scores, *quant.Model, error) {
 	if s.bits == 0 {
-		a, b, err = s.scores(res)
-		return a, b, nil, err
+		sc, err := s.scores(res)
+		return sc, nil, err
 	}
-	if qm, err = s.deploy(res); err != nil {
-		return 0, 0, nil, err
+	qm, err := s.deploy(res)
+	if err != nil {
+		return scores{}, nil, err
 	}
 	ma, err := quant.Evaluate(qm, s.valA)
 	if err != nil {
-		return 0, 0, nil, err
+		return scores{}, nil, err
 	}
 	mb, err := quant.Evaluate(qm, s.valB)
 	if err != nil {
-		return 0, 0, nil, err
+		return scores{}, nil, err
 	}
-	if s.cfg.Train.Select == nn.SelectBalanced {
-		return ma.BalancedAccuracy, mb.BalancedAccuracy, qm, nil
-	}
-	return ma.Accuracy, mb.Accuracy, qm, nil
+	return scores{a: s.metric(ma), b: s.metric(mb), lossA: ma.Loss, lossB: mb.Loss}, qm, nil
 }

@@ -48,12 +48,21 @@ type Candidate struct {
 	// search's fitness, B picks the final model. Zero when abandoned.
 	ValAccuracy  float64 `json:"val_accuracy"`
 	ValBAccuracy float64 `json:"val_b_accuracy"`
-	BestEpoch    int     `json:"best_epoch,omitempty"` // 1-based
+	// Mean cross-entropy on each half (the networks' as deployed), which
+	// orders candidates of equal accuracy (Config.Ties).
+	ValLoss   float64 `json:"val_loss,omitempty"`
+	ValBLoss  float64 `json:"val_b_loss,omitempty"`
+	BestEpoch int     `json:"best_epoch,omitempty"` // 1-based
 	// Epochs is the length of the training its scores come from: the
 	// search's epochs, or with successive halving the last rung's it
 	// reached. 0 when abandoned.
 	Epochs       int     `json:"epochs,omitempty"`
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
+}
+
+// setScores records a training's validation scores.
+func (c *Candidate) setScores(sc scores) {
+	c.ValAccuracy, c.ValBAccuracy, c.ValLoss, c.ValBLoss = sc.a, sc.b, sc.lossA, sc.lossB
 }
 
 // Key identifies what is trained: the architecture's text form and, when
@@ -149,15 +158,17 @@ type Quantized struct {
 type Final struct {
 	Epochs int        `json:"epochs"`
 	Runs   []FinalRun `json:"runs"`
-	Chosen int        `json:"chosen"` // index into Runs: the best validation-B accuracy, the first on a tie
+	Chosen int        `json:"chosen"` // index into Runs: the best validation-B score; on a tie the lower validation-B loss (Settings.Ties "loss"), then the first
 }
 
 // FinalRun is one run of the final training.
 type FinalRun struct {
 	Seed         uint64  `json:"seed"`
-	BestEpoch    int     `json:"best_epoch"`     // 1-based, chosen by validation half A
-	ValAccuracy  float64 `json:"val_accuracy"`   // validation half A, at BestEpoch
-	ValBAccuracy float64 `json:"val_b_accuracy"` // validation half B, which picks the run
+	BestEpoch    int     `json:"best_epoch"`           // 1-based, chosen by validation half A
+	ValAccuracy  float64 `json:"val_accuracy"`         // validation half A, at BestEpoch
+	ValBAccuracy float64 `json:"val_b_accuracy"`       // validation half B, which picks the run
+	ValLoss      float64 `json:"val_loss,omitempty"`   // mean cross-entropy on half A
+	ValBLoss     float64 `json:"val_b_loss,omitempty"` // on half B: breaks ties of ValBAccuracy (Config.Ties)
 	Seconds      float64 `json:"seconds"`
 }
 
@@ -211,6 +222,9 @@ type Settings struct {
 	// Metric is what the validation scores of candidates (val_accuracy,
 	// val_b_accuracy) measure: "accuracy" or "balanced" accuracy.
 	Metric string `json:"metric"`
+	// Ties orders candidates of equal score: "loss" (lower validation
+	// loss first) or "energy".
+	Ties   string `json:"ties"`
 	Recipe Recipe `json:"recipe"`
 	// Precision is the profile's edge precision; Quant, on an integer
 	// one, the quantization method ("qat" or "ptq").

@@ -115,6 +115,11 @@ type Config struct {
 	Teacher     *nn.Model
 	Temperature float64
 
+	// Ties orders candidates of equal validation score (fitness, the
+	// final pick, successive halving's promotion, the final training's
+	// runs); "" means TiesLoss.
+	Ties Ties
+
 	// LearningRates, if not empty, makes the learning rate part of the
 	// genome: one gene per candidate, one of these values, replacing
 	// Train.LR. (The kernel overlap is searched through Space.Overlaps.)
@@ -240,6 +245,11 @@ func (c Config) Validate(d *dataset.Dataset) error {
 	if _, err := ParseStrategy(string(c.Strategy)); err != nil {
 		return &ConfigError{Field: "Strategy", Value: c.Strategy, Err: err}
 	}
+	if c.Ties != "" {
+		if _, err := ParseTies(string(c.Ties)); err != nil {
+			return &ConfigError{Field: "Ties", Value: c.Ties, Err: err}
+		}
+	}
 	if c.Scenario != partition.Edge && c.Scenario != partition.Total {
 		return bad("Scenario", c.Scenario, "want edge or total")
 	}
@@ -352,6 +362,9 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	}
 	if cfg.ParetoMax == 0 {
 		cfg.ParetoMax = DefaultParetoMax
+	}
+	if cfg.Ties == "" {
+		cfg.Ties = TiesLoss
 	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, qmodels: map[int]*quant.Model{}, start: time.Now()}
 	s.bits, _ = cfg.weightBits() // checked by Validate
@@ -682,19 +695,33 @@ func (s *searcher) impossible(attempts int) error {
 		ErrImpossibleBudget, attempts, s.limits.FlashBytes, s.limits.RAMBytes, why)
 }
 
-// scores returns a training run's validation scores under the search's
-// metric (Train.Select): accuracy, or balanced accuracy (mean recall) —
-// on half A at the chosen epoch, and on half B.
-func (s *searcher) scores(res *nn.Result) (a, b float64, err error) {
+// scores are a trained network's validation scores under the search's
+// metric (Train.Select: accuracy, or balanced accuracy, the mean recall)
+// on halves A and B, and its mean cross-entropy on each, which orders
+// candidates of equal score (Config.Ties).
+type scores struct{ a, b, lossA, lossB float64 }
+
+// metric is the search's metric of met.
+func (s *searcher) metric(met nn.Metrics) float64 {
+	if s.cfg.Train.Select == nn.SelectBalanced {
+		return met.BalancedAccuracy
+	}
+	return met.Accuracy
+}
+
+// scores returns a float training run's scores: on half A at the chosen
+// epoch, and on half B.
+func (s *searcher) scores(res *nn.Result) (scores, error) {
 	met, err := nn.Evaluate(res.Model, s.valB)
 	if err != nil {
-		return 0, 0, err
+		return scores{}, err
 	}
 	ep := res.History[res.Best]
+	a := ep.ValAcc
 	if s.cfg.Train.Select == nn.SelectBalanced {
-		return ep.ValBalancedAccuracy, met.BalancedAccuracy, nil
+		a = ep.ValBalancedAccuracy
 	}
-	return ep.ValAcc, met.Accuracy, nil
+	return scores{a: a, b: s.metric(met), lossA: ep.ValLoss, lossB: met.Loss}, nil
 }
 
 // SelectFor returns the metric a search on d should optimise by default:

@@ -451,8 +451,13 @@ func TestFinalTraining(t *testing.T) {
 		}
 		seeds := map[uint64]bool{}
 		for k, run := range f.Runs {
-			if run.ValBAccuracy > f.Runs[f.Chosen].ValBAccuracy || (run.ValBAccuracy == f.Runs[f.Chosen].ValBAccuracy && k < f.Chosen) {
-				t.Errorf("run %d (B %.4f) beats the chosen run %d (B %.4f)", k, run.ValBAccuracy, f.Chosen, f.Runs[f.Chosen].ValBAccuracy)
+			ch := f.Runs[f.Chosen]
+			if run.ValBAccuracy > ch.ValBAccuracy || (run.ValBAccuracy == ch.ValBAccuracy && run.ValBLoss < ch.ValBLoss) {
+				t.Errorf("run %d (B %.4f, loss %.4f) beats the chosen run %d (B %.4f, loss %.4f)",
+					k, run.ValBAccuracy, run.ValBLoss, f.Chosen, ch.ValBAccuracy, ch.ValBLoss)
+			}
+			if !(run.ValLoss > 0 && run.ValBLoss > 0) {
+				t.Errorf("run %d: validation losses %v and %v, want both recorded", k, run.ValLoss, run.ValBLoss)
 			}
 			if run.BestEpoch < 1 || run.BestEpoch > 6 {
 				t.Errorf("run %d: best epoch %d, want 1…6", k, run.BestEpoch)
@@ -476,6 +481,9 @@ func TestFinalTraining(t *testing.T) {
 		}
 		// The search-time scores stay those of the candidate.
 		for _, c := range r.Candidates {
+			if c.Status != Abandoned && !(c.ValLoss > 0 && c.ValBLoss > 0) {
+				t.Errorf("candidate %s: validation losses %v and %v, want both recorded", c.Arch, c.ValLoss, c.ValBLoss)
+			}
 			if c.Arch == r.Best.Arch && (c.ValAccuracy != r.Best.ValAccuracy || c.ValBAccuracy != r.Best.ValBAccuracy) {
 				t.Errorf("best's search-time scores %.4f/%.4f differ from its candidate's %.4f/%.4f",
 					r.Best.ValAccuracy, r.Best.ValBAccuracy, c.ValAccuracy, c.ValBAccuracy)
@@ -861,5 +869,55 @@ func TestPruneWinner(t *testing.T) {
 				t.Errorf("%v, want a ConfigError saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Candidates of equal validation score are ordered by Config.Ties: the
+// lower validation loss first (then energy), or the lower energy first —
+// in the population's ranking, the final pick and the final runs.
+func TestTies(t *testing.T) {
+	// Candidates 0 and 1 tie on accuracy (A and B); 1 has the lower loss,
+	// 0 the lower energy. 2 is less accurate than both.
+	cands := []Candidate{
+		{ID: 0, Status: Valid, ValAccuracy: 1, ValBAccuracy: 0.98, ValLoss: 0.30, ValBLoss: 0.40, Energy: 0.01, BestEpoch: 3, Epochs: 5},
+		{ID: 1, Status: Valid, ValAccuracy: 1, ValBAccuracy: 0.98, ValLoss: 0.05, ValBLoss: 0.10, Energy: 0.04, BestEpoch: 3, Epochs: 5},
+		{ID: 2, Status: Valid, ValAccuracy: 0.9, ValBAccuracy: 0.9, ValLoss: 0.01, ValBLoss: 0.01, Energy: 0.001, BestEpoch: 3, Epochs: 5},
+	}
+	runs := []FinalRun{
+		{ValBAccuracy: 0.95, ValBLoss: 0.2},
+		{ValBAccuracy: 0.97, ValBLoss: 0.3},
+		{ValBAccuracy: 0.97, ValBLoss: 0.1},
+		{ValBAccuracy: 0.97, ValBLoss: 0.1},
+	}
+	for _, tt := range []struct {
+		ties           Ties
+		ranked         []int // candidate IDs, best first
+		pick, finalRun int
+	}{
+		{TiesLoss, []int{1, 0, 2}, 1, 2},
+		{TiesEnergy, []int{0, 1, 2}, 0, 1},
+	} {
+		t.Run(string(tt.ties), func(t *testing.T) {
+			s := &searcher{cfg: Config{Ties: tt.ties, Space: arch.DefaultSpace(3)}, cands: cands}
+			s.cfg.Train.Epochs = 5
+			ids := []int{2, 0, 1}
+			fit := s.fitness(ids)
+			var got []int
+			for _, i := range s.ranked(ids, fit) {
+				got = append(got, ids[i])
+			}
+			if !slices.Equal(got, tt.ranked) {
+				t.Errorf("ranked %v, want %v", got, tt.ranked)
+			}
+			if got := s.pick(); got != tt.pick {
+				t.Errorf("pick %d, want %d", got, tt.pick)
+			}
+			if got := chooseRun(runs, tt.ties); got != tt.finalRun {
+				t.Errorf("final run %d, want %d", got, tt.finalRun)
+			}
+		})
+	}
+	if _, err := ParseTies("accuracy"); err == nil || !strings.Contains(err.Error(), `"accuracy" (want loss or energy)`) {
+		t.Errorf("ParseTies(accuracy): %v", err)
 	}
 }
