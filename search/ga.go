@@ -73,15 +73,15 @@ func (s *searcher) fitness(ids []int) []float64 {
 type Ties string
 
 const (
+	// TiesEnergy prefers the lower energy: accuracy alone is the fitness,
+	// as in the paper. The default: on Bonn, where most candidates
+	// classify a validation half perfectly, TiesLoss did no better (README,
+	// "Results (issue #12)").
+	TiesEnergy Ties = "energy"
 	// TiesLoss prefers the lower validation loss (mean cross-entropy:
 	// how confident the network is in the right classes), then the lower
-	// energy. When most candidates classify a validation half perfectly
-	// (Bonn: 98–100 %), accuracy alone cannot rank them; the loss still
-	// can.
+	// energy, so that candidates of equal accuracy are still ranked.
 	TiesLoss Ties = "loss"
-	// TiesEnergy prefers the lower energy: accuracy alone is the fitness,
-	// as in the paper.
-	TiesEnergy Ties = "energy"
 )
 
 // ParseTies accepts "loss" and "energy".

@@ -117,7 +117,7 @@ type Config struct {
 
 	// Ties orders candidates of equal validation score (fitness, the
 	// final pick, successive halving's promotion, the final training's
-	// runs); "" means TiesLoss.
+	// runs); "" means TiesEnergy.
 	Ties Ties
 
 	// LearningRates, if not empty, makes the learning rate part of the
@@ -364,7 +364,7 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 		cfg.ParetoMax = DefaultParetoMax
 	}
 	if cfg.Ties == "" {
-		cfg.Ties = TiesLoss
+		cfg.Ties = TiesEnergy
 	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, qmodels: map[int]*quant.Model{}, start: time.Now()}
 	s.bits, _ = cfg.weightBits() // checked by Validate

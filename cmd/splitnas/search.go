@@ -218,7 +218,7 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 	f.IntVar(&cfg.Halving.Rungs, "halving-rungs", 0, "successive halving: train new candidates at this many rungs of growing epochs, keeping the best 1/eta at each (0 or 1: off)")
 	f.IntVar(&cfg.Halving.Eta, "halving-eta", 3, "successive halving: reduction factor between rungs")
 	f.IntVar(&cfg.FinalEpochs, "final-epochs", 0, "after the search, train the chosen architecture again from scratch for this many epochs (0: keep the search-time model)")
-	f.StringVar(&ties, "ties", string(search.TiesLoss), "how candidates of equal validation score are ordered (fitness, final pick, final runs): loss (lower validation cross-entropy first, then lower energy) or energy (lower energy first)")
+	f.StringVar(&ties, "ties", string(search.TiesEnergy), "how candidates of equal validation score are ordered (fitness, final pick, final runs): energy (lower energy first) or loss (lower validation cross-entropy first, then lower energy)")
 	f.IntVar(&cfg.FinalSeeds, "final-seeds", 3, "runs of the final training, each with its own seed; the best on validation half B is kept")
 	f.StringVar(&overlaps, "overlap", strconv.Itoa(cfg.Space.Kernel.Overlap), "kernel of a strided layer, in strides; a comma-separated list (e.g. 1,2) makes it a gene the search chooses per network")
 	f.IntVar(&same, "same-kernel", cfg.Space.Kernel.Same, "kernel of a length-keeping convolution (odd)")
