@@ -150,7 +150,7 @@ func (f *ioFlags) flag(field string) string {
 func newPrepareMITDBCmd() *cobra.Command {
 	io := ioFlags{builder: "mitbih", flags: map[string]string{
 		"Length": "length", "Before": "before", "After": "after", "Lead": "lead", "Balance": "balance", "PerClass": "per-class",
-		"Split": "split", "Seed": "seed", "Classes": "classes", "Records": "records", "Workers": "workers", "RR": "rr",
+		"Split": "split", "Seed": "seed", "Classes": "classes", "Records": "records", "Workers": "workers", "RR": "rr", "RRRelative": "rr-relative",
 	}}
 	opt := mitbih.DefaultOptions()
 	cmd := &cobra.Command{
@@ -190,6 +190,7 @@ of the 10 RR intervals ending at the beat; beats without a previous and a next b
 	f.StringSliceVar(&opt.Records, "records", nil, "records to use (default: all in --src/RECORDS)")
 	f.IntVar(&opt.Workers, "workers", 0, "records read at once (default: number of CPUs)")
 	f.BoolVar(&opt.RR, "rr", opt.RR, "add RR-interval channels: previous, next and local mean (10 beats) RR in seconds")
+	f.BoolVar(&opt.RRRelative, "rr-relative", opt.RRRelative, "with --rr: previous and next RR as fractions of the local mean (how premature the beat is), the local mean in seconds")
 	return cmd
 }
 

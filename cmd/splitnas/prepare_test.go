@@ -84,6 +84,7 @@ func TestPrepareOptionErrorsNameFlags(t *testing.T) {
 		{"mitdb split of another builder", []string{"mitdb", "--split", "patient"}, "Split", `mitbih: --split "patient": want random or inter-patient`},
 		{"mitdb per-class", []string{"mitdb", "--balance", "none", "--per-class", "3"}, "PerClass",
 			`mitbih: --per-class 3 / --balance "none": a count per class needs per-class balancing`},
+		{"mitdb rr-relative", []string{"mitdb", "--rr-relative"}, "RRRelative", "mitbih: --rr-relative true / --rr false: relative RR intervals need the RR channels"},
 		{"mitdb window", []string{"mitdb", "--before", "6", "--after", "5"}, "Before", "mitbih: --before 6 / --after 5: the window is longer than 10 s"},
 		{"mitdb classes", []string{"mitdb", "--classes", "N,X"}, "Classes", `mitbih: --classes "N,X": "X" is not an AAMI class (want some of N,S,V,F,Q)`},
 		{"bonn task", []string{"bonn", "--task", "B-vs-C"}, "Task", `bonn: --task "B-vs-C": want E-vs-ABCD or A-vs-E`},

@@ -83,6 +83,12 @@ type Options struct {
 	Records  []string        // records to use; empty = every record listed in src/RECORDS
 	Workers  int             // records read at once; 0 = GOMAXPROCS
 	RR       bool            // add the RR channels (RRChannels) after the ECG window; beats without a previous and a next beat are dropped
+	// RRRelative (with RR) gives pre-rr and post-rr as fractions of
+	// local-rr: how premature or late the beat is against the patient's
+	// own recent rhythm, the cue of S beats (Chazal et al. 2004 and later
+	// inter-patient work normalise RR features so); local-rr stays in
+	// seconds.
+	RRRelative bool
 }
 
 // LocalRRBeats is the number of RR intervals the local mean RR channel
@@ -98,7 +104,15 @@ const LocalRRBeats = 10
 //	post-rr   time from this R peak to the next beat's (known one beat later)
 //	local-rr  mean of the LocalRRBeats RR intervals ending at this beat
 //	          (pre-rr and the ones before it; fewer at a record's start)
-func RRChannels() []string { return []string{"pre-rr", "post-rr", "local-rr"} }
+//
+// With relative (Options.RRRelative) the first two are divided by
+// local-rr (no unit): "pre-rr/local-rr", "post-rr/local-rr".
+func RRChannels(relative bool) []string {
+	if relative {
+		return []string{"pre-rr/local-rr", "post-rr/local-rr", "local-rr"}
+	}
+	return []string{"pre-rr", "post-rr", "local-rr"}
+}
 
 // DefaultOptions are the paper's settings: 2,048-sample windows of lead
 // MLII, balanced per class, split 70/15/15 at random.
@@ -144,6 +158,9 @@ func (o Options) validate() error {
 		return bad("Split", o.Split, "want "+dataset.OrList(SplitMethods()))
 	case o.PerClass < 0:
 		return bad("PerClass", o.PerClass, "must not be negative")
+	case o.RRRelative && !o.RR:
+		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "RRRelative", Value: o.RRRelative, With: "RR", WithValue: o.RR,
+			Problem: "relative RR intervals need the RR channels"})
 	case o.PerClass > 0 && o.Balance != dataset.PerClass:
 		return fmt.Errorf("mitbih: %w", &dataset.OptionError{Option: "PerClass", Value: o.PerClass, With: "Balance", WithValue: o.Balance,
 			Problem: "a count per class needs per-class balancing"})
@@ -186,7 +203,11 @@ func (o Options) settings() map[string]string {
 	}
 	s["rr"] = "none"
 	if o.RR {
-		s["rr"] = fmt.Sprintf("%s (s; local-rr over %d intervals)", strings.Join(RRChannels(), ","), LocalRRBeats)
+		unit := "s"
+		if o.RRRelative {
+			unit = "local-rr in s, the others as fractions of it"
+		}
+		s["rr"] = fmt.Sprintf("%s (%s; local-rr over %d intervals)", strings.Join(RRChannels(o.RRRelative), ","), unit, LocalRRBeats)
 	}
 	return s
 }
@@ -196,7 +217,7 @@ type beat struct {
 	record int        // index into the record list
 	peak   int        // R-peak sample
 	class  uint8      // label in the dataset
-	rr     [3]float32 // pre-rr, post-rr, local-rr in seconds (Options.RR)
+	rr     [3]float32 // the RRChannels values (Options.RR)
 }
 
 // recordPlan is what the annotation pass learns of one record.
@@ -269,10 +290,16 @@ func Build(ctx context.Context, src string, opt Options) (*dataset.Dataset, erro
 		opt.Before+opt.After, dropped))
 	channels := 1
 	if opt.RR {
-		channels += len(RRChannels())
-		notes = append(notes, fmt.Sprintf("channels: 0 the z-scored ECG window; 1 pre-rr, 2 post-rr, 3 local-rr (mean of the %d RR "+
-			"intervals ending at the beat), each in seconds and constant over the window, from the annotated R peaks of "+
-			"all beats of the record; post-rr needs the next beat, so an edge classifier has it one beat later", LocalRRBeats),
+		names := RRChannels(opt.RRRelative)
+		channels += len(names)
+		unit := "each in seconds"
+		if opt.RRRelative {
+			unit = "the first two as fractions of local-rr, local-rr in seconds; each"
+		}
+		notes = append(notes, fmt.Sprintf("channels: 0 the z-scored ECG window; 1 %s, 2 %s, 3 %s (local-rr: mean of the %d RR "+
+			"intervals ending at the beat), %s constant over the window, from the annotated R peaks of "+
+			"all beats of the record; post-rr needs the next beat, so an edge classifier has it one beat later",
+			names[0], names[1], names[2], LocalRRBeats, unit),
 			fmt.Sprintf("beats dropped because they have no previous or no next beat for their RR intervals (N S V F Q): %v", noRR))
 	}
 
@@ -400,25 +427,34 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 		}
 		b := beat{record: idx, peak: int(a.Sample), class: uint8(label[c])}
 		if opt.RR {
-			if k == 0 || k == len(peaks)-1 {
+			// (A damaged annotation file could put beats at one sample:
+			// no interval to divide by.)
+			if k == 0 || k == len(peaks)-1 || peaks[k] <= peaks[k-min(k, LocalRRBeats)] {
 				p.noRR[c]++
 				continue
 			}
-			b.rr = rrFeatures(peaks, k, h.Freq)
+			b.rr = rrFeatures(peaks, k, h.Freq, opt.RRRelative)
 		}
 		p.beats = append(p.beats, b)
 	}
 	return p, nil
 }
 
-// rrFeatures returns pre-rr, post-rr and local-rr (RRChannels) in seconds
-// for the beat at peaks[k], which must have a beat before and after it.
-func rrFeatures(peaks []int64, k int, fs float64) [3]float32 {
+// rrFeatures returns pre-rr, post-rr and local-rr (RRChannels) in seconds,
+// or with relative pre-rr and post-rr as fractions of local-rr, for the
+// beat at peaks[k], which must have a beat before and after it and a
+// positive local-rr.
+func rrFeatures(peaks []int64, k int, fs float64, relative bool) [3]float32 {
 	n := min(k, LocalRRBeats) // intervals ending at beat k
+	local := float64(peaks[k]-peaks[k-n]) / float64(n) // samples; > 0, peaks ascend
+	unit := fs
+	if relative {
+		unit = local
+	}
 	return [3]float32{
-		float32(float64(peaks[k]-peaks[k-1]) / fs),
-		float32(float64(peaks[k+1]-peaks[k]) / fs),
-		float32(float64(peaks[k]-peaks[k-n]) / float64(n) / fs),
+		float32(float64(peaks[k]-peaks[k-1]) / unit),
+		float32(float64(peaks[k+1]-peaks[k]) / unit),
+		float32(local / fs),
 	}
 }
 

@@ -446,11 +446,34 @@ func TestRRChannels(t *testing.T) {
 			for c, want := range tt.rr {
 				ch := x[(c+1)*64 : (c+2)*64]
 				if math.Abs(float64(ch[0])-want) > 1e-5 || slices.Min(ch) != slices.Max(ch) {
-					t.Errorf("%s: %g … %g, want %.5f s throughout", RRChannels()[c], slices.Min(ch), slices.Max(ch), want)
+					t.Errorf("%s: %g … %g, want %.5f s throughout", RRChannels(false)[c], slices.Min(ch), slices.Max(ch), want)
 				}
 			}
 		})
 	}
+	// Relative: pre-rr and post-rr divided by local-rr, for every beat.
+	opt.RRRelative = true
+	rel, err := Build(context.Background(), src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rel.Source.Settings["rr"]; got != "pre-rr/local-rr,post-rr/local-rr,local-rr (local-rr in s, the others as fractions of it; local-rr over 10 intervals)" {
+		t.Errorf("relative: settings rr %q", got)
+	}
+	if rel.Len() != d.Len() {
+		t.Fatalf("relative: %d beats, want %d", rel.Len(), d.Len())
+	}
+	for i := range d.Len() {
+		x, r := d.Sample(i), rel.Sample(i)
+		local := float64(x[3*64])
+		for c, want := range []float64{float64(x[64]) / local, float64(x[2*64]) / local, local} {
+			if got := float64(r[(c+1)*64+17]); math.Abs(got-want) > 1e-5*want || !slices.Equal(r[:64], x[:64]) {
+				t.Fatalf("relative, beat %d: %s = %g, want %g", i, RRChannels(true)[c], got, want)
+			}
+		}
+	}
+	opt.RRRelative = false
+
 	// The 10-interval mean: beat 12 onwards averages the 10 intervals
 	// before it, so local-rr is (peak − peak 10 beats earlier) / 10.
 	var all []int64
