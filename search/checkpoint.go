@@ -92,6 +92,9 @@ func (s *searcher) loadCheckpoint() (int, error) {
 	if cp.Version != checkpointVersion {
 		return 0, fmt.Errorf("%s: checkpoint version %d, this splitnas reads version %d", path, cp.Version, checkpointVersion)
 	}
+	if cp.Settings.Ties == "" {
+		cp.Settings.Ties = string(TiesEnergy) // written before --ties: the order then
+	}
 	if changes := settingsDiff(cp.Settings, s.settings()); len(changes) > 0 {
 		return 0, &SettingsChangedError{Checkpoint: path, Changes: changes}
 	}

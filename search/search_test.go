@@ -254,6 +254,7 @@ func TestResumeWithOtherSettings(t *testing.T) {
 	}{
 		{"population", "population", func(c *Config, _ *dataset.Dataset) { c.Population = 8 }},
 		{"patience", "patience", func(c *Config, _ *dataset.Dataset) { c.Train.Patience = 2 }},
+		{"ties", "ties", func(c *Config, _ *dataset.Dataset) { c.Ties = TiesLoss }},
 		{"one sample value", "data_sha256", func(_ *Config, d *dataset.Dataset) { d.X[17] += 0.5 }},
 		{"one label", "data_sha256", func(_ *Config, d *dataset.Dataset) { d.Labels[3] = (d.Labels[3] + 1) % 3 }},
 		{"profile contents under the same name", "profile_sha256", func(c *Config, _ *dataset.Dataset) {
@@ -277,6 +278,24 @@ func TestResumeWithOtherSettings(t *testing.T) {
 			}
 		})
 	}
+	t.Run("checkpoint from before --ties", func(t *testing.T) {
+		// Written without the setting: the order then was TiesEnergy's.
+		path := filepath.Join(cfg.Dir, CheckpointFile)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := strings.Replace(string(b), `"ties": "energy",`, "", 1)
+		if old == string(b) {
+			t.Fatal(`the checkpoint holds no "ties": "energy"`)
+		}
+		if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(context.Background(), cfg, waves(t)); err != nil {
+			t.Errorf("resume of a checkpoint without ties: %v", err)
+		}
+	})
 	t.Run("data renamed", func(t *testing.T) {
 		cfg := cfg
 		cfg.DataName = "moved/waves.snds"
