@@ -445,7 +445,7 @@ func planRecord(src, name string, idx int, opt Options) (recordPlan, error) {
 // beat at peaks[k], which must have a beat before and after it and a
 // positive local-rr.
 func rrFeatures(peaks []int64, k int, fs float64, relative bool) [3]float32 {
-	n := min(k, LocalRRBeats) // intervals ending at beat k
+	n := min(k, LocalRRBeats)                          // intervals ending at beat k
 	local := float64(peaks[k]-peaks[k-n]) / float64(n) // samples; > 0, peaks ascend
 	unit := fs
 	if relative {
