@@ -418,3 +418,99 @@ func TestRecipeEnums(t *testing.T) {
 		t.Errorf("DefaultConfig %+v turns on part of the recipe", d)
 	}
 }
+
+// TestEMA checks Config.EMA against the recursion written out: with one
+// Adam step per epoch (a batch of the whole split) and no validation, the
+// model after T epochs with EMA d is the average a_T of the parameters
+// p_1…p_T that T plain trainings of 1…T epochs end with, a_0 being the
+// initial weights and a_t = a_{t−1} + (1−d_t)·(p_t − a_{t−1}),
+// d_t = min(d, (1+t)/(10+t)). With validation the best epoch is chosen on
+// the averaged network; with batch normalisation γ and β are averaged.
+func TestEMA(t *testing.T) {
+	train := sinusoids(64, 256, 1)
+	net := toyNet(t)
+	const T = 12
+	cfg := DefaultConfig()
+	cfg.Batch, cfg.LR = 64, 0.01
+	plain := func(epochs int) []float32 {
+		c := cfg
+		c.Epochs = epochs
+		res, err := Native().Train(context.Background(), net, train, nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Model.Params()
+	}
+	// (1+t)/(10+t) stays below 0.7 up to t = 12: only the warm-up
+	// applies; it passes 0.2 at t = 2: the cap applies from then on.
+	for _, decay := range []float64{0.7, 0.2} {
+		t.Run(fmt.Sprint(decay), func(t *testing.T) {
+			m, err := NewModel(net, cfg.Seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			avg := make([]float64, len(m.Params()))
+			for i, v := range m.Params() {
+				avg[i] = float64(v)
+			}
+			for step := 1; step <= T; step++ {
+				p := plain(step)
+				dt := min(decay, float64(1+step)/float64(10+step))
+				for i := range avg {
+					avg[i] += (1 - dt) * (float64(p[i]) - avg[i])
+				}
+			}
+			c := cfg
+			c.Epochs, c.EMA = T, decay
+			res, err := Native().Train(context.Background(), net, train, nil, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := plain(T)
+			var moved, worst float64
+			for i, v := range res.Model.Params() {
+				worst = max(worst, math.Abs(float64(v)-avg[i]))
+				moved = max(moved, math.Abs(float64(last[i])-avg[i]))
+			}
+			if worst > 1e-5 {
+				t.Errorf("averaged parameters differ from the recursion by up to %.3g", worst)
+			}
+			if moved < 1e-3 {
+				t.Errorf("the average is within %.3g of the last parameters: the test cannot tell them apart", moved)
+			}
+		})
+	}
+	t.Run("validation scores the average", func(t *testing.T) {
+		val := sinusoids(60, 256, 2)
+		c := cfg
+		c.Epochs, c.Batch, c.EMA = 4, 16, 0.9
+		for _, bn := range []bool{false, true} {
+			c.BatchNorm = bn
+			res, err := Native().Train(context.Background(), net, train, val, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			met, err := Evaluate(res.Model, val)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := res.History[res.Best]; math.Abs(met.Accuracy-e.ValAcc) > 1e-12 || math.Abs(met.Loss-e.ValLoss) > 1e-5 {
+				t.Errorf("batch norm %v: the model scores %.4f (loss %.5f) on validation, its best epoch %.4f (%.5f)", bn, met.Accuracy, met.Loss, e.ValAcc, e.ValLoss)
+			}
+			c0 := c
+			c0.EMA = 0
+			res0, err := Native().Train(context.Background(), net, train, val, c0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Equal(res0.Model.Params(), res.Model.Params()) {
+				t.Errorf("batch norm %v: the same model with and without EMA", bn)
+			}
+		}
+	})
+	c := cfg
+	c.EMA = 1
+	if _, err := Native().Train(context.Background(), net, train, nil, c); err == nil || !strings.Contains(err.Error(), "EMA") {
+		t.Errorf("EMA 1: error %v, want one naming EMA", err)
+	}
+}

@@ -93,6 +93,17 @@ type Config struct {
 	// (quant.FromFloat). It cannot be combined with BatchNorm: fold first
 	// (train with BatchNorm, then fine-tune the result with Init).
 	QATBits int
+	// EMA, if not 0, keeps an exponential moving average of the trained
+	// parameters (Polyak averaging, as TensorFlow's
+	// ExponentialMovingAverage with num_updates): after Adam step t
+	// (t = 1, 2, …) every averaged value a of a parameter p becomes
+	// a + (1−d)·(p − a), with d = min(EMA, (1+t)/(10+t)) so that the
+	// average forgets the initial weights quickly early on; it starts from
+	// the initial parameters. Validation then scores the averaged network
+	// (which picks the best epoch), and the model returned holds its
+	// parameters. With BatchNorm γ and β are averaged too and folded with
+	// the running statistics as they stand. 0 ≤ EMA < 1; 0 = off.
+	EMA float64
 	// Init, if not nil, is the model whose weights training starts from
 	// (fine-tuning) instead of Seed's random ones; it must have the
 	// network being trained.
@@ -180,6 +191,8 @@ func (c Config) Validate() error {
 		return &ConfigError{"Batch", c.Batch, "want at least 2 with batch normalisation"}
 	case c.SamplesPerEpoch < 0:
 		return &ConfigError{"SamplesPerEpoch", c.SamplesPerEpoch, "want ≥ 0 samples (0: the whole training split)"}
+	case !(c.EMA >= 0 && c.EMA < 1):
+		return &ConfigError{"EMA", c.EMA, "want a decay 0 ≤ d < 1 (0: off)"}
 	case c.QATBits != 0 && c.QATBits != 8 && c.QATBits != 4:
 		return &ConfigError{"QATBits", c.QATBits, "want 8 or 4 (0: off)"}
 	case c.QATBits != 0 && c.BatchNorm:
@@ -308,6 +321,7 @@ type trainer struct {
 	// into m.params.
 	all, params, grads []float32
 	best               []float32 // parameters of the best epoch so far (folded)
+	ema                []float32 // with Config.EMA: the moving average of all, else nil
 	opt                *adam
 	ws                 *workspace[float32] // one sample's pass; validation
 	drop               *dropper            // nil without dropout
@@ -380,6 +394,9 @@ func newTrainer(m *Model, train *dataset.Dataset, cfg Config) *trainer {
 		t.ws = newWorkspace[float32](m.plan, cfg.Dropout > 0, false)
 	}
 	t.grads = make([]float32, len(t.all))
+	if cfg.EMA > 0 {
+		t.ema = slices.Clone(t.all)
+	}
 	for i, keep := range cfg.Mask {
 		if !keep {
 			t.masked = append(t.masked, int32(i))
@@ -471,7 +488,7 @@ func (t *trainer) run(ctx context.Context, train, val *dataset.Dataset) (*Result
 	switch {
 	case val != nil:
 		copy(t.m.params, t.best)
-	case t.bn != nil:
+	case t.bn != nil || t.ema != nil:
 		copy(t.m.params, t.inference())
 	}
 	if t.fq != nil {
@@ -496,13 +513,19 @@ func (t *trainer) score(params []float32, val *dataset.Dataset) (float64, int) {
 }
 
 // inference returns the parameters of the network as it stands, for
-// inference: the trained ones, or with batch normalisation the trained
-// ones with the normalisation folded in (into t.folded).
+// inference: the trained ones (with Config.EMA their moving average), and
+// with batch normalisation those with the normalisation folded in (into
+// t.folded).
 func (t *trainer) inference() []float32 {
-	if t.bn == nil {
-		return t.params
+	all := t.all
+	if t.ema != nil {
+		all = t.ema
 	}
-	t.bn.fold(t.m.plan, t.params, t.bnp, t.folded)
+	nP := len(t.params)
+	if t.bn == nil {
+		return all[:nP]
+	}
+	t.bn.fold(t.m.plan, all[:nP], all[nP:], t.folded)
 	return t.folded
 }
 
@@ -661,4 +684,11 @@ func (t *trainer) step() {
 		t.grads[i] = 0 // the network's parameters come first in t.all
 	}
 	t.opt.step(t.all, t.grads)
+	if t.ema != nil {
+		d := min(t.cfg.EMA, float64(1+t.steps)/float64(10+t.steps))
+		f := float32(1 - d)
+		for i, p := range t.all {
+			t.ema[i] += f * (p - t.ema[i])
+		}
+	}
 }
