@@ -95,6 +95,9 @@ func (s *searcher) loadCheckpoint() (int, error) {
 	if cp.Settings.Ties == "" {
 		cp.Settings.Ties = string(TiesEnergy) // written before --ties: the order then
 	}
+	if cp.Settings.PickBy == "" {
+		cp.Settings.PickBy = string(PickB) // written before --pick-by: the pick then
+	}
 	if changes := settingsDiff(cp.Settings, s.settings()); len(changes) > 0 {
 		return 0, &SettingsChangedError{Checkpoint: path, Changes: changes}
 	}

@@ -35,20 +35,20 @@ func (s *searcher) settings() Settings {
 		FlashLimit: s.limits.FlashBytes, RAMLimit: s.limits.RAMBytes, EnergyLimitMJ: c.EnergyLimitMJ,
 		Population: c.Population, Generations: c.Generations, Epochs: c.Train.Epochs, Batch: c.Train.Batch,
 		LR: c.Train.LR, Dropout: c.Train.Dropout, Patience: c.Train.Patience,
-		FinalEpochs: c.FinalEpochs, FinalSeeds: c.FinalSeeds, Elite: c.Elite, Tournament: c.Tournament,
+		FinalEpochs: c.FinalEpochs, FinalSeeds: c.FinalSeeds, FinalEMA: c.FinalEMA, Elite: c.Elite, Tournament: c.Tournament,
 		CrossoverRate: c.CrossoverRate, MutationRate: c.MutationRate, Seed: c.Seed,
 		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
 			c.Space.Kernel.Same, c.Space.Kernel.Overlap),
 		LearningRates: c.LearningRates, ValHalves: s.halvesBy,
 		Precision: c.Profile.Edge.Precision().Name,
-		Metric:    c.Train.Select.String(), Ties: string(c.Ties),
+		Metric:    c.Train.Select.String(), Ties: string(c.Ties), PickBy: string(c.PickBy),
 		Recipe: Recipe{
 			ClassBalance: c.Train.ClassBalance.String(), Schedule: c.Train.Schedule.String(),
 			WarmupEpochs: c.Train.WarmupEpochs, WeightDecay: c.Train.WeightDecay,
 			AugmentShift: c.Train.AugmentShift, AugmentScale: c.Train.AugmentScale,
 			AugmentWander: c.Train.AugmentWander, AugmentNoise: c.Train.AugmentNoise,
-			BatchNorm: c.Train.BatchNorm, SamplesPerEpoch: c.Train.SamplesPerEpoch,
+			BatchNorm: c.Train.BatchNorm, SamplesPerEpoch: c.Train.SamplesPerEpoch, EMA: c.Train.EMA,
 		},
 	}
 	if d := c.Profile.Fog.Device; d != nil {
@@ -109,15 +109,20 @@ func (s *searcher) result() *Result {
 }
 
 // pick returns the ID of the valid trained candidate with the best
-// validation-B score (then, with Config.Ties loss, the lower validation-B
-// loss; then validation-A score, then lower energy, then the earlier one),
-// or −1. With successive halving only candidates trained for
-// the full epochs take part, if any is valid: scores after fewer epochs
-// are not comparable.
+// validation score of Config.PickBy (half B, or the mean of both halves;
+// then, with Config.Ties loss, the lower loss on the same halves; then the
+// validation-A score, then lower energy, then the earlier one), or −1.
+// With successive halving only candidates trained for the full epochs take
+// part, if any is valid: scores after fewer epochs are not comparable.
 func (s *searcher) pick() int {
 	full := false
 	for _, c := range s.cands {
 		full = full || (c.Status == Valid && c.BestEpoch > 0 && c.Epochs == s.cfg.Train.Epochs)
+	}
+	score, loss := func(c Candidate) float64 { return c.ValBAccuracy }, func(c Candidate) float64 { return c.ValBLoss }
+	if s.cfg.PickBy == PickAB {
+		score = func(c Candidate) float64 { return (c.ValAccuracy + c.ValBAccuracy) / 2 }
+		loss = func(c Candidate) float64 { return (c.ValLoss + c.ValBLoss) / 2 }
 	}
 	best := -1
 	for i, c := range s.cands {
@@ -130,12 +135,12 @@ func (s *searcher) pick() int {
 		}
 		b := s.cands[best]
 		switch {
-		case c.ValBAccuracy != b.ValBAccuracy:
-			if c.ValBAccuracy > b.ValBAccuracy {
+		case score(c) != score(b):
+			if score(c) > score(b) {
 				best = i
 			}
-		case s.cfg.Ties == TiesLoss && c.ValBLoss != b.ValBLoss:
-			if c.ValBLoss < b.ValBLoss {
+		case s.cfg.Ties == TiesLoss && loss(c) != loss(b):
+			if loss(c) < loss(b) {
 				best = i
 			}
 		case c.ValAccuracy != b.ValAccuracy:
@@ -279,7 +284,7 @@ func (s *searcher) finalTraining(ctx context.Context, c Candidate, net arch.Netw
 	for k := range f.Runs {
 		eg.Go(func() error {
 			cfg := s.trainConfig(c, fmt.Sprintf("%s/final/%d", c.Key(), k))
-			cfg.Epochs = s.cfg.FinalEpochs
+			cfg.Epochs, cfg.EMA = s.cfg.FinalEpochs, s.cfg.FinalEMA
 			t0 := time.Now()
 			res, err := s.cfg.Engine.Train(ectx, net, s.train, s.valA, cfg)
 			if err != nil {

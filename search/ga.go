@@ -93,6 +93,30 @@ func ParseTies(s string) (Ties, error) {
 	return "", fmt.Errorf("unknown tie-break %q (want loss or energy)", s)
 }
 
+// PickBy is which validation score picks the final model among the
+// searched candidates.
+type PickBy string
+
+const (
+	// PickB ranks by validation half B alone, the paper's protocol: half A
+	// was the fitness, so its scores are biased upwards by the selection.
+	PickB PickBy = "b"
+	// PickAB ranks by the mean of the two halves' scores. Taking the best
+	// of some 150 candidates on half B alone brings back the winner's
+	// curse the halves were meant to avoid (a weak network with a lucky
+	// half B wins); the mean of both halves has half the variance.
+	PickAB PickBy = "ab"
+)
+
+// ParsePickBy accepts "b" and "ab".
+func ParsePickBy(s string) (PickBy, error) {
+	switch p := PickBy(s); p {
+	case PickB, PickAB:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown final pick %q (want b or ab)", s)
+}
+
 // better reports whether population member i ranks above member j: higher
 // fitness; then valid before invalid; then (Config.Ties) lower
 // validation-A loss; then lower energy; then the earlier candidate.

@@ -201,6 +201,7 @@ type Settings struct {
 	Patience      int     `json:"patience,omitempty"`
 	FinalEpochs   int     `json:"final_epochs,omitempty"`
 	FinalSeeds    int     `json:"final_seeds,omitempty"`
+	FinalEMA      float64 `json:"final_ema,omitempty"` // decay of the final runs' weight average (0: none)
 	Elite         int     `json:"elite"`
 	Tournament    int     `json:"tournament"`
 	CrossoverRate float64 `json:"crossover_rate"`
@@ -224,7 +225,10 @@ type Settings struct {
 	Metric string `json:"metric"`
 	// Ties orders candidates of equal score: "loss" (lower validation
 	// loss first) or "energy".
-	Ties   string `json:"ties"`
+	Ties string `json:"ties"`
+	// PickBy is the validation score that picked the final model among
+	// the candidates: "b" (half B) or "ab" (mean of both halves).
+	PickBy string `json:"pick_by"`
 	Recipe Recipe `json:"recipe"`
 	// Precision is the profile's edge precision; Quant, on an integer
 	// one, the quantization method ("qat" or "ptq").
@@ -251,6 +255,7 @@ type Recipe struct {
 	AugmentNoise    float64 `json:"augment_noise,omitempty"`
 	BatchNorm       bool    `json:"batch_norm,omitempty"`
 	SamplesPerEpoch int     `json:"samples_per_epoch,omitempty"`
+	EMA             float64 `json:"ema,omitempty"` // decay of the weight average (nn.Config.EMA; 0: none)
 	// The distillation teacher, if any: its architecture and the hash of
 	// its file form, the temperature and the weight of its term.
 	Teacher       string  `json:"teacher,omitempty"`

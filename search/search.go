@@ -119,6 +119,10 @@ type Config struct {
 	// final pick, successive halving's promotion, the final training's
 	// runs); "" means TiesEnergy.
 	Ties Ties
+	// PickBy is the validation score that picks the final model among the
+	// searched candidates; "" means PickB. The final training's runs are
+	// always chosen on half B (half A picked each run's best epoch).
+	PickBy PickBy
 
 	// LearningRates, if not empty, makes the learning rate part of the
 	// genome: one gene per candidate, one of these values, replacing
@@ -136,6 +140,11 @@ type Config struct {
 	// model scored on the test split and saved. 0 keeps the search-time
 	// model. FinalSeeds 0 means 3.
 	FinalEpochs, FinalSeeds int
+	// FinalEMA, if not 0, is the decay of the moving average of the
+	// weights (nn.Config.EMA) in the final training's runs only: the
+	// weights deployed are the average, the search's trainings stay as
+	// Train says. 0 ≤ FinalEMA < 1.
+	FinalEMA float64
 
 	// Prune, if not nil, prunes the winner after its final training and
 	// fine-tunes it (package prune); the result reports both networks
@@ -218,6 +227,10 @@ func (c Config) Validate(d *dataset.Dataset) error {
 		return bad("FinalEpochs", c.FinalEpochs, "want ≥ 0 (0: keep the search-time model)")
 	case c.FinalSeeds < 0:
 		return bad("FinalSeeds", c.FinalSeeds, "want ≥ 0 (0: 3 when FinalEpochs > 0)")
+	case !(c.FinalEMA >= 0 && c.FinalEMA < 1):
+		return bad("FinalEMA", c.FinalEMA, "want a decay 0 ≤ d < 1 (0: off)")
+	case c.FinalEMA > 0 && c.FinalEpochs == 0:
+		return bad("FinalEMA", c.FinalEMA, "averages the final training's weights: needs FinalEpochs")
 	case c.Resume && c.Dir == "":
 		return bad("Resume", c.Resume, "needs Dir, the directory holding the checkpoint")
 	case c.ParetoMax < 0:
@@ -248,6 +261,11 @@ func (c Config) Validate(d *dataset.Dataset) error {
 	if c.Ties != "" {
 		if _, err := ParseTies(string(c.Ties)); err != nil {
 			return &ConfigError{Field: "Ties", Value: c.Ties, Err: err}
+		}
+	}
+	if c.PickBy != "" {
+		if _, err := ParsePickBy(string(c.PickBy)); err != nil {
+			return &ConfigError{Field: "PickBy", Value: c.PickBy, Err: err}
 		}
 	}
 	if c.Scenario != partition.Edge && c.Scenario != partition.Total {
@@ -365,6 +383,9 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	}
 	if cfg.Ties == "" {
 		cfg.Ties = TiesEnergy
+	}
+	if cfg.PickBy == "" {
+		cfg.PickBy = PickB
 	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, qmodels: map[int]*quant.Model{}, start: time.Now()}
 	s.bits, _ = cfg.weightBits() // checked by Validate

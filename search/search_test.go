@@ -255,6 +255,7 @@ func TestResumeWithOtherSettings(t *testing.T) {
 		{"population", "population", func(c *Config, _ *dataset.Dataset) { c.Population = 8 }},
 		{"patience", "patience", func(c *Config, _ *dataset.Dataset) { c.Train.Patience = 2 }},
 		{"ties", "ties", func(c *Config, _ *dataset.Dataset) { c.Ties = TiesLoss }},
+		{"pick by", "pick_by", func(c *Config, _ *dataset.Dataset) { c.PickBy = PickAB }},
 		{"one sample value", "data_sha256", func(_ *Config, d *dataset.Dataset) { d.X[17] += 0.5 }},
 		{"one label", "data_sha256", func(_ *Config, d *dataset.Dataset) { d.Labels[3] = (d.Labels[3] + 1) % 3 }},
 		{"profile contents under the same name", "profile_sha256", func(c *Config, _ *dataset.Dataset) {
@@ -278,22 +279,26 @@ func TestResumeWithOtherSettings(t *testing.T) {
 			}
 		})
 	}
-	t.Run("checkpoint from before --ties", func(t *testing.T) {
-		// Written without the setting: the order then was TiesEnergy's.
+	t.Run("checkpoint from before --ties and --pick-by", func(t *testing.T) {
+		// Written without the settings: the order then was TiesEnergy's,
+		// the pick PickB's.
 		path := filepath.Join(cfg.Dir, CheckpointFile)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		old := strings.Replace(string(b), `"ties": "energy",`, "", 1)
-		if old == string(b) {
-			t.Fatal(`the checkpoint holds no "ties": "energy"`)
+		old := string(b)
+		for _, field := range []string{`"ties": "energy",`, `"pick_by": "b",`} {
+			if !strings.Contains(old, field) {
+				t.Fatalf("the checkpoint holds no %s", field)
+			}
+			old = strings.Replace(old, field, "", 1)
 		}
 		if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Run(context.Background(), cfg, waves(t)); err != nil {
-			t.Errorf("resume of a checkpoint without ties: %v", err)
+			t.Errorf("resume of a checkpoint without ties and pick_by: %v", err)
 		}
 	})
 	t.Run("data renamed", func(t *testing.T) {
@@ -516,6 +521,35 @@ func TestFinalTraining(t *testing.T) {
 	if !reflect.DeepEqual(results[0].Best, results[1].Best) {
 		t.Errorf("final training depends on the worker count:\n%+v\n%+v", results[0].Best.Final, results[1].Best.Final)
 	}
+	t.Run("weight average", func(t *testing.T) {
+		// FinalEMA averages the final runs' weights and nothing else:
+		// the search is the same, the final runs (same seeds) are not.
+		cfg := cfg
+		cfg.Workers, cfg.Dir, cfg.FinalEMA = 2, t.TempDir(), 0.9
+		r, err := Run(context.Background(), cfg, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Settings.FinalEMA != 0.9 || r.Settings.Recipe.EMA != 0 {
+			t.Errorf("settings: final_ema %v, ema %v; want 0.9 and 0", r.Settings.FinalEMA, r.Settings.Recipe.EMA)
+		}
+		if !reflect.DeepEqual(timeless(r).Candidates, results[0].Candidates) {
+			t.Error("the search's candidates changed with FinalEMA")
+		}
+		plain := results[0].Best.Final.Runs
+		same := 0
+		for k, run := range r.Best.Final.Runs {
+			if run.Seed != plain[k].Seed {
+				t.Errorf("run %d: seed %d, want %d as without the average", k, run.Seed, plain[k].Seed)
+			}
+			if run.ValLoss == plain[k].ValLoss {
+				same++
+			}
+		}
+		if same == len(plain) {
+			t.Error("every final run scores the same validation loss with and without the weight average")
+		}
+	})
 }
 
 // With the overlap and the learning rate searched, each candidate records
@@ -938,5 +972,37 @@ func TestTies(t *testing.T) {
 	}
 	if _, err := ParseTies("accuracy"); err == nil || !strings.Contains(err.Error(), `"accuracy" (want loss or energy)`) {
 		t.Errorf("ParseTies(accuracy): %v", err)
+	}
+}
+
+func TestPickBy(t *testing.T) {
+	// 0 is the best on half B alone; 1 on the mean of both halves. 2 ties
+	// with 1 on the mean and has the lower mean loss, but the higher
+	// half-B loss; 3 is invalid.
+	cands := []Candidate{
+		{ID: 0, Status: Valid, ValAccuracy: 0.88, ValBAccuracy: 0.94, ValLoss: 0.4, ValBLoss: 0.2, Energy: 0.01, BestEpoch: 3, Epochs: 5},
+		{ID: 1, Status: Valid, ValAccuracy: 0.94, ValBAccuracy: 0.92, ValLoss: 0.3, ValBLoss: 0.2, Energy: 0.02, BestEpoch: 3, Epochs: 5},
+		{ID: 2, Status: Valid, ValAccuracy: 0.94, ValBAccuracy: 0.92, ValLoss: 0.1, ValBLoss: 0.3, Energy: 0.03, BestEpoch: 3, Epochs: 5},
+		{ID: 3, Status: OverEnergy, ValAccuracy: 1, ValBAccuracy: 1, Energy: 0.09, BestEpoch: 3, Epochs: 5},
+	}
+	for _, tt := range []struct {
+		by   PickBy
+		ties Ties
+		want int
+	}{
+		{PickB, TiesEnergy, 0},
+		{PickAB, TiesEnergy, 1}, // 1 and 2 tie on both halves: lower energy
+		{PickAB, TiesLoss, 2},   // lower mean loss, though its half-B loss is higher
+	} {
+		t.Run(string(tt.by)+"/"+string(tt.ties), func(t *testing.T) {
+			s := &searcher{cfg: Config{PickBy: tt.by, Ties: tt.ties, Space: arch.DefaultSpace(3)}, cands: cands}
+			s.cfg.Train.Epochs = 5
+			if got := s.pick(); got != tt.want {
+				t.Errorf("pick %d, want %d", got, tt.want)
+			}
+		})
+	}
+	if _, err := ParsePickBy("a"); err == nil || !strings.Contains(err.Error(), `"a" (want b or ab)`) {
+		t.Errorf("ParsePickBy(a): %v", err)
 	}
 }

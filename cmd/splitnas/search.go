@@ -46,6 +46,7 @@ func newSearchCmd() *cobra.Command {
 		lengths, channels           string
 		quantMethod                 string
 		ties                        string
+		pickBy                      string
 		recipe                      = recipeFlags{autoSelect: true}
 		same                        int
 		progress                    bool
@@ -127,6 +128,9 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 					return fmt.Errorf("--objectives: %w", err)
 				}
 			}
+			if cfg.FinalEMA != 0 && cfg.FinalEpochs == 0 {
+				return fmt.Errorf("--final-ema %g goes with --final-epochs: it averages the weights of the final training", cfg.FinalEMA)
+			}
 			if cmd.Flags().Changed("pareto-max") && st != search.NSGA2 {
 				return fmt.Errorf("--pareto-max %d: only --strategy nsga2 has a Pareto set", cfg.ParetoMax)
 			}
@@ -137,6 +141,9 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 			}
 			if cfg.Ties, err = search.ParseTies(ties); err != nil {
 				return fmt.Errorf("--ties: %w", err)
+			}
+			if cfg.PickBy, err = search.ParsePickBy(pickBy); err != nil {
+				return fmt.Errorf("--pick-by: %w", err)
 			}
 			if cmd.Flags().Changed("quant") {
 				if cfg.Quant, err = search.ParseQuantMethod(quantMethod); err != nil {
@@ -219,6 +226,8 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 	f.IntVar(&cfg.Halving.Eta, "halving-eta", 3, "successive halving: reduction factor between rungs")
 	f.IntVar(&cfg.FinalEpochs, "final-epochs", 0, "after the search, train the chosen architecture again from scratch for this many epochs (0: keep the search-time model)")
 	f.StringVar(&ties, "ties", string(search.TiesEnergy), "how candidates of equal validation score are ordered (fitness, final pick, final runs): energy (lower energy first) or loss (lower validation cross-entropy first, then lower energy)")
+	f.StringVar(&pickBy, "pick-by", string(search.PickB), "which validation score picks the final model among the searched candidates: b (half B alone, the paper's) or ab (the mean of both halves)")
+	f.Float64Var(&cfg.FinalEMA, "final-ema", 0, "with --final-epochs: the final runs keep an exponential moving average of their weights with this decay per step (e.g. 0.999) and deploy it (0 = off)")
 	f.IntVar(&cfg.FinalSeeds, "final-seeds", 3, "runs of the final training, each with its own seed; the best on validation half B is kept")
 	f.StringVar(&overlaps, "overlap", strconv.Itoa(cfg.Space.Kernel.Overlap), "kernel of a strided layer, in strides; a comma-separated list (e.g. 1,2) makes it a gene the search chooses per network")
 	f.IntVar(&same, "same-kernel", cfg.Space.Kernel.Same, "kernel of a length-keeping convolution (odd)")
@@ -394,6 +403,8 @@ func searchFlag(field string) (string, bool) {
 		return "quant", true
 	case "Ties":
 		return "ties", true
+	case "PickBy":
+		return "pick-by", true
 	case "Space.Lengths":
 		return "lengths", true
 	case "Space.Channels":
@@ -412,6 +423,8 @@ func searchFlag(field string) (string, bool) {
 		return "final-epochs", true
 	case "FinalSeeds":
 		return "final-seeds", true
+	case "FinalEMA":
+		return "final-ema", true
 	case "Objectives":
 		return "objectives", true
 	case "ParetoMax":

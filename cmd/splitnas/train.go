@@ -108,6 +108,7 @@ type trainRecipe struct {
 	Temperature   float64         `json:"temperature,omitempty"`
 	Alpha         float64         `json:"alpha,omitempty"`
 	BatchNorm     bool            `json:"batch_norm"`
+	EMA           float64         `json:"ema"`
 	// SamplesPerEpoch is --samples-per-epoch as given, 0 for the whole
 	// training split (without the sampler an epoch draws at most the split).
 	SamplesPerEpoch int `json:"samples_per_epoch"`
@@ -139,6 +140,7 @@ func (r *recipeFlags) register(cmd *cobra.Command, cfg *nn.Config) {
 	f.StringVar(&r.schedule, "schedule", cfg.Schedule.String(), "learning-rate schedule, stepped per batch: constant or cosine (to 0 at the end)")
 	f.IntVar(&cfg.WarmupEpochs, "warmup", cfg.WarmupEpochs, "epochs of linear learning-rate warm-up (0 = none)")
 	f.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "AdamW decoupled weight decay of the weights, not the biases (0 = off)")
+	f.Float64Var(&cfg.EMA, "ema", cfg.EMA, "keep an exponential moving average of the weights with this decay per step (e.g. 0.999); validation scores it and the model is it (0 = off)")
 	f.IntVar(&cfg.AugmentShift, "augment-shift", cfg.AugmentShift, "augment training samples: largest circular time shift, in samples (0 = off)")
 	f.Float64Var(&cfg.AugmentScale, "augment-scale", cfg.AugmentScale, "augment training samples: amplitude factor drawn from [1-s, 1+s] (0 = off)")
 	f.Float64Var(&cfg.AugmentWander, "augment-wander", cfg.AugmentWander, "augment training samples: largest amplitude of an added baseline wander of up to 2 cycles per window (0 = off)")
@@ -204,7 +206,7 @@ func (r *recipeFlags) report(cfg nn.Config) trainRecipe {
 		WarmupEpochs: cfg.WarmupEpochs, WeightDecay: cfg.WeightDecay,
 		AugmentShift: cfg.AugmentShift, AugmentScale: cfg.AugmentScale,
 		AugmentWander: cfg.AugmentWander, AugmentNoise: cfg.AugmentNoise,
-		BatchNorm: cfg.BatchNorm, SamplesPerEpoch: cfg.SamplesPerEpoch,
+		BatchNorm: cfg.BatchNorm, SamplesPerEpoch: cfg.SamplesPerEpoch, EMA: cfg.EMA,
 	}
 	if r.teacher != "" {
 		rec.Teacher, rec.Temperature, rec.Alpha = r.teacher, r.temperature, cfg.Alpha
