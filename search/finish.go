@@ -1,12 +1,14 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,7 +37,7 @@ func (s *searcher) settings() Settings {
 		FlashLimit: s.limits.FlashBytes, RAMLimit: s.limits.RAMBytes, EnergyLimitMJ: c.EnergyLimitMJ,
 		Population: c.Population, Generations: c.Generations, Epochs: c.Train.Epochs, Batch: c.Train.Batch,
 		LR: c.Train.LR, Dropout: c.Train.Dropout, Patience: c.Train.Patience,
-		FinalEpochs: c.FinalEpochs, FinalSeeds: c.FinalSeeds, FinalEMA: c.FinalEMA, Elite: c.Elite, Tournament: c.Tournament,
+		FinalEpochs: c.FinalEpochs, FinalSeeds: c.FinalSeeds, FinalEMA: c.FinalEMA, CVFolds: c.CVFolds, CVTop: c.CVTop, Elite: c.Elite, Tournament: c.Tournament,
 		CrossoverRate: c.CrossoverRate, MutationRate: c.MutationRate, Seed: c.Seed,
 		Space: fmt.Sprintf("input %dx%d, %d slots, lengths %v, channels %v, kernel same %d overlap %d",
 			c.Space.InputLength, c.Space.InputChannels, c.Space.Slots, c.Space.Lengths, c.Space.Channels,
@@ -108,13 +110,22 @@ func (s *searcher) result() *Result {
 	}
 }
 
-// pick returns the ID of the valid trained candidate with the best
-// validation score of Config.PickBy (half B, or the mean of both halves;
-// then, with Config.Ties loss, the lower loss on the same halves; then the
-// validation-A score, then lower energy, then the earlier one), or −1.
-// With successive halving only candidates trained for the full epochs take
-// part, if any is valid: scores after fewer epochs are not comparable.
+// pick returns the ID of the candidate first in pickOrder, or −1.
 func (s *searcher) pick() int {
+	if order := s.pickOrder(); len(order) > 0 {
+		return order[0]
+	}
+	return -1
+}
+
+// pickOrder returns the IDs of the valid trained candidates, best first:
+// the higher validation score of Config.PickBy (half B, or the mean of
+// both halves); then, with Config.Ties loss, the lower loss on the same
+// halves; then the higher validation-A score, then the lower energy, then
+// the earlier candidate. With successive halving only candidates trained
+// for the full epochs take part, if any is valid: scores after fewer
+// epochs are not comparable.
+func (s *searcher) pickOrder() []int {
 	full := false
 	for _, c := range s.cands {
 		full = full || (c.Status == Valid && c.BestEpoch > 0 && c.Epochs == s.cfg.Train.Epochs)
@@ -124,34 +135,27 @@ func (s *searcher) pick() int {
 		score = func(c Candidate) float64 { return (c.ValAccuracy + c.ValBAccuracy) / 2 }
 		loss = func(c Candidate) float64 { return (c.ValLoss + c.ValBLoss) / 2 }
 	}
-	best := -1
+	var ids []int
 	for i, c := range s.cands {
-		if c.Status != Valid || c.BestEpoch == 0 || (full && c.Epochs != s.cfg.Train.Epochs) {
-			continue
-		}
-		if best < 0 {
-			best = i
-			continue
-		}
-		b := s.cands[best]
-		switch {
-		case score(c) != score(b):
-			if score(c) > score(b) {
-				best = i
-			}
-		case s.cfg.Ties == TiesLoss && loss(c) != loss(b):
-			if loss(c) < loss(b) {
-				best = i
-			}
-		case c.ValAccuracy != b.ValAccuracy:
-			if c.ValAccuracy > b.ValAccuracy {
-				best = i
-			}
-		case c.Energy < b.Energy:
-			best = i
+		if c.Status == Valid && c.BestEpoch > 0 && (!full || c.Epochs == s.cfg.Train.Epochs) {
+			ids = append(ids, i)
 		}
 	}
-	return best
+	slices.SortStableFunc(ids, func(i, j int) int {
+		a, b := s.cands[i], s.cands[j]
+		switch {
+		case score(a) != score(b):
+			return cmp.Compare(score(b), score(a))
+		case s.cfg.Ties == TiesLoss && loss(a) != loss(b):
+			return cmp.Compare(loss(a), loss(b))
+		case a.ValAccuracy != b.ValAccuracy:
+			return cmp.Compare(b.ValAccuracy, a.ValAccuracy)
+		case a.Energy != b.Energy:
+			return cmp.Compare(a.Energy, b.Energy)
+		}
+		return cmp.Compare(i, j)
+	})
+	return ids
 }
 
 // finish extracts the best model, scores it once on the test split, and
@@ -162,14 +166,23 @@ func (s *searcher) finish(ctx context.Context) (*Result, error) {
 	if s.cfg.Strategy == NSGA2 {
 		return s.finishPareto(ctx, r)
 	}
-	id := s.pick()
-	if id < 0 {
+	order := s.pickOrder()
+	if len(order) == 0 {
 		return r, s.noValid()
+	}
+	id := order[0]
+	var cv *CrossValidation
+	if s.cv != nil {
+		var err error
+		if id, cv, err = s.crossValidate(ctx, order); err != nil {
+			return r, err
+		}
 	}
 	b, model, _, err := s.finishCandidate(ctx, id, ModelFile, QuantModelFile)
 	if err != nil {
 		return r, err
 	}
+	b.CV = cv
 	if s.cfg.Prune != nil {
 		if err := s.prunePoint(ctx, b, model, s.cands[id].Key()); err != nil {
 			return r, err

@@ -131,6 +131,9 @@ type Best struct {
 	// test split and saved. ValAccuracy and ValBAccuracy above stay the
 	// search-time scores of the candidate.
 	Final *Final `json:"final,omitempty"`
+	// CV, with Config.CVFolds, is the cross-validation that chose this
+	// candidate among the first of the pick order.
+	CV *CrossValidation `json:"cv,omitempty"`
 	// Precision is the edge precision the network is costed and deployed
 	// at (the profile's): "float32", "int8" or "int4". With an integer
 	// one, Quantized compares the float weights with the integer network,
@@ -202,6 +205,8 @@ type Settings struct {
 	FinalEpochs   int     `json:"final_epochs,omitempty"`
 	FinalSeeds    int     `json:"final_seeds,omitempty"`
 	FinalEMA      float64 `json:"final_ema,omitempty"` // decay of the final runs' weight average (0: none)
+	CVFolds       int     `json:"cv_folds,omitempty"`  // cross-validation of the shortlist (Config.CVFolds; 0: none)
+	CVTop         int     `json:"cv_top,omitempty"`
 	Elite         int     `json:"elite"`
 	Tournament    int     `json:"tournament"`
 	CrossoverRate float64 `json:"crossover_rate"`

@@ -146,6 +146,18 @@ type Config struct {
 	// Train says. 0 ≤ FinalEMA < 1.
 	FinalEMA float64
 
+	// CVFolds, if not 0 (then ≥ 2), picks the final model by
+	// cross-validation instead of by the validation halves alone: the
+	// CVTop candidates first in the pick order (Config.PickBy) are each
+	// trained CVFolds times with the recipe of the search, once without
+	// each fold of the training and validation samples (whole records when
+	// the data was split by record), and scored on that fold after the
+	// last epoch; the highest mean score wins. CVTop 0 means 5. It costs
+	// CVTop × CVFolds trainings and measures each network on every
+	// training and validation sample instead of on half the validation
+	// split. Not for the NSGA2 strategy.
+	CVFolds, CVTop int
+
 	// Prune, if not nil, prunes the winner after its final training and
 	// fine-tunes it (package prune); the result reports both networks
 	// (Best.Pruned). Float profiles and single-winner strategies only:
@@ -229,6 +241,12 @@ func (c Config) Validate(d *dataset.Dataset) error {
 		return bad("FinalSeeds", c.FinalSeeds, "want ≥ 0 (0: 3 when FinalEpochs > 0)")
 	case !(c.FinalEMA >= 0 && c.FinalEMA < 1):
 		return bad("FinalEMA", c.FinalEMA, "want a decay 0 ≤ d < 1 (0: off)")
+	case c.CVFolds == 1 || c.CVFolds < 0:
+		return bad("CVFolds", c.CVFolds, "want 0 (off) or at least 2 folds")
+	case c.CVTop < 0:
+		return bad("CVTop", c.CVTop, "want ≥ 0 candidates (0: 5)")
+	case c.CVFolds > 0 && c.Strategy == NSGA2:
+		return bad("CVFolds", c.CVFolds, "the nsga2 strategy keeps a Pareto set: there is no single pick to cross-validate")
 	case c.FinalEMA > 0 && c.FinalEpochs == 0:
 		return bad("FinalEMA", c.FinalEMA, "averages the final training's weights: needs FinalEpochs")
 	case c.Resume && c.Dir == "":
@@ -329,8 +347,9 @@ type searcher struct {
 	// Content hashes of the data and the profile, recorded in Settings
 	// so that a resume on other data or another profile is refused.
 	dataHash, profileHash string
-	halvesBy              string // how the validation split was halved
-	teacherHash           string // of the teacher model, if any
+	halvesBy              string  // how the validation split was halved
+	cv                    *cvData // with Config.CVFolds: the folds
+	teacherHash           string  // of the teacher model, if any
 
 	pcg *rand.PCG
 	rng *rand.Rand
@@ -387,6 +406,9 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	if cfg.PickBy == "" {
 		cfg.PickBy = PickB
 	}
+	if cfg.CVFolds > 0 && cfg.CVTop == 0 {
+		cfg.CVTop = 5
+	}
 	s := &searcher{cfg: cfg, byArch: map[string]int{}, models: map[int]*nn.Model{}, qmodels: map[int]*quant.Model{}, start: time.Now()}
 	s.bits, _ = cfg.weightBits() // checked by Validate
 	if s.quant = cfg.Quant; s.quant == "" {
@@ -407,6 +429,11 @@ func Run(ctx context.Context, cfg Config, d *dataset.Dataset) (*Result, error) {
 	}
 	if s.valA == nil {
 		s.valA, s.valB, s.halvesBy = halves(val, cfg.Seed)
+	}
+	if cfg.CVFolds > 0 {
+		if err := s.prepareCV(val); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
 	}
 	if cfg.Teacher != nil {
 		// Computed once, shared read-only by every training.

@@ -279,6 +279,15 @@ func TestResumeWithOtherSettings(t *testing.T) {
 			}
 		})
 	}
+	t.Run("cross-validation", func(t *testing.T) {
+		cfg := cfg
+		cfg.CVFolds = 3
+		_, err := Run(context.Background(), cfg, waves(t))
+		var sce *SettingsChangedError
+		if !errors.As(err, &sce) || !sce.Changed("cv_folds") || !sce.Changed("cv_top") || len(sce.Changes) != 2 {
+			t.Fatalf("error = %v, want a SettingsChangedError naming cv_folds and cv_top", err)
+		}
+	})
 	t.Run("checkpoint from before --ties and --pick-by", func(t *testing.T) {
 		// Written without the settings: the order then was TiesEnergy's,
 		// the pick PickB's.

@@ -128,6 +128,9 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 					return fmt.Errorf("--objectives: %w", err)
 				}
 			}
+			if cmd.Flags().Changed("cv-top") && cfg.CVFolds == 0 {
+				return fmt.Errorf("--cv-top %d goes with --cv-folds", cfg.CVTop)
+			}
 			if cfg.FinalEMA != 0 && cfg.FinalEpochs == 0 {
 				return fmt.Errorf("--final-ema %g goes with --final-epochs: it averages the weights of the final training", cfg.FinalEMA)
 			}
@@ -227,6 +230,8 @@ result.json; "splitnas pick" then chooses the member for a budget without traini
 	f.IntVar(&cfg.FinalEpochs, "final-epochs", 0, "after the search, train the chosen architecture again from scratch for this many epochs (0: keep the search-time model)")
 	f.StringVar(&ties, "ties", string(search.TiesEnergy), "how candidates of equal validation score are ordered (fitness, final pick, final runs): energy (lower energy first) or loss (lower validation cross-entropy first, then lower energy)")
 	f.StringVar(&pickBy, "pick-by", string(search.PickB), "which validation score picks the final model among the searched candidates: b (half B alone, the paper's) or ab (the mean of both halves)")
+	f.IntVar(&cfg.CVFolds, "cv-folds", 0, "pick the final model by cross-validation: the first --cv-top candidates of the pick order, each trained once without each of this many folds of the training and validation samples (whole records when the data is split by record) and scored on it (0 = off)")
+	f.IntVar(&cfg.CVTop, "cv-top", 5, "with --cv-folds: how many candidates are cross-validated")
 	f.Float64Var(&cfg.FinalEMA, "final-ema", 0, "with --final-epochs: the final runs keep an exponential moving average of their weights with this decay per step (e.g. 0.999) and deploy it (0 = off)")
 	f.IntVar(&cfg.FinalSeeds, "final-seeds", 3, "runs of the final training, each with its own seed; the best on validation half B is kept")
 	f.StringVar(&overlaps, "overlap", strconv.Itoa(cfg.Space.Kernel.Overlap), "kernel of a strided layer, in strides; a comma-separated list (e.g. 1,2) makes it a gene the search chooses per network")
@@ -337,6 +342,11 @@ func printBest(w io.Writer, dir string, r *search.Result) {
 	b := r.Best
 	fmt.Fprintf(w, "best:    %s split at P = %d of %d (sends %s, %d B)\n", b.Arch, b.Partition, len(b.Layers),
 		b.Partitions[b.Partition].Tensor, b.Partitions[b.Partition].SendBytes)
+	if cv := b.CV; cv != nil {
+		ch := cv.Candidates[cv.Chosen]
+		fmt.Fprintf(w, "         chosen by %d-fold cross-validation (by %s) of the first %d in the pick order: #%d, mean %s %.4f\n",
+			cv.Folds, cv.By, len(cv.Candidates), cv.Chosen+1, cv.Metric, ch.Mean)
+	}
 	if f := b.Final; f != nil {
 		run := f.Runs[f.Chosen]
 		fmt.Fprintf(w, "         search: validation A %.4f, B %.4f; final training (%d runs of %d epochs, run %d kept): A %.4f, B %.4f\n",
@@ -425,6 +435,10 @@ func searchFlag(field string) (string, bool) {
 		return "final-seeds", true
 	case "FinalEMA":
 		return "final-ema", true
+	case "CVFolds":
+		return "cv-folds", true
+	case "CVTop":
+		return "cv-top", true
 	case "Objectives":
 		return "objectives", true
 	case "ParetoMax":

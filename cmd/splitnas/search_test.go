@@ -116,6 +116,8 @@ func TestSearchBadInput(t *testing.T) {
 		{[]string{"--strategy", "greedy"}, `--strategy: unknown strategy "greedy"`},
 		{[]string{"--pick-by", "a"}, `--pick-by: unknown final pick "a" (want b or ab)`},
 		{[]string{"--final-ema", "0.99"}, "--final-ema 0.99 goes with --final-epochs"},
+		{[]string{"--cv-top", "3"}, "--cv-top 3 goes with --cv-folds"},
+		{[]string{"--cv-folds", "1"}, "--cv-folds 1: want 0 (off) or at least 2 folds"},
 		{[]string{"--final-ema", "1", "--final-epochs", "5"}, "--final-ema 1: want a decay 0 ≤ d < 1"},
 		{[]string{"--ema", "-0.5"}, "--ema -0.5: want a decay 0 ≤ d < 1"},
 		{[]string{"--ties", "size"}, `--ties: unknown tie-break "size" (want loss or energy)`},
