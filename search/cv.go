@@ -16,7 +16,7 @@ import (
 // CrossValidation is how the final model was picked with Config.CVFolds:
 // the CVTop candidates first in the pick order, each trained once per fold
 // on the training and validation samples outside the fold and scored on
-// the fold, the highest mean score chosen.
+// the fold at its best epoch there, the highest mean score chosen.
 type CrossValidation struct {
 	Folds int `json:"folds"`
 	// By is "records" (whole records to each fold: the data was split by
@@ -34,7 +34,7 @@ type CrossValidation struct {
 type CVCandidate struct {
 	ID     int       `json:"id"`
 	Arch   string    `json:"arch"`
-	Scores []float64 `json:"scores"` // per fold, of the network as deployed, after the last epoch
+	Scores []float64 `json:"scores"` // per fold, of the network as deployed, at its best epoch on the fold
 	Mean   float64   `json:"mean"`
 }
 
@@ -177,9 +177,9 @@ func (s *searcher) crossValidate(ctx context.Context, order []int) (int, *CrossV
 				if s.cv.soft != nil {
 					cfg.Teacher = s.cv.soft[f]
 				}
-				// No validation data: the last epoch's network is scored,
-				// so that the fold is measured only once.
-				res, err := s.cfg.Engine.Train(ectx, net, s.cv.train[f], nil, cfg)
+				// The fold is the validation data: its best epoch is
+				// scored, as the search scores candidates on half A.
+				res, err := s.cfg.Engine.Train(ectx, net, s.cv.train[f], s.cv.held[f], cfg)
 				if err != nil {
 					return fmt.Errorf("search: cross-validating %s on fold %d: %w", c.Arch, f+1, err)
 				}

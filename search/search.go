@@ -151,8 +151,9 @@ type Config struct {
 	// CVTop candidates first in the pick order (Config.PickBy) are each
 	// trained CVFolds times with the recipe of the search, once without
 	// each fold of the training and validation samples (whole records when
-	// the data was split by record), and scored on that fold after the
-	// last epoch; the highest mean score wins. CVTop 0 means 5. It costs
+	// the data was split by record), and scored on that fold at the epoch
+	// best on it, as the search scores candidates on half A; the highest
+	// mean score wins. CVTop 0 means 5. It costs
 	// CVTop × CVFolds trainings and measures each network on every
 	// training and validation sample instead of on half the validation
 	// split. Not for the NSGA2 strategy.
