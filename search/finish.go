@@ -110,14 +110,6 @@ func (s *searcher) result() *Result {
 	}
 }
 
-// pick returns the ID of the candidate first in pickOrder, or −1.
-func (s *searcher) pick() int {
-	if order := s.pickOrder(); len(order) > 0 {
-		return order[0]
-	}
-	return -1
-}
-
 // pickOrder returns the IDs of the valid trained candidates, best first:
 // the higher validation score of Config.PickBy (half B, or the mean of
 // both halves); then, with Config.Ties loss, the lower loss on the same

@@ -971,7 +971,7 @@ func TestTies(t *testing.T) {
 			if !slices.Equal(got, tt.ranked) {
 				t.Errorf("ranked %v, want %v", got, tt.ranked)
 			}
-			if got := s.pick(); got != tt.pick {
+			if got := s.pickOrder(); got[0] != tt.pick {
 				t.Errorf("pick %d, want %d", got, tt.pick)
 			}
 			if got := chooseRun(runs, tt.ties); got != tt.finalRun {
@@ -997,17 +997,18 @@ func TestPickBy(t *testing.T) {
 	for _, tt := range []struct {
 		by   PickBy
 		ties Ties
-		want int
+		want []int // the pick order, without the invalid candidate
 	}{
-		{PickB, TiesEnergy, 0},
-		{PickAB, TiesEnergy, 1}, // 1 and 2 tie on both halves: lower energy
-		{PickAB, TiesLoss, 2},   // lower mean loss, though its half-B loss is higher
+		{PickB, TiesEnergy, []int{0, 1, 2}},  // 1 and 2 tie on B and A: lower energy
+		{PickB, TiesLoss, []int{0, 1, 2}},    // 1 has the lower half-B loss
+		{PickAB, TiesEnergy, []int{1, 2, 0}}, // 1 and 2 tie on both halves: lower energy
+		{PickAB, TiesLoss, []int{2, 1, 0}},   // 2 has the lower mean loss, though its half-B loss is higher
 	} {
 		t.Run(string(tt.by)+"/"+string(tt.ties), func(t *testing.T) {
 			s := &searcher{cfg: Config{PickBy: tt.by, Ties: tt.ties, Space: arch.DefaultSpace(3)}, cands: cands}
 			s.cfg.Train.Epochs = 5
-			if got := s.pick(); got != tt.want {
-				t.Errorf("pick %d, want %d", got, tt.want)
+			if got := s.pickOrder(); !slices.Equal(got, tt.want) {
+				t.Errorf("pick order %v, want %v", got, tt.want)
 			}
 		})
 	}
