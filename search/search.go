@@ -153,10 +153,9 @@ type Config struct {
 	// each fold of the training and validation samples (whole records when
 	// the data was split by record), and scored on that fold at the epoch
 	// best on it, as the search scores candidates on half A; the highest
-	// mean score wins. CVTop 0 means 5. It costs
-	// CVTop × CVFolds trainings and measures each network on every
-	// training and validation sample instead of on half the validation
-	// split. Not for the NSGA2 strategy.
+	// mean score wins. CVTop 0 means 5. It costs CVTop × CVFolds trainings
+	// and measures each network on every training and validation sample
+	// instead of on half the validation split. Not for the NSGA2 strategy.
 	CVFolds, CVTop int
 
 	// Prune, if not nil, prunes the winner after its final training and
